@@ -1,0 +1,47 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "Kiln",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "Kiln", targets: ["Kiln"]),
+        .executable(name: "kiln", targets: ["kiln"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/swiftwasm/WasmKit", exact: "0.4.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // Debian's libtcc-dev: static libtcc.a and libtcc.h.
+        .systemLibrary(name: "CTCC", path: "Sources/CTCC"),
+        // The C that Swift cannot be: trap entry shim, signals, stacks, and the prelude text
+        // that every generated module includes.
+        .target(
+            name: "KilnRuntimeC",
+            path: "runtime-c",
+            sources: ["src"],
+            publicHeadersPath: "include",
+            cSettings: [.unsafeFlags(["-O2", "-fno-omit-frame-pointer"])],
+            linkerSettings: [.linkedLibrary("tcc"), .linkedLibrary("dl"), .linkedLibrary("m"), .linkedLibrary("pthread")]
+        ),
+        .target(
+            name: "Kiln",
+            dependencies: [
+                "CTCC", "KilnRuntimeC",
+                .product(name: "WasmParser", package: "WasmKit"),
+                .product(name: "WAT", package: "WasmKit"),
+            ],
+            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+        ),
+        .executableTarget(
+            name: "kiln",
+            dependencies: ["Kiln", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .testTarget(
+            name: "KilnTests",
+            dependencies: ["Kiln", .product(name: "WAT", package: "WasmKit")]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

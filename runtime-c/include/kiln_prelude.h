@@ -1,0 +1,192 @@
+/* Kiln prelude: the only header that generated code includes.
+ *
+ * It is compiled twice: by the system compiler as part of runtime-c (so that the runtime and the
+ * generated code agree on every struct layout), and by libtcc in front of every module's C (the
+ * text is embedded in the binary). Keep it small: its size is paid on every module compile.
+ * libtcc runs with -nostdinc, so nothing here includes a system header.
+ */
+#ifndef KILN_PRELUDE_H
+#define KILN_PRELUDE_H
+
+typedef unsigned char u8;
+typedef signed char s8;
+typedef unsigned short u16;
+typedef short s16;
+typedef unsigned int u32;
+typedef int s32;
+typedef unsigned long long u64;
+typedef long long s64;
+typedef float f32;
+typedef double f64;
+
+/* A Wasm value as it crosses between Swift and C (arguments, results, globals). */
+typedef union kiln_value {
+    u32 i32;
+    u64 i64;
+    f32 f32;
+    f64 f64;
+    void *ref;
+    u8 v128[16];
+} kiln_value;
+
+/* A function reference: the canonical record of one function of one instance. A funcref value in
+ * generated code is a pointer to one of these (NULL is ref.null). A table slot holds a copy of
+ * the record, so call_indirect checks the signature without chasing the pointer. */
+typedef struct kiln_funcref {
+    u64 sig;      /* Engine-interned signature id; 0 only in empty table slots */
+    void *code;   /* native entry: R code(void *ctx, params..., extra-result pointers...) */
+    void *ctx;    /* the instance (or host context) that code expects */
+    void *ref;    /* the reference value itself: the canonical record, or an externref */
+} kiln_funcref;
+
+typedef struct kiln_table {
+    kiln_funcref *elems;
+    u32 size;
+    u32 max;          /* 0xffffffff when unbounded */
+    u32 is_funcref;
+    u32 capacity;
+} kiln_table;
+
+typedef struct kiln_memory {
+    u8 *base;         /* never moves: the whole range is reserved up front */
+    u64 pages;        /* current size in 64 KiB pages */
+    u64 max_pages;
+    u64 reserved;     /* bytes of address space reserved, guard included */
+} kiln_memory;
+
+/* Per-thread-of-execution state shared by every instance of a store. */
+typedef struct kiln_exec {
+    char *stack_limit;   /* generated code traps when its frame would reach below this */
+    void *jmp;           /* innermost entry's jump buffer */
+    u32 trap_code;
+    u32 depth;
+} kiln_exec;
+
+typedef struct kiln_segment {
+    const u8 *bytes;
+    u64 length;          /* 0 once dropped */
+} kiln_segment;
+
+typedef struct kiln_elem_segment {
+    void **refs;
+    u64 length;          /* 0 once dropped */
+} kiln_elem_segment;
+
+typedef struct kiln_instance {
+    u8 *mem0;                   /* base of memory 0, cached: it never moves */
+    kiln_exec *exec;
+    kiln_memory **memories;
+    kiln_table **tables;
+    kiln_value **globals;       /* every global is a cell; imported ones point at the exporter's */
+    kiln_funcref **funcs;       /* canonical record of every function index, imports included */
+    kiln_segment *data;
+    kiln_elem_segment *elems;
+    void *host;                 /* the Swift instance, unretained */
+} kiln_instance;
+
+/* Trap codes: keep in sync with TrapReason in Swift. */
+enum {
+    KILN_TRAP_NONE = 0,
+    KILN_TRAP_UNREACHABLE = 1,
+    KILN_TRAP_MEMORY_OOB = 2,
+    KILN_TRAP_DIV_ZERO = 3,
+    KILN_TRAP_INT_OVERFLOW = 4,
+    KILN_TRAP_BAD_CONVERSION = 5,
+    KILN_TRAP_UNDEFINED_ELEMENT = 6,
+    KILN_TRAP_UNINITIALIZED_ELEMENT = 7,
+    KILN_TRAP_INDIRECT_MISMATCH = 8,
+    KILN_TRAP_STACK_EXHAUSTED = 9,
+    KILN_TRAP_TABLE_OOB = 10,
+    KILN_TRAP_NULL_REFERENCE = 11,
+    KILN_TRAP_HOST = 12,
+};
+
+/* Runtime entry points, registered with tcc_add_symbol. */
+void kiln_trap(kiln_instance *ctx, u32 code) __attribute__((noreturn));
+u32 kiln_memory_grow(kiln_instance *ctx, u32 mem, u32 delta);
+void kiln_memory_fill(kiln_instance *ctx, u32 mem, u32 dst, u32 value, u32 n);
+void kiln_memory_copy(kiln_instance *ctx, u32 dmem, u32 smem, u32 dst, u32 src, u32 n);
+void kiln_memory_init(kiln_instance *ctx, u32 mem, u32 seg, u32 dst, u32 src, u32 n);
+void *kiln_table_get(kiln_instance *ctx, u32 table, u32 index);
+void kiln_table_set(kiln_instance *ctx, u32 table, u32 index, void *ref);
+u32 kiln_table_grow(kiln_instance *ctx, u32 table, void *init, u32 delta);
+void kiln_table_fill(kiln_instance *ctx, u32 table, u32 dst, void *ref, u32 n);
+void kiln_table_copy(kiln_instance *ctx, u32 dtab, u32 stab, u32 dst, u32 src, u32 n);
+void kiln_table_init(kiln_instance *ctx, u32 table, u32 seg, u32 dst, u32 src, u32 n);
+u32 kiln_host_call(void *host_ctx, kiln_value *values);
+f32 kiln_f32_nearest(f32 x);
+f64 kiln_f64_nearest(f64 x);
+f32 kiln_f32_trunc(f32 x);
+f64 kiln_f64_trunc(f64 x);
+f32 kiln_f32_ceil(f32 x);
+f64 kiln_f64_ceil(f64 x);
+f32 kiln_f32_floor(f32 x);
+f64 kiln_f64_floor(f64 x);
+f32 kiln_f32_sqrt(f32 x);
+f64 kiln_f64_sqrt(f64 x);
+f32 kiln_f32_min(f32 a, f32 b);
+f32 kiln_f32_max(f32 a, f32 b);
+f64 kiln_f64_min(f64 a, f64 b);
+f64 kiln_f64_max(f64 a, f64 b);
+u32 kiln_i32_clz(u32 x);
+u32 kiln_i32_ctz(u32 x);
+u32 kiln_i32_popcnt(u32 x);
+u64 kiln_i64_clz(u64 x);
+u64 kiln_i64_ctz(u64 x);
+u64 kiln_i64_popcnt(u64 x);
+/* Float -> int truncation: the trapping forms trap through ctx; the saturating forms do not. */
+u32 kiln_i32_trunc_f32_s(kiln_instance *ctx, f32 x);
+u32 kiln_i32_trunc_f32_u(kiln_instance *ctx, f32 x);
+u32 kiln_i32_trunc_f64_s(kiln_instance *ctx, f64 x);
+u32 kiln_i32_trunc_f64_u(kiln_instance *ctx, f64 x);
+u64 kiln_i64_trunc_f32_s(kiln_instance *ctx, f32 x);
+u64 kiln_i64_trunc_f32_u(kiln_instance *ctx, f32 x);
+u64 kiln_i64_trunc_f64_s(kiln_instance *ctx, f64 x);
+u64 kiln_i64_trunc_f64_u(kiln_instance *ctx, f64 x);
+u32 kiln_i32_trunc_sat_f32_s(f32 x);
+u32 kiln_i32_trunc_sat_f32_u(f32 x);
+u32 kiln_i32_trunc_sat_f64_s(f64 x);
+u32 kiln_i32_trunc_sat_f64_u(f64 x);
+u64 kiln_i64_trunc_sat_f32_s(f32 x);
+u64 kiln_i64_trunc_sat_f32_u(f32 x);
+u64 kiln_i64_trunc_sat_f64_s(f64 x);
+u64 kiln_i64_trunc_sat_f64_u(f64 x);
+f32 kiln_f32_convert_u64(u64 x);
+f64 kiln_f64_convert_u64(u64 x);
+
+/* ---- Building blocks of generated code: macros, because TCC never inlines. ---- */
+
+#define TRAP(code) kiln_trap(ctx, KILN_TRAP_##code)
+
+/* The frame check: a Wasm call whose frame would cross the limit traps instead of overflowing. */
+#define STACK_CHECK(frame) \
+    { char kiln_marker; if (&kiln_marker - (frame) < ctx->exec->stack_limit) TRAP(STACK_EXHAUSTED); }
+
+/* Linear memory access: M is the function's cached memory base. Addresses are 32-bit, offsets
+ * below 4 GiB, and 8 GiB are reserved per memory, so any address lands in the reservation and an
+ * access past the end faults on a guard page, which the signal handler turns into a trap. */
+#define MEM(M, addr, off, T) (*(T *)((M) + (u64)(u32)(addr) + (off##ull)))
+#define LOAD(M, addr, off, T) MEM(M, addr, off, T)
+#define STORE(M, addr, off, T, v) (MEM(M, addr, off, T) = (v))
+
+/* Bit-level float views through compound literals: no call, and NaN payloads stay intact
+ * (this TCC's unary minus does not flip a NaN's sign, so neg/abs/copysign are bit operations). */
+typedef union { f32 f; u32 u; } kiln_f32_bits;
+typedef union { f64 f; u64 u; } kiln_f64_bits;
+#define F32_BITS(x) (((kiln_f32_bits){.f = (x)}).u)
+#define F64_BITS(x) (((kiln_f64_bits){.f = (x)}).u)
+#define BITS_F32(x) (((kiln_f32_bits){.u = (x)}).f)
+#define BITS_F64(x) (((kiln_f64_bits){.u = (x)}).f)
+#define F32_NEG(x) BITS_F32(F32_BITS(x) ^ 0x80000000u)
+#define F64_NEG(x) BITS_F64(F64_BITS(x) ^ 0x8000000000000000ull)
+#define F32_ABS(x) BITS_F32(F32_BITS(x) & 0x7fffffffu)
+#define F64_ABS(x) BITS_F64(F64_BITS(x) & 0x7fffffffffffffffull)
+#define F32_COPYSIGN(a, b) BITS_F32((F32_BITS(a) & 0x7fffffffu) | (F32_BITS(b) & 0x80000000u))
+#define F64_COPYSIGN(a, b) BITS_F64((F64_BITS(a) & 0x7fffffffffffffffull) | (F64_BITS(b) & 0x8000000000000000ull))
+
+#define I32_ROTL(a, b) ((u32)(((u32)(a) << ((b) & 31)) | ((u32)(a) >> ((32 - ((b) & 31)) & 31))))
+#define I32_ROTR(a, b) ((u32)(((u32)(a) >> ((b) & 31)) | ((u32)(a) << ((32 - ((b) & 31)) & 31))))
+#define I64_ROTL(a, b) ((u64)(((u64)(a) << ((b) & 63)) | ((u64)(a) >> ((64 - ((b) & 63)) & 63))))
+#define I64_ROTR(a, b) ((u64)(((u64)(a) >> ((b) & 63)) | ((u64)(a) << ((64 - ((b) & 63)) & 63))))
+
+#endif

@@ -1,0 +1,53 @@
+/* The runtime as Swift sees it: entering Wasm, memories, tables, and the embedded prelude. */
+#ifndef KILN_RUNTIME_H
+#define KILN_RUNTIME_H
+
+#include "kiln_prelude.h"
+
+/* Generated per-signature entry thunk: unpacks arguments from values, calls code(ctx, ...),
+ * packs the results back into values. */
+typedef void (*kiln_thunk)(void *code, void *ctx, kiln_value *values);
+
+/* Host callback behind a host function: returns 0, or non-zero to trap (the Swift side keeps
+ * the error it threw). */
+typedef u32 (*kiln_host_callback)(void *swift_context, kiln_value *values);
+
+typedef struct kiln_host_context {
+    kiln_host_callback callback;
+    void *swift_context;
+    kiln_exec *exec;
+} kiln_host_context;
+
+/* Calls thunk(code, ctx, values) as a Wasm entry: on a Kiln-owned stack (unless already on
+ * one), with traps unwinding to here. Returns 0 or the KILN_TRAP_* code. */
+u32 kiln_enter(kiln_exec *exec, kiln_thunk thunk, void *code, void *ctx, kiln_value *values);
+
+/* The innermost trap's backtrace: return addresses, innermost first. */
+u32 kiln_trap_backtrace(void **out, u32 capacity);
+
+/* Size of the Wasm stack of threads that enter Wasm from now on (bytes). */
+void kiln_set_stack_size(u64 bytes);
+
+/* Linear memory: reserves the whole addressable range plus guard up front. Returns 0 on success. */
+int kiln_memory_create(kiln_memory *memory, u64 min_pages, u64 max_pages);
+void kiln_memory_destroy(kiln_memory *memory);
+/* Grows by delta pages; returns the old size or (u64)-1. */
+u64 kiln_memory_grow_raw(kiln_memory *memory, u64 delta);
+
+int kiln_table_reserve(kiln_table *table, u32 size, u32 max);
+u32 kiln_table_grow_raw(kiln_table *table, u32 delta, kiln_funcref init);
+void kiln_table_destroy(kiln_table *table);
+
+/* libtcc glue that Swift cannot express (TCC_RELOCATE_AUTO is a pointer constant). */
+struct TCCState;
+int kiln_tcc_relocate(struct TCCState *state);
+
+/* The prelude's text, NUL-terminated, for libtcc. */
+extern const char kiln_prelude_text[];
+
+/* Addresses of every runtime entry point that generated code may call, for tcc_add_symbol. */
+typedef struct kiln_symbol { const char *name; const void *address; } kiln_symbol;
+extern const kiln_symbol kiln_runtime_symbols[];
+extern const u32 kiln_runtime_symbol_count;
+
+#endif

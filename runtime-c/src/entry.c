@@ -1,0 +1,331 @@
+/* Entering Wasm and leaving it by trap: the setjmp shim, the Kiln-owned stack and the signal
+ * handler that turns guard-page faults into traps. Swift cannot call setjmp, so every host->Wasm
+ * call comes through kiln_enter, and every trap longjmps back to the innermost kiln_enter. */
+#define _GNU_SOURCE
+#include "kiln_runtime.h"
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define KILN_MAX_FRAMES 64
+#define KILN_GUARD_BYTES (256u * 1024u)
+/* Room left below the limit for host functions (Swift code) called from the deepest Wasm frame. */
+#define KILN_HOST_MARGIN (256u * 1024u)
+
+typedef struct kiln_jump {
+    jmp_buf buf;
+    char *frame;          /* the entry's frame: backtraces stop here */
+} kiln_jump;
+
+typedef struct kiln_thread {
+    char *stack_base;     /* lowest address of the mapping, guard included */
+    u64 stack_bytes;
+    int on_kiln_stack;
+    int in_wasm;          /* 1 while generated code (not a host function) runs on this thread */
+    kiln_exec *exec;
+    void *frames[KILN_MAX_FRAMES];
+    u32 frame_count;
+    char *altstack;
+} kiln_thread;
+
+static _Thread_local kiln_thread current;
+static u64 stack_size = 16ull << 20;
+static pthread_once_t install_once = PTHREAD_ONCE_INIT;
+static struct sigaction previous_segv, previous_bus;
+
+void kiln_set_stack_size(u64 bytes) { stack_size = bytes; }
+
+static void record_backtrace(void *pc, char **fp, char *stop) {
+    u32 n = 0;
+    if (pc) current.frames[n++] = pc;
+    char *low = current.stack_base, *high = current.stack_base + current.stack_bytes;
+    while (fp && n < KILN_MAX_FRAMES && (char *)fp >= low && (char *)fp < high && (char *)fp < stop) {
+        void *ret = fp[1];
+        if (!ret) break;
+        current.frames[n++] = ret;
+        char **next = (char **)fp[0];
+        if (next <= fp) break;
+        fp = next;
+    }
+    current.frame_count = n;
+}
+
+u32 kiln_trap_backtrace(void **out, u32 capacity) {
+    u32 n = current.frame_count < capacity ? current.frame_count : capacity;
+    memcpy(out, current.frames, n * sizeof(void *));
+    return n;
+}
+
+static void trap_with(kiln_exec *exec, u32 code, void *pc, char **fp) __attribute__((noreturn));
+static void trap_with(kiln_exec *exec, u32 code, void *pc, char **fp) {
+    kiln_jump *jump = (kiln_jump *)exec->jmp;
+    exec->trap_code = code;
+    record_backtrace(pc, fp, jump->frame);
+    longjmp(jump->buf, 1);
+}
+
+void kiln_trap(kiln_instance *ctx, u32 code) {
+    trap_with(ctx->exec, code, 0, (char **)__builtin_frame_address(0));
+}
+
+/* ---- Faults ---- */
+
+#define KILN_MAX_RESERVATIONS 4096
+static struct { char *volatile start; char *volatile end; } reservations[KILN_MAX_RESERVATIONS];
+static pthread_mutex_t reservation_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void register_reservation(char *start, u64 bytes) {
+    pthread_mutex_lock(&reservation_lock);
+    for (int i = 0; i < KILN_MAX_RESERVATIONS; i++) {
+        if (!reservations[i].start) {
+            reservations[i].end = start + bytes;
+            reservations[i].start = start;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&reservation_lock);
+}
+
+static void unregister_reservation(char *start) {
+    pthread_mutex_lock(&reservation_lock);
+    for (int i = 0; i < KILN_MAX_RESERVATIONS; i++) {
+        if (reservations[i].start == start) { reservations[i].start = 0; reservations[i].end = 0; }
+    }
+    pthread_mutex_unlock(&reservation_lock);
+}
+
+static int in_reservation(char *address) {
+    for (int i = 0; i < KILN_MAX_RESERVATIONS; i++) {
+        char *start = reservations[i].start;
+        if (start && address >= start && address < reservations[i].end) return 1;
+    }
+    return 0;
+}
+
+static void chain(struct sigaction *previous, int sig, siginfo_t *info, void *uc) {
+    if (previous->sa_flags & SA_SIGINFO) {
+        if (previous->sa_sigaction) { previous->sa_sigaction(sig, info, uc); return; }
+    } else if (previous->sa_handler != SIG_DFL && previous->sa_handler != SIG_IGN) {
+        previous->sa_handler(sig);
+        return;
+    }
+    /* Default action: restore it and return, so the faulting instruction faults again and the
+     * process dies as it would have without Kiln. */
+    signal(sig, SIG_DFL);
+}
+
+static void on_fault(int sig, siginfo_t *info, void *uc) {
+    char *address = (char *)info->si_addr;
+    if (current.in_wasm && current.exec) {
+        void *pc = 0;
+        char **fp = 0;
+#if defined(__x86_64__)
+        ucontext_t *context = (ucontext_t *)uc;
+        pc = (void *)context->uc_mcontext.gregs[REG_RIP];
+        fp = (char **)context->uc_mcontext.gregs[REG_RBP];
+#elif defined(__aarch64__)
+        ucontext_t *context = (ucontext_t *)uc;
+        pc = (void *)context->uc_mcontext.pc;
+        fp = (char **)context->uc_mcontext.regs[29];
+#endif
+        if (current.stack_base && address >= current.stack_base &&
+            address < current.stack_base + KILN_GUARD_BYTES) {
+            trap_with(current.exec, KILN_TRAP_STACK_EXHAUSTED, pc, fp);
+        }
+        if (in_reservation(address)) trap_with(current.exec, KILN_TRAP_MEMORY_OOB, pc, fp);
+    }
+    chain(sig == SIGBUS ? &previous_bus : &previous_segv, sig, info, uc);
+}
+
+static void install_handlers(void) {
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_sigaction = on_fault;
+    /* SA_NODEFER: the handler longjmps out, so the signal must not stay blocked. */
+    action.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGSEGV, &action, &previous_segv);
+    sigaction(SIGBUS, &action, &previous_bus);
+}
+
+/* ---- The Kiln stack ---- */
+
+static pthread_key_t thread_key;
+static pthread_once_t key_once = PTHREAD_ONCE_INIT;
+
+static void release_thread(void *unused) {
+    (void)unused;
+    if (current.stack_base) munmap(current.stack_base, current.stack_bytes);
+    if (current.altstack) {
+        stack_t none;
+        memset(&none, 0, sizeof none);
+        none.ss_flags = SS_DISABLE;
+        sigaltstack(&none, 0);
+        munmap(current.altstack, 64 * 1024);
+    }
+    current.stack_base = 0;
+    current.altstack = 0;
+}
+
+static void make_key(void) { pthread_key_create(&thread_key, release_thread); }
+
+static int prepare_thread(void) {
+    if (current.stack_base) return 0;
+    pthread_once(&install_once, install_handlers);
+    pthread_once(&key_once, make_key);
+    u64 bytes = stack_size + KILN_GUARD_BYTES;
+    char *base = mmap(0, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (base == MAP_FAILED) return -1;
+    mprotect(base, KILN_GUARD_BYTES, PROT_NONE);
+    current.stack_base = base;
+    current.stack_bytes = bytes;
+    char *alt = mmap(0, 64 * 1024, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (alt != MAP_FAILED) {
+        stack_t ss;
+        memset(&ss, 0, sizeof ss);
+        ss.ss_sp = alt;
+        ss.ss_size = 64 * 1024;
+        sigaltstack(&ss, 0);
+        current.altstack = alt;
+    }
+    pthread_setspecific(thread_key, &current);
+    return 0;
+}
+
+/* Calls fn(arg) with the stack pointer at stack_top. */
+void *kiln_call_on_stack(char *stack_top, void *(*fn)(void *), void *arg);
+#if defined(__x86_64__)
+__asm__(".text\n"
+        ".globl kiln_call_on_stack\n"
+        ".type kiln_call_on_stack,@function\n"
+        "kiln_call_on_stack:\n"
+        "  pushq %rbp\n"
+        "  movq %rsp, %rbp\n"
+        "  movq %rdi, %rsp\n"
+        "  movq %rdx, %rdi\n"
+        "  callq *%rsi\n"
+        "  movq %rbp, %rsp\n"
+        "  popq %rbp\n"
+        "  ret\n"
+        ".size kiln_call_on_stack, .-kiln_call_on_stack\n");
+#elif defined(__aarch64__)
+__asm__(".text\n"
+        ".globl kiln_call_on_stack\n"
+        ".type kiln_call_on_stack,%function\n"
+        "kiln_call_on_stack:\n"
+        "  stp x29, x30, [sp, #-16]!\n"
+        "  mov x29, sp\n"
+        "  mov sp, x0\n"
+        "  mov x0, x2\n"
+        "  blr x1\n"
+        "  mov sp, x29\n"
+        "  ldp x29, x30, [sp], #16\n"
+        "  ret\n"
+        ".size kiln_call_on_stack, .-kiln_call_on_stack\n");
+#else
+#error "kiln: unsupported architecture"
+#endif
+
+typedef struct entry_call {
+    kiln_exec *exec;
+    kiln_thunk thunk;
+    void *code;
+    void *ctx;
+    kiln_value *values;
+    u32 result;
+} entry_call;
+
+static __attribute__((noinline)) void *enter_here(void *argument) {
+    entry_call *call = (entry_call *)argument;
+    kiln_exec *exec = call->exec;
+    kiln_jump jump;
+    void *volatile outer_jump = exec->jmp;
+    kiln_exec *volatile outer_exec = current.exec;
+    volatile int outer_in_wasm = current.in_wasm;
+    jump.frame = (char *)__builtin_frame_address(0);
+    exec->jmp = &jump;
+    exec->depth++;
+    current.exec = exec;
+    if (setjmp(jump.buf) == 0) {
+        current.in_wasm = 1;
+        call->thunk(call->code, call->ctx, call->values);
+        call->result = 0;
+    } else {
+        call->result = exec->trap_code ? exec->trap_code : KILN_TRAP_UNREACHABLE;
+    }
+    current.in_wasm = outer_in_wasm;
+    current.exec = outer_exec;
+    exec->jmp = outer_jump;
+    exec->depth--;
+    return 0;
+}
+
+u32 kiln_enter(kiln_exec *exec, kiln_thunk thunk, void *code, void *ctx, kiln_value *values) {
+    entry_call call = {exec, thunk, code, ctx, values, 0};
+    if (current.on_kiln_stack) {
+        enter_here(&call);
+        return call.result;
+    }
+    if (prepare_thread() != 0) return KILN_TRAP_STACK_EXHAUSTED;
+    char *top = (char *)(((uintptr_t)(current.stack_base + current.stack_bytes)) & ~(uintptr_t)63);
+    exec->stack_limit = current.stack_base + KILN_GUARD_BYTES + KILN_HOST_MARGIN;
+    current.on_kiln_stack = 1;
+    kiln_call_on_stack(top, enter_here, &call);
+    current.on_kiln_stack = 0;
+    return call.result;
+}
+
+u32 kiln_host_call(void *host_ctx, kiln_value *values) {
+    kiln_host_context *host = (kiln_host_context *)host_ctx;
+    int outer = current.in_wasm;
+    current.in_wasm = 0;
+    u32 status = host->callback(host->swift_context, values);
+    current.in_wasm = outer;
+    return status;
+}
+
+/* ---- Memories ---- */
+
+#define KILN_PAGE (65536ull)
+/* Any 32-bit address plus a 32-bit offset stays below 8 GiB: reserve that much, and faults past
+ * the accessible pages land inside the reservation. */
+#define KILN_RESERVATION (8ull << 30)
+
+int kiln_memory_create(kiln_memory *memory, u64 min_pages, u64 max_pages) {
+    pthread_once(&install_once, install_handlers);
+    char *base = mmap(0, KILN_RESERVATION, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (base == MAP_FAILED) return -1;
+    if (min_pages && mprotect(base, min_pages * KILN_PAGE, PROT_READ | PROT_WRITE) != 0) {
+        munmap(base, KILN_RESERVATION);
+        return -1;
+    }
+    memory->base = (u8 *)base;
+    memory->pages = min_pages;
+    memory->max_pages = max_pages;
+    memory->reserved = KILN_RESERVATION;
+    register_reservation(base, KILN_RESERVATION);
+    return 0;
+}
+
+void kiln_memory_destroy(kiln_memory *memory) {
+    if (!memory->base) return;
+    unregister_reservation((char *)memory->base);
+    munmap(memory->base, memory->reserved);
+    memory->base = 0;
+}
+
+u64 kiln_memory_grow_raw(kiln_memory *memory, u64 delta) {
+    u64 old = memory->pages;
+    if (delta == 0) return old;
+    if (delta > memory->max_pages || old + delta > memory->max_pages || old + delta > 65536) return (u64)-1;
+    if (mprotect(memory->base + old * KILN_PAGE, delta * KILN_PAGE, PROT_READ | PROT_WRITE) != 0) return (u64)-1;
+    memory->pages = old + delta;
+    return old;
+}
+
+int kiln_tcc_relocate_impl(struct TCCState *state);
+int kiln_tcc_relocate(struct TCCState *state) { return kiln_tcc_relocate_impl(state); }
