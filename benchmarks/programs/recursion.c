@@ -1,6 +1,9 @@
 /* recursion.c - deep, call-heavy recursion through direct calls.
- * fib (binary recursion), Ackermann (deep non-tail recursion) and Takeuchi
- * (three-way nested recursion).  All arithmetic is unsigned, so no UB. */
+ * fib (binary recursion), Ackermann (non-tail recursion ~1000 frames deep),
+ * Takeuchi (three-way nested recursion) and an implicit binary tree walk.
+ * Depth is kept near 1000 so small-stack engines (e.g. wabt's wasm-interp,
+ * which fails at ~2000 frames) can still run it.  Arithmetic is unsigned or
+ * range-bounded, so there is no UB and native/wasm checksums agree. */
 #include <stdint.h>
 
 #ifdef __wasm__
@@ -13,7 +16,7 @@
 
 /* volatile inputs stop the compiler from folding the whole computation */
 static volatile uint32_t g_fib_n = 35;
-static volatile uint32_t g_ack_m = 3, g_ack_n = 9;
+static volatile uint32_t g_ack_m = 3, g_ack_n = 7;   /* max depth ~1000 frames */
 static volatile int32_t g_tak_x = 27, g_tak_y = 18, g_tak_z = 9;
 static volatile uint32_t g_reps = 8;
 
@@ -46,7 +49,8 @@ EXPORT("run") int64_t run(void) {
     uint32_t reps = g_reps;
     for (uint32_t r = 0; r < reps; r++) {
         uint32_t f = fib(g_fib_n + (r & 1));
-        uint32_t a = ack(g_ack_m, g_ack_n);
+        uint32_t a = 0;
+        for (uint32_t k = 0; k < 16; k++) a = a * 3 + ack(g_ack_m, g_ack_n) + k;
         int32_t t = tak(g_tak_x, g_tak_y, g_tak_z + (int32_t)r);
         uint64_t tr = tree(20, r);
         h = (h ^ f) * 1099511628211ull;

@@ -1,6 +1,6 @@
 /* sort.c - comparison sorts over pseudo-random 32-bit keys where every
  * comparison goes through a function pointer (call_indirect in wasm):
- * an introsort-free quicksort (median of three + insertion sort) and a
+ * a quicksort (median of three, Hoare partition, insertion sort) and a
  * top-down merge sort with a scratch buffer. */
 #include <stdint.h>
 

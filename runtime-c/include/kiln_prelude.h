@@ -72,6 +72,17 @@ typedef struct kiln_elem_segment {
     u64 length;          /* 0 once dropped */
 } kiln_elem_segment;
 
+/* What a host function's code receives as its context: the Swift callback returns 0, or
+ * non-zero to trap (the Swift side keeps the error it threw). */
+struct kiln_host_context;
+typedef u32 (*kiln_host_callback)(struct kiln_host_context *host, kiln_value *values);
+typedef struct kiln_host_context {
+    kiln_host_callback callback;
+    void *swift_context;
+    kiln_exec *exec;
+    void *caller;        /* the importing instance's kiln_instance, or NULL through a table */
+} kiln_host_context;
+
 typedef struct kiln_instance {
     u8 *mem0;                   /* base of memory 0, cached: it never moves */
     kiln_exec *exec;
@@ -103,6 +114,7 @@ enum {
 
 /* Runtime entry points, registered with tcc_add_symbol. */
 void kiln_trap(kiln_instance *ctx, u32 code) __attribute__((noreturn));
+void kiln_trap_exec(kiln_exec *exec, u32 code) __attribute__((noreturn));
 u32 kiln_memory_grow(kiln_instance *ctx, u32 mem, u32 delta);
 void kiln_memory_fill(kiln_instance *ctx, u32 mem, u32 dst, u32 value, u32 n);
 void kiln_memory_copy(kiln_instance *ctx, u32 dmem, u32 smem, u32 dst, u32 src, u32 n);

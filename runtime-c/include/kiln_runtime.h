@@ -8,16 +8,6 @@
  * packs the results back into values. */
 typedef void (*kiln_thunk)(void *code, void *ctx, kiln_value *values);
 
-/* Host callback behind a host function: returns 0, or non-zero to trap (the Swift side keeps
- * the error it threw). */
-typedef u32 (*kiln_host_callback)(void *swift_context, kiln_value *values);
-
-typedef struct kiln_host_context {
-    kiln_host_callback callback;
-    void *swift_context;
-    kiln_exec *exec;
-} kiln_host_context;
-
 /* Calls thunk(code, ctx, values) as a Wasm entry: on a Kiln-owned stack (unless already on
  * one), with traps unwinding to here. Returns 0 or the KILN_TRAP_* code. */
 u32 kiln_enter(kiln_exec *exec, kiln_thunk thunk, void *code, void *ctx, kiln_value *values);
@@ -49,5 +39,9 @@ extern const char kiln_prelude_text[];
 typedef struct kiln_symbol { const char *name; const void *address; } kiln_symbol;
 extern const kiln_symbol kiln_runtime_symbols[];
 extern const u32 kiln_runtime_symbol_count;
+
+/* Swift imports C arrays of unknown size poorly: accessors. */
+const char *kiln_prelude_text_pointer(void);
+const kiln_symbol *kiln_runtime_symbols_pointer(void);
 
 #endif

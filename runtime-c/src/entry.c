@@ -72,6 +72,10 @@ void kiln_trap(kiln_instance *ctx, u32 code) {
     trap_with(ctx->exec, code, 0, (char **)__builtin_frame_address(0));
 }
 
+void kiln_trap_exec(kiln_exec *exec, u32 code) {
+    trap_with(exec, code, 0, (char **)__builtin_frame_address(0));
+}
+
 /* ---- Faults ---- */
 
 #define KILN_MAX_RESERVATIONS 4096
@@ -283,7 +287,7 @@ u32 kiln_host_call(void *host_ctx, kiln_value *values) {
     kiln_host_context *host = (kiln_host_context *)host_ctx;
     int outer = current.in_wasm;
     current.in_wasm = 0;
-    u32 status = host->callback(host->swift_context, values);
+    u32 status = host->callback(host, values);
     current.in_wasm = outer;
     return status;
 }

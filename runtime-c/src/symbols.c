@@ -3,6 +3,7 @@
 
 const kiln_symbol kiln_runtime_symbols[] = {
     {"kiln_trap", (const void *)kiln_trap},
+    {"kiln_trap_exec", (const void *)kiln_trap_exec},
     {"kiln_memory_grow", (const void *)kiln_memory_grow},
     {"kiln_memory_fill", (const void *)kiln_memory_fill},
     {"kiln_memory_copy", (const void *)kiln_memory_copy},
@@ -54,3 +55,5 @@ const kiln_symbol kiln_runtime_symbols[] = {
     {"kiln_f64_convert_u64", (const void *)kiln_f64_convert_u64},
 };
 const u32 kiln_runtime_symbol_count = sizeof kiln_runtime_symbols / sizeof kiln_runtime_symbols[0];
+const kiln_symbol *kiln_runtime_symbols_pointer(void) { return kiln_runtime_symbols; }
+const char *kiln_prelude_text_pointer(void) { return kiln_prelude_text; }

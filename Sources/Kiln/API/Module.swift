@@ -1,0 +1,190 @@
+import Foundation
+import KilnRuntimeC
+import WAT
+import WasmParser
+import WasmTypes
+
+/// A compiled module: validated, lowered to C and compiled to native code. Immutable, reusable
+/// across stores and threads.
+public final class Module: @unchecked Sendable {
+    public let engine: Engine
+    let info: ModuleInfo
+    let code: NativeCode
+    /// Engine signature id of every type index.
+    let signatureIDs: [UInt64]
+    /// Native address of every defined function, in index order.
+    let functionAddresses: [UnsafeMutableRawPointer]
+    /// Entry thunk of every type index.
+    let entryThunks: [kiln_thunk]
+    /// How long each stage took, in seconds.
+    public let timings: Timings
+
+    public struct Timings: Sendable {
+        public var decode: Double
+        public var validate: Double
+        public var lower: Double
+        public var compile: Double
+    }
+
+    /// Compiles a binary module.
+    public convenience init(engine: Engine, bytes: [UInt8]) throws(KilnError) {
+        let compiled = try Module.compile(engine: engine, bytes: bytes)
+        self.init(engine: engine, compiled: compiled)
+    }
+
+    /// Compiles a module in the text format.
+    public convenience init(engine: Engine, wat: String) throws(KilnError) {
+        try self.init(engine: engine, bytes: try wasmBytes(fromText: wat))
+    }
+
+    /// Reads a `.wasm` or `.wat` file.
+    public convenience init(engine: Engine, contentsOf url: URL) throws {
+        let data = try Data(contentsOf: url)
+        let bytes = [UInt8](data)
+        if bytes.starts(with: [0, 0x61, 0x73, 0x6d]) {
+            try self.init(engine: engine, bytes: bytes)
+        } else {
+            try self.init(engine: engine, wat: String(decoding: bytes, as: UTF8.self))
+        }
+    }
+
+    private init(engine: Engine, compiled: Compiled) {
+        self.engine = engine
+        self.info = compiled.info
+        self.code = compiled.code
+        self.signatureIDs = compiled.signatureIDs
+        self.functionAddresses = compiled.functionAddresses
+        self.entryThunks = compiled.entryThunks
+        self.timings = compiled.timings
+    }
+
+    private struct Compiled {
+        var info: ModuleInfo
+        var code: NativeCode
+        var signatureIDs: [UInt64]
+        var functionAddresses: [UnsafeMutableRawPointer]
+        var entryThunks: [kiln_thunk]
+        var timings: Timings
+    }
+
+    /// Decodes, validates and lowers without compiling: the C that Kiln would compile.
+    public static func generateC(engine: Engine, bytes: [UInt8]) throws(KilnError) -> String {
+        let info = try ModuleDecoder.decode(bytes)
+        try Validator.validate(info)
+        return try ModuleLowering.lower(info, signatureIDs: info.types.map(engine.signatureID)).source
+    }
+
+    /// Decodes and validates only.
+    public static func validate(bytes: [UInt8]) throws(KilnError) {
+        try Validator.validate(try ModuleDecoder.decode(bytes))
+    }
+
+    private static func compile(engine: Engine, bytes: [UInt8]) throws(KilnError) -> Compiled {
+        var clock = ContinuousClock.now
+        func lap() -> Double {
+            let now = ContinuousClock.now
+            defer { clock = now }
+            let elapsed = now - clock
+            return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+        }
+        let info = try ModuleDecoder.decode(bytes)
+        let decodeTime = lap()
+        try Validator.validate(info)
+        let validateTime = lap()
+        let signatureIDs = info.types.map(engine.signatureID)
+        let lowered = try ModuleLowering.lower(info, signatureIDs: signatureIDs)
+        let lowerTime = lap()
+        let code = try TCCCompiler.compile(lowered.source)
+        guard let functions = code.symbol(LoweredModule.functionTableSymbol),
+            let entries = code.symbol(LoweredModule.entryTableSymbol)
+        else { throw KilnError.compilation(reason: "generated code lacks its address tables") }
+        let functionTable = functions.assumingMemoryBound(to: UnsafeMutableRawPointer.self)
+        let entryTable = entries.assumingMemoryBound(to: kiln_thunk.self)
+        let compileTime = lap()
+        return Compiled(
+            info: info, code: code, signatureIDs: signatureIDs,
+            functionAddresses: (0..<info.definedFunctionCount).map { functionTable[$0] },
+            entryThunks: (0..<info.types.count).map { entryTable[$0] },
+            timings: Timings(decode: decodeTime, validate: validateTime, lower: lowerTime, compile: compileTime))
+    }
+
+    // MARK: - Introspection
+
+    public enum ExternType: Sendable, Equatable {
+        case function(FunctionType)
+        case table(TableType)
+        case memory(MemoryType)
+        case global(GlobalType)
+    }
+
+    public struct ImportEntry: Sendable, Equatable {
+        public var module: String
+        public var name: String
+        public var type: ExternType
+    }
+
+    public struct ExportEntry: Sendable, Equatable {
+        public var name: String
+        public var type: ExternType
+    }
+
+    public var imports: [ImportEntry] {
+        info.imports.compactMap { entry in
+            let type: ExternType
+            switch entry.descriptor {
+            case .function(let index): type = .function(info.types[Int(index)])
+            case .table(let table): type = .table(table)
+            case .memory(let memory): type = .memory(memory)
+            case .global(let global): type = .global(global)
+            case .tag: return nil
+            }
+            return ImportEntry(module: entry.module, name: entry.name, type: type)
+        }
+    }
+
+    public var exports: [ExportEntry] {
+        info.exports.compactMap { entry in
+            let type: ExternType
+            switch entry.descriptor {
+            case .function(let index): type = .function(info.functionType(of: index))
+            case .table(let index): type = .table(info.tables[Int(index)])
+            case .memory(let index): type = .memory(info.memories[Int(index)])
+            case .global(let index): type = .global(info.globals[Int(index)])
+            case .tag: return nil
+            }
+            return ExportEntry(name: entry.name, type: type)
+        }
+    }
+
+    /// The function's name from the name section, if any.
+    func functionName(_ index: Int) -> String? {
+        if let name = info.names.functions[UInt32(index)] { return name }
+        for entry in info.exports {
+            if case .function(let exported) = entry.descriptor, Int(exported) == index { return entry.name }
+        }
+        return nil
+    }
+
+    /// Maps a native return address to the defined function containing it.
+    func functionIndex(containing address: UnsafeRawPointer) -> Int? {
+        let target = UInt(bitPattern: address)
+        var best: (index: Int, start: UInt)?
+        for (offset, start) in functionAddresses.enumerated() {
+            let value = UInt(bitPattern: start)
+            if value <= target, best == nil || value > best!.start { best = (offset, value) }
+        }
+        guard let best else { return nil }
+        // The entry thunks follow the functions; an address past them is not ours.
+        let end = entryThunks.map { UInt(bitPattern: unsafeBitCast($0, to: UnsafeRawPointer.self)) }.filter { $0 > best.start }.min() ?? UInt.max
+        return target < end ? best.index + info.importedFunctionCount : nil
+    }
+}
+
+/// Converts the text format to a binary module (with a name section, for backtraces).
+public func wasmBytes(fromText text: String) throws(KilnError) -> [UInt8] {
+    do {
+        return try wat2wasm(text, options: EncodeOptions(nameSection: true))
+    } catch {
+        throw KilnError.malformed(reason: "\(error)", offset: nil)
+    }
+}

@@ -1,0 +1,145 @@
+import WasmParser
+import WasmTypes
+
+/// Bytes -> `ModuleInfo`. Structural (binary-format) errors are thrown as `.malformed`.
+enum ModuleDecoder {
+    static let features: WasmFeatureSet = [.referenceTypes, .simd]
+
+    static func decode(_ bytes: [UInt8]) throws(KilnError) -> ModuleInfo {
+        do {
+            return try decodeThrowing(bytes)
+        } catch let error as KilnError {
+            throw error
+        } catch let error as WasmParserError {
+            throw KilnError.malformed(reason: error.description, offset: nil)
+        } catch {
+            throw KilnError.malformed(reason: "\(error)", offset: nil)
+        }
+    }
+
+    private static func decodeThrowing(_ bytes: [UInt8]) throws -> ModuleInfo {
+        var info = ModuleInfo()
+        var parser = Parser(bytes: bytes, features: features)
+        var definedFunctionTypes: [UInt32] = []
+        var codes: [Code] = []
+        var sawFunctionSection = false
+        var sawCodeSection = false
+        while let payload = try parser.parseNext() {
+            switch payload {
+            case .header: break
+            case .customSection(let section):
+                if section.name == "name" { info.names = decodeNames(section.bytes) }
+            case .typeSection(let groups):
+                for group in groups {
+                    for subtype in group.types {
+                        guard case .function(let type) = subtype.body, group.types.count == 1,
+                            subtype.supertypes.isEmpty
+                        else { throw KilnError.unsupported(feature: "GC types (struct, array, rec)") }
+                        info.types.append(type)
+                    }
+                }
+            case .importSection(let imports):
+                info.imports = imports
+                for entry in imports {
+                    switch entry.descriptor {
+                    case .function(let typeIndex):
+                        info.functionTypes.append(typeIndex)
+                        info.importedFunctionCount += 1
+                    case .table(let type):
+                        info.tables.append(type)
+                        info.importedTableCount += 1
+                    case .memory(let type):
+                        info.memories.append(type)
+                        info.importedMemoryCount += 1
+                    case .global(let type):
+                        info.globals.append(type)
+                        info.importedGlobalCount += 1
+                    case .tag:
+                        throw KilnError.unsupported(feature: "exception handling (tag import)")
+                    }
+                }
+            case .functionSection(let indices):
+                sawFunctionSection = true
+                definedFunctionTypes = indices
+            case .tableSection(let tables):
+                for table in tables {
+                    info.tables.append(table.type)
+                    info.tableInitializers.append(table.initializer)
+                }
+            case .memorySection(let memories):
+                info.memories += memories.map(\.type)
+            case .globalSection(let globals):
+                for global in globals {
+                    info.globals.append(global.type)
+                    info.globalInitializers.append(global.initializer)
+                }
+            case .tagSection:
+                throw KilnError.unsupported(feature: "exception handling (tag section)")
+            case .exportSection(let exports):
+                info.exports = exports
+            case .startSection(let index):
+                info.start = index
+            case .elementSection(let elements):
+                info.elements = elements
+            case .codeSection(let sectionCodes):
+                sawCodeSection = true
+                codes = sectionCodes
+            case .dataSection(let data):
+                info.data = data
+                if let count = info.dataCount, Int(count) != data.count {
+                    throw KilnError.malformed(reason: "data count and data section have inconsistent lengths", offset: nil)
+                }
+            case .dataCount(let count):
+                info.dataCount = count
+            }
+        }
+        if let count = info.dataCount, info.data.count != Int(count) {
+            throw KilnError.malformed(reason: "data count and data section have inconsistent lengths", offset: nil)
+        }
+        if definedFunctionTypes.count != codes.count || (sawFunctionSection != sawCodeSection && !codes.isEmpty) {
+            throw KilnError.malformed(reason: "function and code section have inconsistent lengths", offset: nil)
+        }
+        info.functionTypes += definedFunctionTypes
+        info.bodies.reserveCapacity(codes.count)
+        for code in codes {
+            info.bodies.append(try decodeBody(code))
+        }
+        return info
+    }
+
+    private static func decodeBody(_ code: Code) throws -> FunctionBody {
+        var instructions: [Instruction] = []
+        var offsets: [Int] = []
+        var reader = ExpressionParser(code: code)
+        var collector = InstructionCollector()
+        while let visit = try reader.parse() {
+            try visit(visitor: &collector)
+            instructions.append(collector.last!)
+            offsets.append(collector.binaryOffset)
+        }
+        return FunctionBody(locals: code.locals, instructions: instructions, offsets: offsets)
+    }
+
+    private static func decodeNames(_ bytes: ArraySlice<UInt8>) -> NameInfo {
+        var names = NameInfo()
+        var parser = NameSectionParser(stream: StaticByteStreamSource(bytes: bytes))
+        // A malformed name section is ignored, as the spec allows for custom sections.
+        guard let parsed = try? parser.parseAll() else { return names }
+        for entry in parsed {
+            switch entry {
+            case .moduleName(let name): names.module = name
+            case .functions(let map): names.functions = map
+            default: break
+            }
+        }
+        return names
+    }
+}
+
+/// Collects each decoded instruction as the `Instruction` value.
+private struct InstructionCollector: AnyInstructionVisitor {
+    typealias VisitorError = Never
+    var binaryOffset: Int = 0
+    var last: Instruction?
+    mutating func visit(_ instruction: Instruction) { last = instruction }
+}

@@ -1,0 +1,59 @@
+import WasmParser
+import WasmTypes
+
+/// A decoded module: every section in Kiln's own shape, function bodies as instruction lists.
+/// Produced by `ModuleDecoder`, checked by `Validator`, consumed by `CLowering` and instantiation.
+struct ModuleInfo: Sendable {
+    var types: [FunctionType] = []
+    var imports: [Import] = []
+    /// Type index of every function, imported ones first.
+    var functionTypes: [UInt32] = []
+    var importedFunctionCount = 0
+    /// Every table, imported ones first; `tableInitializers` covers the defined ones.
+    var tables: [TableType] = []
+    var tableInitializers: [ConstExpression?] = []
+    var importedTableCount = 0
+    var memories: [MemoryType] = []
+    var importedMemoryCount = 0
+    /// Every global, imported ones first; `globalInitializers` covers the defined ones.
+    var globals: [GlobalType] = []
+    var globalInitializers: [ConstExpression] = []
+    var importedGlobalCount = 0
+    var exports: [Export] = []
+    var start: UInt32?
+    var elements: [ElementSegment] = []
+    var data: [DataSegment] = []
+    var dataCount: UInt32?
+    var bodies: [FunctionBody] = []
+    var names = NameInfo()
+
+    var definedFunctionCount: Int { functionTypes.count - importedFunctionCount }
+
+    func functionType(of function: UInt32) -> FunctionType {
+        types[Int(functionTypes[Int(function)])]
+    }
+
+    func blockSignature(_ blockType: BlockType) -> (parameters: [ValueType], results: [ValueType]) {
+        switch blockType {
+        case .empty: return ([], [])
+        case .type(let type): return ([], [type])
+        case .funcType(let index):
+            let type = types[Int(index)]
+            return (type.parameters, type.results)
+        }
+    }
+}
+
+struct FunctionBody: Sendable {
+    /// Declared locals, parameters excluded.
+    var locals: [ValueType]
+    var instructions: [Instruction]
+    /// Byte offset in the module of each instruction, for error messages.
+    var offsets: [Int]
+}
+
+/// What the name section says, for backtraces.
+struct NameInfo: Sendable {
+    var module: String?
+    var functions: [UInt32: String] = [:]
+}

@@ -1,0 +1,92 @@
+import WasmParser
+import WasmTypes
+
+/// The small set of building blocks every piece of generated C goes through: C types of Wasm
+/// values, literals, names. Nothing derived from the module's text ever reaches the C source;
+/// identifiers are synthesized from indices and data is written as numbers.
+enum CSyntax {
+    static func type(_ type: ValueType) -> String {
+        switch type {
+        case .i32: return "u32"
+        case .i64: return "u64"
+        case .f32: return "f32"
+        case .f64: return "f64"
+        case .v128: return "kiln_value"
+        case .ref: return "void *"
+        }
+    }
+
+    /// The `kiln_value` field that holds a value of this type.
+    static func field(_ type: ValueType) -> String {
+        switch type {
+        case .i32: return "i32"
+        case .i64: return "i64"
+        case .f32: return "f32"
+        case .f64: return "f64"
+        case .v128: return "v128"
+        case .ref: return "ref"
+        }
+    }
+
+    /// One letter per type, for slot names.
+    static func suffix(_ type: ValueType) -> String {
+        switch type {
+        case .i32: return "i"
+        case .i64: return "j"
+        case .f32: return "f"
+        case .f64: return "d"
+        case .v128: return "v"
+        case .ref: return "r"
+        }
+    }
+
+    static func function(_ index: Int) -> String { "f\(index)" }
+    static func functionPointerType(_ typeIndex: Int) -> String { "kiln_ft\(typeIndex)" }
+    static func entryThunk(_ typeIndex: Int) -> String { "kiln_entry\(typeIndex)" }
+    static func local(_ index: Int) -> String { "l\(index)" }
+    static func slot(_ height: Int, _ type: ValueType) -> String { "s\(height)\(suffix(type))" }
+    static func label(_ id: Int) -> String { "L\(id)" }
+    static func resultPointer(_ index: Int) -> String { "kiln_r\(index)" }
+
+    static func i32(_ value: UInt32) -> String { "\(value)u" }
+    static func i64(_ value: UInt64) -> String { "\(value)ull" }
+
+    /// Exact float literals: hex floats for positive finite values, bit patterns otherwise
+    /// (negative zero and NaN payloads must survive TCC's constant folding).
+    static func f32(bits: UInt32) -> String {
+        let value = Float(bitPattern: bits)
+        if value.isFinite && value > 0 { return "(f32)\(hexFloat(Double(value)))" }
+        return "BITS_F32(\(bits)u)"
+    }
+
+    static func f64(bits: UInt64) -> String {
+        let value = Double(bitPattern: bits)
+        if value.isFinite && value > 0 { return hexFloat(value) }
+        return "BITS_F64(\(bits)ull)"
+    }
+
+    private static func hexFloat(_ value: Double) -> String {
+        // value = significand * 2^exponent, with the significand an integer below 2^53.
+        let exponent = Int(value.exponent) - 52
+        let significand = value.significandBitPattern | (value.isNormal ? (1 << 52) : 0)
+        let adjusted = value.isNormal ? exponent : -1074
+        return "0x\(String(significand, radix: 16))p\(adjusted)"
+    }
+
+    /// The C signature of a Wasm function type: first result returned, the others written
+    /// through pointers after the parameters (TCC mishandles mixed int/float struct returns).
+    static func returnType(_ type: FunctionType) -> String {
+        type.results.first.map(Self.type) ?? "void"
+    }
+
+    static func parameterList(_ type: FunctionType, context: String, named: Bool) -> String {
+        var parts = [context]
+        for (index, parameter) in type.parameters.enumerated() {
+            parts.append(named ? "\(Self.type(parameter)) \(local(index))" : Self.type(parameter))
+        }
+        for (index, result) in type.results.enumerated().dropFirst() {
+            parts.append(named ? "\(Self.type(result)) *\(resultPointer(index))" : "\(Self.type(result)) *")
+        }
+        return parts.joined(separator: ", ")
+    }
+}

@@ -1,0 +1,765 @@
+import WasmParser
+import WasmTypes
+
+/// Lowers one validated Wasm function to one C function.
+///
+/// TCC never inlines and keeps every variable in memory, so the shape of the C decides the speed:
+/// the operand stack is folded into C expressions wherever the order of effects allows, Wasm
+/// locals are C locals, and stack slots that must hold a value are C locals named by height and
+/// type (`s3i`), reused across the function. Control flow is `goto` between labels; a block's
+/// results live in the slots at the block's height, so branches only copy values into place.
+struct FunctionLowering {
+    let module: ModuleInfo
+    let functionIndex: Int
+    let signatureIDs: [UInt64]
+    let body: FunctionBody
+    let type: FunctionType
+
+    /// A value on the operand stack: either a C expression not yet evaluated or a slot.
+    private struct Operand {
+        var type: ValueType
+        var expression: String
+        /// The expression reads memory, a global or a table: effects must not overtake it.
+        var readsState = false
+        /// Locals the expression reads: a write to one of them must evaluate it first.
+        var locals: [UInt32] = []
+        var isSlot = false
+    }
+
+    private enum FrameKind { case function, block, loop, `if` }
+
+    private struct Frame {
+        var kind: FrameKind
+        var label: Int
+        var height: Int
+        var parameters: [ValueType]
+        var results: [ValueType]
+        var branchedTo = false
+        var sawElse = false
+        /// Branch values go to the loop's parameters, otherwise to the results.
+        var branchTypes: [ValueType] { kind == .loop ? parameters : results }
+    }
+
+    private var out = ""
+    private var stack: [Operand] = []
+    private var frames: [Frame] = []
+    private var localTypes: [ValueType] = []
+    private var slotsUsed: Set<String> = []
+    private var slotDeclarations: [String] = []
+    private var nextLabel = 0
+    private var usesMemory = false
+    private var makesCalls = false
+    /// Nesting depth of blocks opened inside unreachable code, which emit nothing.
+    private var deadDepth = 0
+    private var dead = false
+    private var indent = "    "
+
+    init(module: ModuleInfo, functionIndex: Int, signatureIDs: [UInt64]) {
+        self.module = module
+        self.functionIndex = functionIndex
+        self.signatureIDs = signatureIDs
+        self.body = module.bodies[functionIndex - module.importedFunctionCount]
+        self.type = module.functionType(of: UInt32(functionIndex))
+    }
+
+    /// The C definition of the function.
+    mutating func lower() throws(KilnError) -> String {
+        localTypes = type.parameters + body.locals
+        frames = [Frame(kind: .function, label: newLabel(), height: 0, parameters: [], results: type.results)]
+        for (index, instruction) in body.instructions.enumerated() {
+            do {
+                try lower(instruction)
+            } catch {
+                throw KilnError.unsupported(feature: "\(error.reason) (function \(functionIndex), byte offset \(body.offsets[index]))")
+            }
+        }
+        var header = "static \(CSyntax.returnType(type)) \(CSyntax.function(functionIndex))("
+        header += CSyntax.parameterList(type, context: "kiln_instance *ctx", named: true) + ") {\n"
+        for (index, local) in body.locals.enumerated() {
+            let name = CSyntax.local(type.parameters.count + index)
+            header += local == .v128
+                ? "    kiln_value \(name) = {0};\n" : "    \(CSyntax.type(local)) \(name) = 0;\n"
+        }
+        if !slotDeclarations.isEmpty {
+            header += "    " + slotDeclarations.joined(separator: "\n    ") + "\n"
+        }
+        if usesMemory { header += "    u8 *M = ctx->mem0;\n" }
+        // A leaf function cannot recurse: its frame fits in the margin below the limit.
+        let frameEstimate = 16 * (localTypes.count + slotDeclarations.count) + 128
+        if makesCalls || frameEstimate > 64 * 1024 { header += "    STACK_CHECK(\(frameEstimate));\n" }
+        return header + out + "}\n"
+    }
+
+    private struct Unsupported: Error { var reason: String }
+
+    // MARK: - Emission helpers
+
+    private mutating func newLabel() -> Int {
+        defer { nextLabel += 1 }
+        return nextLabel
+    }
+
+    private mutating func emit(_ line: String) {
+        out += indent + line + "\n"
+    }
+
+    private mutating func slotName(_ height: Int, _ type: ValueType) -> String {
+        let name = CSyntax.slot(height, type)
+        if slotsUsed.insert(name).inserted {
+            slotDeclarations.append(type == .v128 ? "kiln_value \(name);" : "\(CSyntax.type(type)) \(name);")
+        }
+        return name
+    }
+
+    private mutating func push(_ type: ValueType, _ expression: String, readsState: Bool = false, locals: [UInt32] = []) {
+        var operand = Operand(type: type, expression: expression, readsState: readsState, locals: locals)
+        // Long expressions cost TCC nothing to evaluate now and keep the C readable.
+        if expression.utf8.count > 160 {
+            let name = slotName(stack.count, type)
+            emit("\(name) = \(expression);")
+            operand = Operand(type: type, expression: name, isSlot: true)
+        }
+        stack.append(operand)
+    }
+
+    private mutating func pop() -> Operand { stack.removeLast() }
+
+    /// Evaluates the operand at `index` into its slot.
+    private mutating func materialize(_ index: Int) {
+        let operand = stack[index]
+        if operand.isSlot { return }
+        let name = slotName(index, operand.type)
+        if operand.expression != name { emit("\(name) = \(operand.expression);") }
+        stack[index] = Operand(type: operand.type, expression: name, isSlot: true)
+    }
+
+    /// Every pending expression evaluated, in stack order: before control flow.
+    private mutating func flushAll() {
+        for index in stack.indices { materialize(index) }
+    }
+
+    /// Expressions that read state evaluated before an effect (store, call, global.set, trap check).
+    private mutating func flushState() {
+        for index in stack.indices where stack[index].readsState { materialize(index) }
+    }
+
+    private mutating func flushReaders(ofLocal local: UInt32) {
+        for index in stack.indices where stack[index].locals.contains(local) { materialize(index) }
+    }
+
+    /// An operand simple enough to evaluate twice: a constant, local or slot.
+    private func isSimple(_ operand: Operand) -> Bool {
+        operand.isSlot || (!operand.readsState && operand.expression.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" })
+    }
+
+    /// Pops the top operand into a simple form (its slot if it is a compound expression).
+    private mutating func popSimple() -> Operand {
+        if !isSimple(stack[stack.count - 1]) { materialize(stack.count - 1) }
+        return pop()
+    }
+
+    private func merged(_ operands: Operand...) -> (readsState: Bool, locals: [UInt32]) {
+        var locals: [UInt32] = []
+        var readsState = false
+        for operand in operands {
+            readsState = readsState || operand.readsState
+            for local in operand.locals where !locals.contains(local) { locals.append(local) }
+        }
+        return (readsState, locals)
+    }
+
+    private mutating func unary(_ result: ValueType, _ make: (String) -> String) {
+        let a = pop()
+        push(result, make(a.expression), readsState: a.readsState, locals: a.locals)
+    }
+
+    private mutating func binary(_ result: ValueType, _ make: (String, String) -> String) {
+        let b = pop()
+        let a = pop()
+        let deps = merged(a, b)
+        push(result, make(a.expression, b.expression), readsState: deps.readsState, locals: deps.locals)
+    }
+
+    /// A result produced by a statement (a call, a check that may trap): its slot at the top.
+    private mutating func resultSlot(_ type: ValueType) -> String {
+        slotName(stack.count, type)
+    }
+
+    private mutating func pushSlot(_ type: ValueType) {
+        let name = slotName(stack.count, type)
+        stack.append(Operand(type: type, expression: name, isSlot: true))
+    }
+
+    // MARK: - Control flow
+
+    /// Copies the top `types.count` operands into the slots at `height` (a branch target's).
+    private mutating func moveTop(_ types: [ValueType], to height: Int) {
+        let base = stack.count - types.count
+        for (offset, type) in types.enumerated() {
+            let source = stack[base + offset]
+            let target = slotName(height + offset, type)
+            if source.expression != target { emit("\(target) = \(source.expression);") }
+        }
+    }
+
+    private mutating func branch(to depth: UInt32) {
+        let frameIndex = frames.count - 1 - Int(depth)
+        frames[frameIndex].branchedTo = true
+        let frame = frames[frameIndex]
+        if frame.kind == .function {
+            emitReturn()
+            return
+        }
+        moveTop(frame.branchTypes, to: frame.height)
+        emit("goto \(CSyntax.label(frame.label));")
+    }
+
+    private mutating func emitReturn() {
+        let results = type.results
+        let base = stack.count - results.count
+        for (index, _) in results.enumerated().dropFirst() {
+            emit("*\(CSyntax.resultPointer(index)) = \(stack[base + index].expression);")
+        }
+        emit(results.isEmpty ? "return;" : "return \(stack[base].expression);")
+    }
+
+    private mutating func becomeDead() {
+        dead = true
+        deadDepth = 0
+    }
+
+    /// Leaves the stack of the innermost frame as its results, in their slots.
+    private mutating func resetStack(to frame: Frame, types: [ValueType]) {
+        stack.removeLast(stack.count - frame.height)
+        for type in types { pushSlot(type) }
+    }
+
+    private mutating func enterBlock(_ kind: FrameKind, _ blockType: BlockType) {
+        let signature = module.blockSignature(blockType)
+        flushAll()
+        let height = stack.count - signature.parameters.count
+        let frame = Frame(kind: kind, label: newLabel(), height: height, parameters: signature.parameters, results: signature.results)
+        frames.append(frame)
+        if kind == .loop { emitLabel(frame.label) }
+    }
+
+    private mutating func emitLabel(_ label: Int) {
+        out += "\(CSyntax.label(label)):;\n"
+    }
+
+    private mutating func endBlock() {
+        var frame = frames.removeLast()
+        if !dead {
+            flushAll()
+            if frame.kind == .function {
+                emitReturn()
+                return
+            }
+            // The fallthrough results are already in their slots: heights match by construction.
+        }
+        if frame.kind == .function {
+            return
+        }
+        if frame.kind == .if {
+            indent.removeLast(4)
+            if !frame.sawElse && frame.parameters != frame.results {
+                // Unreachable by validation: an if without else has matching params and results.
+            }
+            emit("}")
+        }
+        dead = false
+        if frame.kind != .loop && frame.branchedTo { emitLabel(frame.label) }
+        resetStack(to: frame, types: frame.results)
+        frame.branchedTo = false
+    }
+
+    // MARK: - Instructions
+
+    private mutating func lower(_ instruction: Instruction) throws(Unsupported) {
+        if dead {
+            switch instruction {
+            case .block, .loop, .if:
+                deadDepth += 1
+                return
+            case .end:
+                if deadDepth > 0 {
+                    deadDepth -= 1
+                    return
+                }
+            case .else:
+                if deadDepth > 0 { return }
+            default:
+                return
+            }
+        }
+        switch instruction {
+        case .unreachable:
+            flushState()
+            emit("TRAP(UNREACHABLE);")
+            becomeDead()
+        case .nop:
+            break
+        case .block(let blockType):
+            enterBlock(.block, blockType)
+        case .loop(let blockType):
+            enterBlock(.loop, blockType)
+        case .if(let blockType):
+            let condition = pop()
+            let signature = module.blockSignature(blockType)
+            flushAll()
+            let height = stack.count - signature.parameters.count
+            frames.append(Frame(kind: .if, label: newLabel(), height: height, parameters: signature.parameters, results: signature.results))
+            emit("if (\(condition.expression)) {")
+            indent += "    "
+        case .else:
+            var frame = frames[frames.count - 1]
+            if !dead { flushAll() }
+            dead = false
+            frame.sawElse = true
+            frames[frames.count - 1] = frame
+            indent.removeLast(4)
+            emit("} else {")
+            indent += "    "
+            resetStack(to: frame, types: frame.parameters)
+        case .end:
+            endBlock()
+        case .br(let depth):
+            flushAll()
+            branch(to: depth)
+            becomeDead()
+        case .brIf(let depth):
+            let condition = pop()
+            flushAll()
+            emit("if (\(condition.expression)) {")
+            indent += "    "
+            branch(to: depth)
+            indent.removeLast(4)
+            emit("}")
+        case .brTable(let table):
+            let index = pop()
+            flushAll()
+            emit("switch (\(index.expression)) {")
+            for (value, depth) in table.labelIndices.enumerated() {
+                emit("case \(value)u:")
+                indent += "    "
+                branch(to: depth)
+                indent.removeLast(4)
+            }
+            emit("default:")
+            indent += "    "
+            branch(to: table.defaultIndex)
+            indent.removeLast(4)
+            emit("}")
+            becomeDead()
+        case .return:
+            flushAll()
+            emitReturn()
+            becomeDead()
+        case .call(let function):
+            lowerCall(function: Int(function))
+        case .callIndirect(let typeIndex, let tableIndex):
+            lowerCallIndirect(typeIndex: Int(typeIndex), table: Int(tableIndex))
+        case .drop:
+            let operand = pop()
+            // A dropped load may still trap; everything else has no effect to keep.
+            if operand.readsState && !operand.isSlot { emit("(void)(\(operand.expression));") }
+        case .select, .typedSelect:
+            let condition = pop()
+            let b = popSimpleIfTrapping()
+            let a = popSimpleIfTrapping()
+            let deps = merged(a, b, condition)
+            push(a.type, "(\(condition.expression) ? \(a.expression) : \(b.expression))", readsState: deps.readsState, locals: deps.locals)
+        case .localGet(let index):
+            let name = CSyntax.local(Int(index))
+            push(localTypes[Int(index)], name, locals: [index])
+        case .localSet(let index):
+            let value = pop()
+            flushReaders(ofLocal: index)
+            let name = CSyntax.local(Int(index))
+            if value.expression != name { emit("\(name) = \(value.expression);") }
+        case .localTee(let index):
+            let value = pop()
+            flushReaders(ofLocal: index)
+            let name = CSyntax.local(Int(index))
+            if value.expression != name { emit("\(name) = \(value.expression);") }
+            push(value.type, name, locals: [index])
+        case .globalGet(let index):
+            let type = module.globals[Int(index)].valueType
+            push(type, "ctx->globals[\(index)]->\(CSyntax.field(type))", readsState: true)
+        case .globalSet(let index):
+            let value = pop()
+            flushState()
+            let type = module.globals[Int(index)].valueType
+            emit("ctx->globals[\(index)]->\(CSyntax.field(type)) = \(value.expression);")
+        case .load(let load, let memarg):
+            try lowerLoad(load, memarg)
+        case .store(let store, let memarg):
+            try lowerStore(store, memarg)
+        case .memorySize(let memory):
+            push(.i32, "(u32)ctx->memories[\(memory)]->pages", readsState: true)
+        case .memoryGrow(let memory):
+            let delta = pop()
+            flushState()
+            let result = resultSlot(.i32)
+            emit("\(result) = kiln_memory_grow(ctx, \(memory)u, \(delta.expression));")
+            pushSlot(.i32)
+        case .i32Const(let value):
+            push(.i32, CSyntax.i32(UInt32(bitPattern: value)))
+        case .i64Const(let value):
+            push(.i64, CSyntax.i64(UInt64(bitPattern: value)))
+        case .f32Const(let value):
+            push(.f32, CSyntax.f32(bits: value.bitPattern))
+        case .f64Const(let value):
+            push(.f64, CSyntax.f64(bits: value.bitPattern))
+        case .refNull(let heapType):
+            push(.ref(ReferenceType(isNullable: true, heapType: heapType)), "(void *)0")
+        case .refIsNull:
+            unary(.i32) { "(u32)(\($0) == 0)" }
+        case .refFunc(let function):
+            push(.ref(.funcRef), "ctx->funcs[\(function)]->ref")
+        case .i32Eqz:
+            unary(.i32) { "(u32)(\($0) == 0)" }
+        case .i64Eqz:
+            unary(.i32) { "(u32)(\($0) == 0)" }
+        case .cmp(let cmp):
+            lowerCompare(cmp)
+        case .unary(let op):
+            lowerUnary(op)
+        case .binary(let op):
+            lowerBinary(op)
+        case .conversion(let op):
+            lowerConversion(op)
+        case .memoryInit(let data, let memory):
+            runtimeCall("kiln_memory_init(ctx, \(memory)u, \(data)u", operands: 3)
+        case .dataDrop(let data):
+            emit("ctx->data[\(data)].length = 0;")
+        case .memoryCopy(let destination, let source):
+            runtimeCall("kiln_memory_copy(ctx, \(destination)u, \(source)u", operands: 3)
+        case .memoryFill(let memory):
+            runtimeCall("kiln_memory_fill(ctx, \(memory)u", operands: 3)
+        case .tableInit(let element, let table):
+            runtimeCall("kiln_table_init(ctx, \(table)u, \(element)u", operands: 3)
+        case .elemDrop(let element):
+            emit("ctx->elems[\(element)].length = 0;")
+        case .tableCopy(let destination, let source):
+            runtimeCall("kiln_table_copy(ctx, \(destination)u, \(source)u", operands: 3)
+        case .tableFill(let table):
+            runtimeCall("kiln_table_fill(ctx, \(table)u", operands: 3)
+        case .tableGet(let table):
+            let index = pop()
+            flushState()
+            let type = ValueType.ref(module.tables[Int(table)].elementType)
+            let result = resultSlot(type)
+            emit("\(result) = kiln_table_get(ctx, \(table)u, \(index.expression));")
+            pushSlot(type)
+        case .tableSet(let table):
+            runtimeCall("kiln_table_set(ctx, \(table)u", operands: 2)
+        case .tableGrow(let table):
+            let delta = pop()
+            let initial = pop()
+            flushState()
+            let result = resultSlot(.i32)
+            emit("\(result) = kiln_table_grow(ctx, \(table)u, \(initial.expression), \(delta.expression));")
+            pushSlot(.i32)
+        case .tableSize(let table):
+            push(.i32, "ctx->tables[\(table)]->size", readsState: true)
+        default:
+            throw Unsupported(reason: "instruction \(instruction)")
+        }
+    }
+
+    /// Pops an operand, evaluating it first if it may trap: `select` evaluates both arms in Wasm,
+    /// but C's `?:` evaluates only one.
+    private mutating func popSimpleIfTrapping() -> Operand {
+        if stack[stack.count - 1].readsState { return popSimple() }
+        return pop()
+    }
+
+    /// A runtime call with no result whose last `operands` arguments come from the stack.
+    private mutating func runtimeCall(_ prefix: String, operands: Int) {
+        let arguments = stack.suffix(operands).map(\.expression)
+        stack.removeLast(operands)
+        flushState()
+        emit(prefix + ", " + arguments.joined(separator: ", ") + ");")
+    }
+
+    private mutating func lowerCall(function: Int) {
+        let calleeType = module.functionType(of: UInt32(function))
+        makesCalls = true
+        let arguments = stack.suffix(calleeType.parameters.count).map(\.expression)
+        stack.removeLast(calleeType.parameters.count)
+        flushAll()
+        if function < module.importedFunctionCount {
+            let pointerType = CSyntax.functionPointerType(Int(module.functionTypes[function]))
+            emit("{ kiln_funcref *callee = ctx->funcs[\(function)];")
+            emitCall(calleeType, callee: "((\(pointerType))callee->code)", context: "callee->ctx", arguments: arguments)
+            emit("}")
+        } else {
+            emitCall(calleeType, callee: CSyntax.function(function), context: "ctx", arguments: arguments)
+        }
+    }
+
+    /// `r0 = callee(context, args..., &r1, ...)` with the results landing in the slots above the
+    /// current stack.
+    private mutating func emitCall(_ calleeType: FunctionType, callee: String, context: String, arguments: [String]) {
+        let base = stack.count
+        var parts = [context] + arguments
+        for (index, result) in calleeType.results.enumerated().dropFirst() {
+            parts.append("&" + slotName(base + index, result))
+        }
+        let call = "\(callee)(\(parts.joined(separator: ", ")))"
+        if let first = calleeType.results.first {
+            emit("\(slotName(base, first)) = \(call);")
+        } else {
+            emit("\(call);")
+        }
+        for result in calleeType.results { pushSlot(result) }
+    }
+
+    private mutating func lowerCallIndirect(typeIndex: Int, table: Int) {
+        let calleeType = module.types[typeIndex]
+        makesCalls = true
+        let index = pop()
+        flushAll()
+        let arguments = stack.suffix(calleeType.parameters.count).map(\.expression)
+        stack.removeLast(calleeType.parameters.count)
+        let signature = signatureIDs[typeIndex]
+        emit("{ u32 element = \(index.expression); kiln_table *table = ctx->tables[\(table)]; kiln_funcref *entry;")
+        emit("if (element >= table->size) TRAP(UNDEFINED_ELEMENT);")
+        emit("entry = &table->elems[element];")
+        emit("if (entry->sig != \(signature)ull) { if (!entry->ref) TRAP(UNINITIALIZED_ELEMENT); TRAP(INDIRECT_MISMATCH); }")
+        emitCall(calleeType, callee: "((\(CSyntax.functionPointerType(typeIndex)))entry->code)", context: "entry->ctx", arguments: arguments)
+        emit("}")
+    }
+
+    // MARK: - Memory
+
+    private mutating func lowerLoad(_ load: Instruction.Load, _ memarg: MemArg) throws(Unsupported) {
+        let (result, cType, convert): (ValueType, String, String) =
+            switch load {
+            case .i32Load: (.i32, "u32", "")
+            case .i64Load: (.i64, "u64", "")
+            case .f32Load: (.f32, "f32", "")
+            case .f64Load: (.f64, "f64", "")
+            case .i32Load8S: (.i32, "s8", "(u32)(s32)")
+            case .i32Load8U: (.i32, "u8", "(u32)")
+            case .i32Load16S: (.i32, "s16", "(u32)(s32)")
+            case .i32Load16U: (.i32, "u16", "(u32)")
+            case .i64Load8S: (.i64, "s8", "(u64)(s64)")
+            case .i64Load8U: (.i64, "u8", "(u64)")
+            case .i64Load16S: (.i64, "s16", "(u64)(s64)")
+            case .i64Load16U: (.i64, "u16", "(u64)")
+            case .i64Load32S: (.i64, "s32", "(u64)(s64)")
+            case .i64Load32U: (.i64, "u32", "(u64)")
+            default: throw Unsupported(reason: "load \(load)")
+            }
+        usesMemory = true
+        let address = pop()
+        push(result, "\(convert)LOAD(M, \(address.expression), \(memarg.offset), \(cType))", readsState: true, locals: address.locals)
+    }
+
+    private mutating func lowerStore(_ store: Instruction.Store, _ memarg: MemArg) throws(Unsupported) {
+        let cType: String =
+            switch store {
+            case .i32Store: "u32"
+            case .i64Store: "u64"
+            case .f32Store: "f32"
+            case .f64Store: "f64"
+            case .i32Store8, .i64Store8: "u8"
+            case .i32Store16, .i64Store16: "u16"
+            case .i64Store32: "u32"
+            default: throw Unsupported(reason: "store \(store)")
+            }
+        usesMemory = true
+        let value = pop()
+        let address = pop()
+        flushState()
+        emit("STORE(M, \(address.expression), \(memarg.offset), \(cType), (\(cType))(\(value.expression)));")
+    }
+
+    // MARK: - Numbers
+
+    private mutating func lowerCompare(_ cmp: Instruction.Cmp) {
+        let (op, cast): (String, String) =
+            switch cmp {
+            case .i32Eq, .i64Eq, .f32Eq, .f64Eq: ("==", "")
+            case .i32Ne, .i64Ne, .f32Ne, .f64Ne: ("!=", "")
+            case .i32LtS: ("<", "(s32)")
+            case .i32LtU, .i64LtU, .f32Lt, .f64Lt: ("<", "")
+            case .i32GtS: (">", "(s32)")
+            case .i32GtU, .i64GtU, .f32Gt, .f64Gt: (">", "")
+            case .i32LeS: ("<=", "(s32)")
+            case .i32LeU, .i64LeU, .f32Le, .f64Le: ("<=", "")
+            case .i32GeS: (">=", "(s32)")
+            case .i32GeU, .i64GeU, .f32Ge, .f64Ge: (">=", "")
+            case .i64LtS: ("<", "(s64)")
+            case .i64GtS: (">", "(s64)")
+            case .i64LeS: ("<=", "(s64)")
+            case .i64GeS: (">=", "(s64)")
+            }
+        binary(.i32) { "(u32)(\(cast)\($0) \(op) \(cast)\($1))" }
+    }
+
+    private mutating func lowerUnary(_ op: Instruction.Unary) {
+        switch op {
+        case .i32Clz: unary(.i32) { "kiln_i32_clz(\($0))" }
+        case .i32Ctz: unary(.i32) { "kiln_i32_ctz(\($0))" }
+        case .i32Popcnt: unary(.i32) { "kiln_i32_popcnt(\($0))" }
+        case .i64Clz: unary(.i64) { "kiln_i64_clz(\($0))" }
+        case .i64Ctz: unary(.i64) { "kiln_i64_ctz(\($0))" }
+        case .i64Popcnt: unary(.i64) { "kiln_i64_popcnt(\($0))" }
+        case .f32Abs: unary(.f32) { "F32_ABS(\($0))" }
+        case .f32Neg: unary(.f32) { "F32_NEG(\($0))" }
+        case .f32Ceil: unary(.f32) { "kiln_f32_ceil(\($0))" }
+        case .f32Floor: unary(.f32) { "kiln_f32_floor(\($0))" }
+        case .f32Trunc: unary(.f32) { "kiln_f32_trunc(\($0))" }
+        case .f32Nearest: unary(.f32) { "kiln_f32_nearest(\($0))" }
+        case .f32Sqrt: unary(.f32) { "kiln_f32_sqrt(\($0))" }
+        case .f64Abs: unary(.f64) { "F64_ABS(\($0))" }
+        case .f64Neg: unary(.f64) { "F64_NEG(\($0))" }
+        case .f64Ceil: unary(.f64) { "kiln_f64_ceil(\($0))" }
+        case .f64Floor: unary(.f64) { "kiln_f64_floor(\($0))" }
+        case .f64Trunc: unary(.f64) { "kiln_f64_trunc(\($0))" }
+        case .f64Nearest: unary(.f64) { "kiln_f64_nearest(\($0))" }
+        case .f64Sqrt: unary(.f64) { "kiln_f64_sqrt(\($0))" }
+        case .i32Extend8S: unary(.i32) { "(u32)(s32)(s8)(\($0))" }
+        case .i32Extend16S: unary(.i32) { "(u32)(s32)(s16)(\($0))" }
+        case .i64Extend8S: unary(.i64) { "(u64)(s64)(s8)(\($0))" }
+        case .i64Extend16S: unary(.i64) { "(u64)(s64)(s16)(\($0))" }
+        case .i64Extend32S: unary(.i64) { "(u64)(s64)(s32)(\($0))" }
+        }
+    }
+
+    private mutating func lowerBinary(_ op: Instruction.Binary) {
+        switch op {
+        case .i32Add: binary(.i32) { "(\($0) + \($1))" }
+        case .i32Sub: binary(.i32) { "(\($0) - \($1))" }
+        case .i32Mul: binary(.i32) { "(\($0) * \($1))" }
+        case .i32And: binary(.i32) { "(\($0) & \($1))" }
+        case .i32Or: binary(.i32) { "(\($0) | \($1))" }
+        case .i32Xor: binary(.i32) { "(\($0) ^ \($1))" }
+        case .i32Shl: binary(.i32) { "(\($0) << (\($1) & 31))" }
+        case .i32ShrS: binary(.i32) { "(u32)((s32)\($0) >> (\($1) & 31))" }
+        case .i32ShrU: binary(.i32) { "(\($0) >> (\($1) & 31))" }
+        case .i32Rotl: binaryTwice(.i32) { "I32_ROTL(\($0), \($1))" }
+        case .i32Rotr: binaryTwice(.i32) { "I32_ROTR(\($0), \($1))" }
+        case .i64Add: binary(.i64) { "(\($0) + \($1))" }
+        case .i64Sub: binary(.i64) { "(\($0) - \($1))" }
+        case .i64Mul: binary(.i64) { "(\($0) * \($1))" }
+        case .i64And: binary(.i64) { "(\($0) & \($1))" }
+        case .i64Or: binary(.i64) { "(\($0) | \($1))" }
+        case .i64Xor: binary(.i64) { "(\($0) ^ \($1))" }
+        case .i64Shl: binary(.i64) { "(\($0) << (\($1) & 63))" }
+        case .i64ShrS: binary(.i64) { "(u64)((s64)\($0) >> (\($1) & 63))" }
+        case .i64ShrU: binary(.i64) { "(\($0) >> (\($1) & 63))" }
+        case .i64Rotl: binaryTwice(.i64) { "I64_ROTL(\($0), \($1))" }
+        case .i64Rotr: binaryTwice(.i64) { "I64_ROTR(\($0), \($1))" }
+        case .i32DivS: division(.i32, signed: true, remainder: false)
+        case .i32DivU: division(.i32, signed: false, remainder: false)
+        case .i32RemS: division(.i32, signed: true, remainder: true)
+        case .i32RemU: division(.i32, signed: false, remainder: true)
+        case .i64DivS: division(.i64, signed: true, remainder: false)
+        case .i64DivU: division(.i64, signed: false, remainder: false)
+        case .i64RemS: division(.i64, signed: true, remainder: true)
+        case .i64RemU: division(.i64, signed: false, remainder: true)
+        case .f32Add: binary(.f32) { "(\($0) + \($1))" }
+        case .f32Sub: binary(.f32) { "(\($0) - \($1))" }
+        case .f32Mul: binary(.f32) { "(\($0) * \($1))" }
+        case .f32Div: binary(.f32) { "(\($0) / \($1))" }
+        case .f32Min: binary(.f32) { "kiln_f32_min(\($0), \($1))" }
+        case .f32Max: binary(.f32) { "kiln_f32_max(\($0), \($1))" }
+        case .f32Copysign: binary(.f32) { "F32_COPYSIGN(\($0), \($1))" }
+        case .f64Add: binary(.f64) { "(\($0) + \($1))" }
+        case .f64Sub: binary(.f64) { "(\($0) - \($1))" }
+        case .f64Mul: binary(.f64) { "(\($0) * \($1))" }
+        case .f64Div: binary(.f64) { "(\($0) / \($1))" }
+        case .f64Min: binary(.f64) { "kiln_f64_min(\($0), \($1))" }
+        case .f64Max: binary(.f64) { "kiln_f64_max(\($0), \($1))" }
+        case .f64Copysign: binary(.f64) { "F64_COPYSIGN(\($0), \($1))" }
+        }
+    }
+
+    /// A binary operation whose macro uses its operands more than once.
+    private mutating func binaryTwice(_ result: ValueType, _ make: (String, String) -> String) {
+        let b = popSimple()
+        let a = popSimple()
+        let deps = merged(a, b)
+        push(result, make(a.expression, b.expression), readsState: deps.readsState, locals: deps.locals)
+    }
+
+    /// Integer division and remainder with their traps, as statements.
+    private mutating func division(_ type: ValueType, signed: Bool, remainder: Bool) {
+        let b = popSimple()
+        let a = popSimple()
+        flushState()
+        let wide = type == .i64
+        let s = wide ? "s64" : "s32"
+        let u = wide ? "u64" : "u32"
+        let allOnes = wide ? "0xffffffffffffffffull" : "0xffffffffu"
+        let minimum = wide ? "0x8000000000000000ull" : "0x80000000u"
+        let constantDivisor: UInt64? = wide ? UInt64(b.expression.dropLast(3)) : UInt64(b.expression.dropLast(1))
+        if constantDivisor == nil || constantDivisor == 0 {
+            emit("if (\(b.expression) == 0) TRAP(DIV_ZERO);")
+        }
+        let result = resultSlot(type)
+        let mayBeMinusOne = constantDivisor == nil || b.expression == allOnes
+        if signed && !remainder && mayBeMinusOne {
+            emit("if (\(b.expression) == \(allOnes) && \(a.expression) == \(minimum)) TRAP(INT_OVERFLOW);")
+        }
+        let op = remainder ? "%" : "/"
+        if signed && remainder && mayBeMinusOne {
+            emit("\(result) = \(b.expression) == \(allOnes) ? 0 : (\(u))((\(s))\(a.expression) % (\(s))\(b.expression));")
+        } else if signed {
+            emit("\(result) = (\(u))((\(s))\(a.expression) \(op) (\(s))\(b.expression));")
+        } else {
+            emit("\(result) = \(a.expression) \(op) \(b.expression);")
+        }
+        pushSlot(type)
+    }
+
+    private mutating func lowerConversion(_ op: Instruction.Conversion) {
+        switch op {
+        case .i32WrapI64: unary(.i32) { "(u32)(\($0))" }
+        case .i64ExtendI32S: unary(.i64) { "(u64)(s64)(s32)(\($0))" }
+        case .i64ExtendI32U: unary(.i64) { "(u64)(\($0))" }
+        case .i32TruncF32S: trappingConversion(.i32, "kiln_i32_trunc_f32_s")
+        case .i32TruncF32U: trappingConversion(.i32, "kiln_i32_trunc_f32_u")
+        case .i32TruncF64S: trappingConversion(.i32, "kiln_i32_trunc_f64_s")
+        case .i32TruncF64U: trappingConversion(.i32, "kiln_i32_trunc_f64_u")
+        case .i64TruncF32S: trappingConversion(.i64, "kiln_i64_trunc_f32_s")
+        case .i64TruncF32U: trappingConversion(.i64, "kiln_i64_trunc_f32_u")
+        case .i64TruncF64S: trappingConversion(.i64, "kiln_i64_trunc_f64_s")
+        case .i64TruncF64U: trappingConversion(.i64, "kiln_i64_trunc_f64_u")
+        case .i32TruncSatF32S: unary(.i32) { "kiln_i32_trunc_sat_f32_s(\($0))" }
+        case .i32TruncSatF32U: unary(.i32) { "kiln_i32_trunc_sat_f32_u(\($0))" }
+        case .i32TruncSatF64S: unary(.i32) { "kiln_i32_trunc_sat_f64_s(\($0))" }
+        case .i32TruncSatF64U: unary(.i32) { "kiln_i32_trunc_sat_f64_u(\($0))" }
+        case .i64TruncSatF32S: unary(.i64) { "kiln_i64_trunc_sat_f32_s(\($0))" }
+        case .i64TruncSatF32U: unary(.i64) { "kiln_i64_trunc_sat_f32_u(\($0))" }
+        case .i64TruncSatF64S: unary(.i64) { "kiln_i64_trunc_sat_f64_s(\($0))" }
+        case .i64TruncSatF64U: unary(.i64) { "kiln_i64_trunc_sat_f64_u(\($0))" }
+        case .f32ConvertI32S: unary(.f32) { "(f32)(s32)(\($0))" }
+        case .f32ConvertI32U: unary(.f32) { "(f32)(s64)(u64)(\($0))" }
+        case .f32ConvertI64S: unary(.f32) { "(f32)(s64)(\($0))" }
+        case .f32ConvertI64U: unary(.f32) { "kiln_f32_convert_u64(\($0))" }
+        case .f32DemoteF64: unary(.f32) { "(f32)(\($0))" }
+        case .f64ConvertI32S: unary(.f64) { "(f64)(s32)(\($0))" }
+        case .f64ConvertI32U: unary(.f64) { "(f64)(s64)(u64)(\($0))" }
+        case .f64ConvertI64S: unary(.f64) { "(f64)(s64)(\($0))" }
+        case .f64ConvertI64U: unary(.f64) { "kiln_f64_convert_u64(\($0))" }
+        case .f64PromoteF32: unary(.f64) { "(f64)(\($0))" }
+        case .i32ReinterpretF32: unary(.i32) { "F32_BITS(\($0))" }
+        case .i64ReinterpretF64: unary(.i64) { "F64_BITS(\($0))" }
+        case .f32ReinterpretI32: unary(.f32) { "BITS_F32(\($0))" }
+        case .f64ReinterpretI64: unary(.f64) { "BITS_F64(\($0))" }
+        }
+    }
+
+    private mutating func trappingConversion(_ result: ValueType, _ helper: String) {
+        let value = pop()
+        flushState()
+        let slot = resultSlot(result)
+        emit("\(slot) = \(helper)(ctx, \(value.expression));")
+        pushSlot(result)
+    }
+}

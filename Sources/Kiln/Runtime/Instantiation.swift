@@ -1,0 +1,286 @@
+import KilnRuntimeC
+import WasmParser
+import WasmTypes
+
+/// Module + resolved imports -> a running instance: allocates the instance's runtime state,
+/// evaluates initializers, applies active segments and runs the start function.
+struct Instantiation {
+    let module: Module
+    let store: Store
+    let imports: [Extern]
+
+    private var info: ModuleInfo { module.info }
+
+    func run() throws -> Instance {
+        try checkImports()
+        let context = store.allocate(kiln_instance.self, count: 1, initialValue: kiln_instance())
+        let entity = InstanceEntity(module: module, context: context)
+        context.pointee.exec = store.exec
+
+        let memories = store.allocate(UnsafeMutablePointer<kiln_memory>?.self, count: info.memories.count, initialValue: nil)
+        let tables = store.allocate(UnsafeMutablePointer<kiln_table>?.self, count: info.tables.count, initialValue: nil)
+        let globals = store.allocate(UnsafeMutablePointer<kiln_value>?.self, count: info.globals.count, initialValue: nil)
+        let functions = store.allocate(UnsafeMutablePointer<kiln_funcref>?.self, count: info.functionTypes.count, initialValue: nil)
+        context.pointee.memories = memories
+        context.pointee.tables = tables
+        context.pointee.globals = globals
+        context.pointee.funcs = functions
+        context.pointee.host = Unmanaged.passUnretained(entity).toOpaque()
+
+        var counts = (function: 0, table: 0, memory: 0, global: 0)
+        for (entry, extern) in zip(info.imports, imports) {
+            switch (entry.descriptor, extern) {
+            case (.function, .function(let function)):
+                functions[counts.function] = importedFunctionRecord(function, caller: context)
+                counts.function += 1
+            case (.table, .table(let table)):
+                tables[counts.table] = table.table
+                counts.table += 1
+            case (.memory, .memory(let memory)):
+                memories[counts.memory] = memory.memory
+                counts.memory += 1
+            case (.global, .global(let global)):
+                globals[counts.global] = global.cell
+                counts.global += 1
+            default: break
+            }
+        }
+        for index in info.importedFunctionCount..<info.functionTypes.count {
+            let typeIndex = Int(info.functionTypes[index])
+            let function = FunctionEntity(type: info.types[typeIndex], thunk: module.entryThunks[typeIndex], host: nil, module: module)
+            functions[index] = store.makeFunctionRecord(
+                signature: module.signatureIDs[typeIndex], code: module.functionAddresses[index - info.importedFunctionCount],
+                context: UnsafeMutableRawPointer(context), entity: function)
+        }
+        for index in info.importedMemoryCount..<info.memories.count {
+            memories[index] = try store.makeMemory(info.memories[index])
+        }
+        if info.memories.count > 0, let memory = memories[0] { context.pointee.mem0 = memory.pointee.base }
+        for index in info.importedGlobalCount..<info.globals.count {
+            let value = try evaluate(info.globalInitializers[index - info.importedGlobalCount], context: context)
+            globals[index] = store.makeGlobalCell(value)
+        }
+        for index in info.importedTableCount..<info.tables.count {
+            let initializer = info.tableInitializers[index - info.importedTableCount]
+            let initial = try initializer.map { try evaluate($0, context: context).ref } ?? nil
+            tables[index] = try store.makeTable(info.tables[index], initial: initial)
+        }
+
+        // Segments: element references evaluated now, passive data copied out of the module.
+        let elements = store.allocate(kiln_elem_segment.self, count: info.elements.count, initialValue: kiln_elem_segment())
+        for (index, segment) in info.elements.enumerated() {
+            let references = store.allocate(UnsafeMutableRawPointer?.self, count: segment.initializer.count, initialValue: nil)
+            for (offset, expression) in segment.initializer.enumerated() {
+                references[offset] = try evaluate(expression, context: context).ref
+            }
+            elements[index] = kiln_elem_segment(refs: references, length: UInt64(segment.initializer.count))
+        }
+        context.pointee.elems = elements
+        let data = store.allocate(kiln_segment.self, count: info.data.count, initialValue: kiln_segment())
+        for (index, segment) in info.data.enumerated() {
+            let bytes: ArraySlice<UInt8>
+            switch segment {
+            case .passive(let passive): bytes = passive
+            case .active(let active): bytes = active.initializer
+            }
+            let copy = store.allocate(UInt8.self, count: bytes.count, initialValue: 0)
+            bytes.withUnsafeBufferPointer { copy.update(from: $0.baseAddress!, count: $0.count) }
+            data[index] = kiln_segment(bytes: copy, length: UInt64(bytes.count))
+        }
+        context.pointee.data = data
+
+        for entry in info.exports {
+            let address: ExternAddress
+            switch entry.descriptor {
+            case .function(let index): address = .function(functions[Int(index)]!)
+            case .table(let index): address = .table(tables[Int(index)]!)
+            case .memory(let index): address = .memory(memories[Int(index)]!)
+            case .global(let index): address = .global(globals[Int(index)]!, info.globals[Int(index)])
+            case .tag: continue
+            }
+            entity.exports[Array(entry.name.utf8)] = address
+            entity.exportOrder.append((entry.name, address))
+        }
+        store.instances.append(entity)
+        let instance = Instance(store: store, entity: entity)
+
+        try applySegments(context: context)
+        if let start = info.start {
+            try Function(store: store, record: functions[Int(start)]!).call([])
+        }
+        return instance
+    }
+
+    /// A function import's record in the importer: the exporter's own record for Wasm functions;
+    /// for host functions a copy whose context names the importing instance (for `Caller`).
+    private func importedFunctionRecord(_ function: Function, caller: UnsafeMutablePointer<kiln_instance>) -> UnsafeMutablePointer<kiln_funcref> {
+        guard let host = function.entity.host else { return function.record }
+        let record = store.allocate(kiln_funcref.self, count: 1, initialValue: function.record.pointee)
+        record.pointee.ctx = UnsafeMutableRawPointer(host.makeContext(caller: caller))
+        return record
+    }
+
+    /// Active segments in order, element segments first; the first that does not fit traps, and
+    /// what the earlier ones wrote stays written.
+    private func applySegments(context: UnsafeMutablePointer<kiln_instance>) throws {
+        for (index, segment) in info.elements.enumerated() {
+            switch segment.mode {
+            case .active(let table, let offset):
+                let start = try evaluate(offset, context: context).i32
+                let elements = context.pointee.elems[index]
+                let target = context.pointee.tables[Int(table)]!
+                guard UInt64(start) + elements.length <= UInt64(target.pointee.size) else {
+                    throw Trap(reason: .tableOutOfBounds, backtrace: [], underlying: nil)
+                }
+                for offset in 0..<Int(elements.length) {
+                    target.pointee.elems[Int(start) + offset] = store.tableSlot(for: elements.refs[offset], isFuncRef: target.pointee.is_funcref != 0)
+                }
+                context.pointee.elems[index].length = 0
+            case .declarative:
+                context.pointee.elems[index].length = 0
+            case .passive:
+                break
+            }
+        }
+        for (index, segment) in info.data.enumerated() {
+            guard case .active(let active) = segment else { continue }
+            let start = try evaluate(active.offset, context: context).i32
+            let memory = context.pointee.memories[Int(active.index)]!
+            let length = UInt64(active.initializer.count)
+            guard UInt64(start) + length <= memory.pointee.pages * 65536 else {
+                throw Trap(reason: .memoryOutOfBounds, backtrace: [], underlying: nil)
+            }
+            let segmentData = context.pointee.data[index]
+            if length > 0 { (memory.pointee.base + Int(start)).update(from: segmentData.bytes, count: Int(length)) }
+            context.pointee.data[index].length = 0
+        }
+    }
+
+    /// Evaluates a constant expression (validated: constants, ref.null, ref.func, global.get and
+    /// the extended-const integer arithmetic).
+    private func evaluate(_ expression: ConstExpression, context: UnsafeMutablePointer<kiln_instance>) throws -> kiln_value {
+        var stack: [kiln_value] = []
+        func value(_ make: (inout kiln_value) -> Void) -> kiln_value {
+            var v = kiln_value()
+            make(&v)
+            return v
+        }
+        for instruction in expression {
+            switch instruction {
+            case .i32Const(let v): stack.append(value { $0.i32 = UInt32(bitPattern: v) })
+            case .i64Const(let v): stack.append(value { $0.i64 = UInt64(bitPattern: v) })
+            case .f32Const(let v): stack.append(value { $0.i32 = v.bitPattern })
+            case .f64Const(let v): stack.append(value { $0.i64 = v.bitPattern })
+            case .v128Const(let v):
+                stack.append(value { raw in
+                    withUnsafeMutableBytes(of: &raw) { buffer in
+                        for (index, byte) in v.bytes.enumerated() { buffer[index] = byte }
+                    }
+                })
+            case .refNull: stack.append(value { $0.ref = nil })
+            case .refFunc(let index): stack.append(value { $0.ref = context.pointee.funcs[Int(index)]!.pointee.ref })
+            case .globalGet(let index): stack.append(context.pointee.globals[Int(index)]!.pointee)
+            case .binary(let op):
+                let b = stack.removeLast()
+                let a = stack.removeLast()
+                switch op {
+                case .i32Add: stack.append(value { $0.i32 = a.i32 &+ b.i32 })
+                case .i32Sub: stack.append(value { $0.i32 = a.i32 &- b.i32 })
+                case .i32Mul: stack.append(value { $0.i32 = a.i32 &* b.i32 })
+                case .i64Add: stack.append(value { $0.i64 = a.i64 &+ b.i64 })
+                case .i64Sub: stack.append(value { $0.i64 = a.i64 &- b.i64 })
+                case .i64Mul: stack.append(value { $0.i64 = a.i64 &* b.i64 })
+                default: throw KilnError.invalid(reason: "constant expression required", function: nil, offset: nil)
+                }
+            case .end: break
+            default: throw KilnError.invalid(reason: "constant expression required", function: nil, offset: nil)
+            }
+        }
+        return stack.last ?? kiln_value()
+    }
+
+    private func checkImports() throws {
+        guard imports.count == info.imports.count else {
+            throw KilnError.unlinkable(reason: "expected \(info.imports.count) imports, got \(imports.count)")
+        }
+        for (entry, extern) in zip(info.imports, imports) {
+            let name = "\(entry.module).\(entry.name)"
+            guard extern.store === store else { throw KilnError.unlinkable(reason: "import \(name) belongs to another store") }
+            switch (entry.descriptor, extern) {
+            case (.function(let typeIndex), .function(let function)):
+                guard function.record.pointee.sig == module.signatureIDs[Int(typeIndex)] else {
+                    throw KilnError.unlinkable(reason: "incompatible import type for \(name): expected \(info.types[Int(typeIndex)]), got \(function.type)")
+                }
+            case (.table(let type), .table(let table)):
+                let actual = table.type
+                guard actual.elementType == type.elementType, limitsMatch(actual.limits, type.limits) else {
+                    throw KilnError.unlinkable(reason: "incompatible import type for table \(name)")
+                }
+            case (.memory(let type), .memory(let memory)):
+                guard limitsMatch(store.declaredLimits(of: memory.memory), type) else {
+                    throw KilnError.unlinkable(reason: "incompatible import type for memory \(name)")
+                }
+            case (.global(let type), .global(let global)):
+                guard global.type == type else {
+                    throw KilnError.unlinkable(reason: "incompatible import type for global \(name)")
+                }
+            default:
+                throw KilnError.unlinkable(reason: "incompatible import type for \(name): wrong kind of extern")
+            }
+        }
+    }
+
+    private func limitsMatch(_ actual: Limits, _ required: Limits) -> Bool {
+        guard actual.min >= required.min else { return false }
+        guard let requiredMax = required.max else { return true }
+        guard let actualMax = actual.max else { return false }
+        return actualMax <= requiredMax
+    }
+}
+
+/// Resolves imports by module and name, and instantiates modules against them.
+public final class Linker {
+    public let engine: Engine
+    private var definitions: [[UInt8]: Extern] = [:]
+
+    public init(engine: Engine) { self.engine = engine }
+
+    private static func key(_ module: String, _ name: String) -> [UInt8] {
+        var key = Array(module.utf8)
+        key.append(0xff)  // never part of UTF-8: module and name cannot run together
+        key += name.utf8
+        return key
+    }
+
+    public func define(module: String, name: String, _ extern: Extern) {
+        definitions[Linker.key(module, name)] = extern
+    }
+
+    /// Defines every export of an instance under a module name.
+    public func define(module: String, instance: Instance) {
+        for (name, value) in instance.exports { define(module: module, name: name, value) }
+    }
+
+    public func lookup(module: String, name: String) -> Extern? {
+        definitions[Linker.key(module, name)]
+    }
+
+    public func instantiate(_ module: Module, store: Store) throws -> Instance {
+        var imports: [Extern] = []
+        for entry in module.info.imports {
+            guard let extern = lookup(module: entry.module, name: entry.name) else {
+                throw KilnError.unlinkable(reason: "unknown import: \(entry.module).\(entry.name)")
+            }
+            imports.append(extern)
+        }
+        return try Instantiation(module: module, store: store, imports: imports).run()
+    }
+}
+
+extension Instance {
+    /// Instantiates with imports given in the module's import order.
+    public convenience init(store: Store, module: Module, imports: [Extern] = []) throws {
+        let instance = try Instantiation(module: module, store: store, imports: imports).run()
+        self.init(store: store, entity: instance.entity)
+    }
+}

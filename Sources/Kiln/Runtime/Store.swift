@@ -1,0 +1,222 @@
+import KilnRuntimeC
+import WasmParser
+import WasmTypes
+
+/// Owns every runtime object of a group of instances: memories, tables, globals, function
+/// records, host closures and the execution state. Handles (`Function`, `Memory`, ...) keep the
+/// store alive; the store never holds a handle, so there are no cycles and everything is freed
+/// when the last handle goes. Not for use from two threads at once.
+public final class Store: @unchecked Sendable {
+    public let engine: Engine
+    /// Anything the embedder wants host functions to reach through `Caller`.
+    public var userData: Any?
+
+    let exec: UnsafeMutablePointer<kiln_exec>
+    /// Canonical record of every function this store knows, by record address.
+    var functions: [UnsafeMutableRawPointer: FunctionEntity] = [:]
+    var instances: [InstanceEntity] = []
+    private var memories: [UnsafeMutablePointer<kiln_memory>] = []
+    private var tables: [UnsafeMutablePointer<kiln_table>] = []
+    private var allocations: [UnsafeMutableRawPointer] = []
+    private var externRefs: [ObjectIdentifier: ExternRef] = [:]
+    private var hostBoxes: [HostFunctionBox] = []
+    /// The error a host function threw, waiting for the trap it caused to reach Swift.
+    var pendingHostError: (any Error)?
+
+    public init(engine: Engine) {
+        self.engine = engine
+        exec = .allocate(capacity: 1)
+        exec.initialize(to: kiln_exec())
+    }
+
+    deinit {
+        for memory in memories {
+            kiln_memory_destroy(memory)
+            memory.deallocate()
+        }
+        for table in tables {
+            kiln_table_destroy(table)
+            table.deallocate()
+        }
+        for allocation in allocations { allocation.deallocate() }
+        exec.deallocate()
+    }
+
+    // MARK: - Allocation
+
+    func allocate<T>(_ type: T.Type, count: Int, initialValue: T) -> UnsafeMutablePointer<T> {
+        let pointer = UnsafeMutablePointer<T>.allocate(capacity: max(count, 1))
+        pointer.initialize(repeating: initialValue, count: max(count, 1))
+        allocations.append(UnsafeMutableRawPointer(pointer))
+        return pointer
+    }
+
+    func makeMemory(_ type: MemoryType) throws(KilnError) -> UnsafeMutablePointer<kiln_memory> {
+        let memory = UnsafeMutablePointer<kiln_memory>.allocate(capacity: 1)
+        memory.initialize(to: kiln_memory())
+        guard kiln_memory_create(memory, type.min, min(type.max ?? 65536, 65536)) == 0 else {
+            memory.deallocate()
+            throw KilnError.unlinkable(reason: "cannot reserve address space for a memory of \(type.min) pages")
+        }
+        memories.append(memory)
+        memoryTypes[memory] = type
+        return memory
+    }
+
+    private var memoryTypes: [UnsafeMutablePointer<kiln_memory>: MemoryType] = [:]
+
+    /// The memory's limits as declared, with its current size as the minimum.
+    func declaredLimits(of memory: UnsafeMutablePointer<kiln_memory>) -> Limits {
+        var limits = memoryTypes[memory] ?? Limits(min: 0, max: nil)
+        limits.min = memory.pointee.pages
+        return limits
+    }
+
+    func makeTable(_ type: TableType, initial: UnsafeMutableRawPointer?) throws(KilnError) -> UnsafeMutablePointer<kiln_table> {
+        let table = UnsafeMutablePointer<kiln_table>.allocate(capacity: 1)
+        table.initialize(to: kiln_table())
+        let maximum = UInt32(clamping: type.limits.max ?? UInt64(UInt32.max))
+        guard type.limits.min <= UInt64(UInt32.max), kiln_table_reserve(table, UInt32(type.limits.min), maximum) == 0 else {
+            table.deallocate()
+            throw KilnError.unlinkable(reason: "cannot allocate a table of \(type.limits.min) elements")
+        }
+        table.pointee.is_funcref = type.elementType.heapType == .externRef ? 0 : 1
+        tables.append(table)
+        let slot = tableSlot(for: initial, isFuncRef: table.pointee.is_funcref != 0)
+        for index in 0..<Int(table.pointee.size) { table.pointee.elems[index] = slot }
+        return table
+    }
+
+    func tableSlot(for reference: UnsafeMutableRawPointer?, isFuncRef: Bool) -> kiln_funcref {
+        guard let reference else { return kiln_funcref() }
+        if isFuncRef { return reference.assumingMemoryBound(to: kiln_funcref.self).pointee }
+        var slot = kiln_funcref()
+        slot.ref = reference
+        return slot
+    }
+
+    func makeGlobalCell(_ value: kiln_value) -> UnsafeMutablePointer<kiln_value> {
+        allocate(kiln_value.self, count: 1, initialValue: value)
+    }
+
+    /// A canonical function record owned by this store.
+    func makeFunctionRecord(signature: UInt64, code: UnsafeMutableRawPointer, context: UnsafeMutableRawPointer, entity: FunctionEntity) -> UnsafeMutablePointer<kiln_funcref> {
+        let record = allocate(kiln_funcref.self, count: 1, initialValue: kiln_funcref())
+        record.pointee = kiln_funcref(sig: signature, code: code, ctx: context, ref: UnsafeMutableRawPointer(record))
+        functions[UnsafeMutableRawPointer(record)] = entity
+        return record
+    }
+
+    func retain(_ box: HostFunctionBox) { hostBoxes.append(box) }
+
+    // MARK: - Values across the boundary
+
+    func rawValue(_ value: Value) -> kiln_value {
+        var raw = kiln_value()
+        switch value {
+        case .i32(let v): raw.i32 = v
+        case .i64(let v): raw.i64 = v
+        case .f32(let v): raw.i32 = v
+        case .f64(let v): raw.i64 = v
+        case .v128(let bytes):
+            withUnsafeMutableBytes(of: &raw) { buffer in
+                for (index, byte) in bytes.prefix(16).enumerated() { buffer[index] = byte }
+            }
+        case .funcRef(let function): raw.ref = function.map { UnsafeMutableRawPointer($0.record) }
+        case .externRef(let reference):
+            if let reference {
+                externRefs[ObjectIdentifier(reference)] = reference
+                raw.ref = Unmanaged.passUnretained(reference).toOpaque()
+            } else {
+                raw.ref = nil
+            }
+        }
+        return raw
+    }
+
+    func value(_ raw: kiln_value, type: ValueType) -> Value {
+        switch type {
+        case .i32: return .i32(raw.i32)
+        case .i64: return .i64(raw.i64)
+        case .f32: return .f32(raw.i32)
+        case .f64: return .f64(raw.i64)
+        case .v128:
+            var copy = raw
+            return .v128(withUnsafeBytes(of: &copy) { Array($0.prefix(16)) })
+        case .ref(let reference):
+            if reference.heapType == .externRef || reference.heapType == .abstract(.noExtern) {
+                guard let pointer = raw.ref else { return .externRef(nil) }
+                return .externRef(Unmanaged<ExternRef>.fromOpaque(pointer).takeUnretainedValue())
+            }
+            return .funcRef(function(fromReference: raw.ref))
+        }
+    }
+
+    func function(fromReference reference: UnsafeMutableRawPointer?) -> Function? {
+        guard let reference, functions[reference] != nil else { return nil }
+        return Function(store: self, record: reference.assumingMemoryBound(to: kiln_funcref.self))
+    }
+
+    // MARK: - Traps
+
+    func trap(code: UInt32) -> any Error {
+        if code == UInt32(KILN_TRAP_HOST), let error = pendingHostError {
+            pendingHostError = nil
+            return error
+        }
+        var addresses = [UnsafeMutableRawPointer?](repeating: nil, count: 64)
+        let count = Int(kiln_trap_backtrace(&addresses, 64))
+        var frames: [Trap.Frame] = []
+        for address in addresses.prefix(count) {
+            guard let address else { continue }
+            // A return address points just past the call: look one byte back.
+            let lookup = UnsafeRawPointer(address) - (frames.isEmpty && count > 0 ? 0 : 1)
+            for instance in instances {
+                if let index = instance.module.functionIndex(containing: lookup) {
+                    frames.append(Trap.Frame(functionIndex: index, functionName: instance.module.functionName(index), moduleName: instance.module.info.names.module))
+                    break
+                }
+            }
+        }
+        return Trap(reason: TrapReason(rawValue: code) ?? .unreachable, backtrace: frames, underlying: nil)
+    }
+}
+
+/// What a store knows about one function.
+final class FunctionEntity {
+    let type: FunctionType
+    /// Entry thunk for calls from Swift; nil for host functions, which Swift calls directly.
+    let thunk: kiln_thunk?
+    let host: HostFunctionBox?
+    /// Keeps the defining module's code alive.
+    let module: Module?
+
+    init(type: FunctionType, thunk: kiln_thunk?, host: HostFunctionBox?, module: Module?) {
+        self.type = type
+        self.thunk = thunk
+        self.host = host
+        self.module = module
+    }
+}
+
+/// An instantiated module's runtime state.
+final class InstanceEntity {
+    let module: Module
+    let context: UnsafeMutablePointer<kiln_instance>
+    /// Exports by name bytes (names are compared as UTF-8 bytes, not as Swift strings).
+    var exports: [[UInt8]: ExternAddress] = [:]
+    var exportOrder: [(name: String, value: ExternAddress)] = []
+
+    init(module: Module, context: UnsafeMutablePointer<kiln_instance>) {
+        self.module = module
+        self.context = context
+    }
+}
+
+/// An extern as the store holds it: addresses, no handles (handles would keep the store alive).
+enum ExternAddress {
+    case function(UnsafeMutablePointer<kiln_funcref>)
+    case table(UnsafeMutablePointer<kiln_table>)
+    case memory(UnsafeMutablePointer<kiln_memory>)
+    case global(UnsafeMutablePointer<kiln_value>, GlobalType)
+}

@@ -1,0 +1,179 @@
+import ArgumentParser
+import Foundation
+import Kiln
+
+/// Exit statuses, distinct per kind of failure so scripts can tell them apart.
+enum ExitStatus: Int32 {
+    case usage = 64        // EX_USAGE
+    case invalidModule = 65
+    case link = 66
+    case trap = 67
+    case io = 74
+}
+
+struct Failure: Error {
+    var status: ExitStatus
+    var message: String
+}
+
+@main
+struct KilnCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "kiln",
+        abstract: "Run WebAssembly by compiling it to native code through C and libtcc.",
+        subcommands: [Run.self, Compile.self, Validate.self])
+
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch let failure as Failure {
+            FileHandle.standardError.write(Data("kiln: \(failure.message)\n".utf8))
+            Foundation.exit(failure.status.rawValue)
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success {
+                exit(withError: error)
+            }
+            FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+            Foundation.exit(code == .validationFailure ? ExitStatus.usage.rawValue : code.rawValue)
+        }
+    }
+}
+
+func readModule(_ path: String, engine: Engine) throws -> Module {
+    let bytes: [UInt8]
+    do {
+        bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+    } catch {
+        throw Failure(status: .io, message: "cannot read \(path): \(error.localizedDescription)")
+    }
+    do {
+        if bytes.starts(with: [0, 0x61, 0x73, 0x6d]) { return try Module(engine: engine, bytes: bytes) }
+        return try Module(engine: engine, wat: String(decoding: bytes, as: UTF8.self))
+    } catch {
+        throw Failure(status: .invalidModule, message: "\(path): \(error)")
+    }
+}
+
+func readBytes(_ path: String) throws -> [UInt8] {
+    do {
+        let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        if bytes.starts(with: [0, 0x61, 0x73, 0x6d]) { return bytes }
+        return try wasmBytes(fromText: String(decoding: bytes, as: UTF8.self))
+    } catch let error as KilnError {
+        throw Failure(status: .invalidModule, message: "\(path): \(error)")
+    } catch {
+        throw Failure(status: .io, message: "cannot read \(path): \(error.localizedDescription)")
+    }
+}
+
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Instantiate a module and invoke an export.")
+
+    @Argument(help: "A .wasm or .wat file.") var file: String
+    @Option(name: .long, help: "The export to invoke.") var invoke: String?
+    @Option(name: .long, help: "NAME=FILE: instantiate FILE first and register it as NAME for imports.")
+    var preload: [String] = []
+    @Argument(parsing: .allUnrecognized, help: "Arguments of the invoked function.") var arguments: [String] = []
+
+    func run() throws {
+        let engine = Engine()
+        let store = Store(engine: engine)
+        let linker = Linker(engine: engine)
+        for entry in preload {
+            guard let equals = entry.firstIndex(of: "=") else {
+                throw Failure(status: .usage, message: "--preload expects NAME=FILE, got \(entry)")
+            }
+            let name = String(entry[..<equals])
+            let module = try readModule(String(entry[entry.index(after: equals)...]), engine: engine)
+            linker.define(module: name, instance: try instantiate(module, linker: linker, store: store))
+        }
+        let module = try readModule(file, engine: engine)
+        let instance = try instantiate(module, linker: linker, store: store)
+        var arguments = self.arguments
+        if arguments.first == "--" { arguments.removeFirst() }
+        guard let name = invoke else {
+            if !arguments.isEmpty {
+                throw Failure(status: .usage, message: "arguments given but no --invoke (WASI programs are not supported yet)")
+            }
+            return
+        }
+        guard let function = instance.function(name) else {
+            throw Failure(status: .link, message: "\(file) has no exported function named \(name)")
+        }
+        let type = function.type
+        guard arguments.count == type.parameters.count else {
+            throw Failure(status: .usage, message: "\(name) takes \(type.parameters.count) arguments (\(type.parameters)), got \(arguments.count)")
+        }
+        var values: [Value] = []
+        for (text, parameter) in zip(arguments, type.parameters) {
+            guard let value = ValueText.parse(text, as: parameter) else {
+                throw Failure(status: .usage, message: "cannot read \(text) as \(parameter)")
+            }
+            values.append(value)
+        }
+        let results: [Value]
+        do {
+            results = try function.call(values)
+        } catch {
+            throw Failure(status: .trap, message: "\(error)")
+        }
+        for result in results { print(ValueText.format(result)) }
+    }
+
+    func instantiate(_ module: Module, linker: Linker, store: Store) throws -> Instance {
+        do {
+            return try linker.instantiate(module, store: store)
+        } catch let error as KilnError {
+            throw Failure(status: .link, message: "\(error)")
+        } catch {
+            throw Failure(status: .trap, message: "\(error)")
+        }
+    }
+}
+
+struct Compile: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Compile a module; optionally write the generated C.")
+
+    @Argument(help: "A .wasm or .wat file.") var file: String
+    @Option(name: .customLong("emit-c"), help: "Write the generated C to this file.") var emitC: String?
+
+    func run() throws {
+        let engine = Engine()
+        let bytes = try readBytes(file)
+        if let emitC {
+            let source: String
+            do {
+                source = try Module.generateC(engine: engine, bytes: bytes)
+            } catch {
+                throw Failure(status: .invalidModule, message: "\(file): \(error)")
+            }
+            do {
+                try source.write(toFile: emitC, atomically: true, encoding: .utf8)
+            } catch {
+                throw Failure(status: .io, message: "cannot write \(emitC): \(error.localizedDescription)")
+            }
+        }
+        let module = try readModule(file, engine: engine)
+        let t = module.timings
+        let ms = { (s: Double) in String(format: "%.2f ms", s * 1000) }
+        print("compiled \(file): decode \(ms(t.decode)), validate \(ms(t.validate)), lower \(ms(t.lower)), libtcc \(ms(t.compile))")
+    }
+}
+
+struct Validate: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Decode and validate a module.")
+
+    @Argument(help: "A .wasm or .wat file.") var file: String
+
+    func run() throws {
+        let bytes = try readBytes(file)
+        do {
+            try Module.validate(bytes: bytes)
+        } catch {
+            throw Failure(status: .invalidModule, message: "\(file): \(error)")
+        }
+        print("\(file): valid")
+    }
+}
