@@ -84,10 +84,16 @@ public struct Trap: Error, CustomStringConvertible, @unchecked Sendable {
 
     public var description: String {
         var lines = ["wasm trap: \(message)"]
-        for (depth, frame) in backtrace.enumerated() {
+        var depth = 0
+        while depth < backtrace.count {
+            // Recursion shows as one line with a count, not as a wall of identical frames.
+            let frame = backtrace[depth]
+            var repeats = 1
+            while depth + repeats < backtrace.count && backtrace[depth + repeats] == frame { repeats += 1 }
             let name = frame.functionName ?? "<func \(frame.functionIndex)>"
             let module = frame.moduleName.map { "\($0)!" } ?? ""
-            lines.append("  \(depth): \(module)\(name)")
+            lines.append("  \(depth): \(module)\(name)" + (repeats > 1 ? " (\(repeats) frames)" : ""))
+            depth += repeats
         }
         return lines.joined(separator: "\n")
     }

@@ -181,10 +181,34 @@ public final class Module: @unchecked Sendable {
 }
 
 /// Converts the text format to a binary module (with a name section, for backtraces).
+/// The text parser recurses per nesting level, so it runs on a thread with a large stack.
 public func wasmBytes(fromText text: String) throws(KilnError) -> [UInt8] {
-    do {
-        return try wat2wasm(text, options: EncodeOptions(nameSection: true))
-    } catch {
-        throw KilnError.malformed(reason: "\(error)", offset: nil)
+    let result = onLargeStack { () -> Result<[UInt8], KilnError> in
+        do {
+            return .success(try wat2wasm(text, options: EncodeOptions(nameSection: true)))
+        } catch {
+            return .failure(KilnError.malformed(reason: "\(error)", offset: nil))
+        }
     }
+    return try result.get()
+}
+
+/// Runs `body` on a fresh thread with a 1 GiB stack (reserved, not committed) and waits for it.
+private final class LargeStackBox<T>: @unchecked Sendable {
+    var value: T?
+    let body: () -> T
+    init(_ body: @escaping () -> T) { self.body = body }
+}
+
+func onLargeStack<T>(_ body: @escaping () -> T) -> T {
+    let box = LargeStackBox(body)
+    let done = DispatchSemaphore(value: 0)
+    let thread = Thread {
+        box.value = box.body()
+        done.signal()
+    }
+    thread.stackSize = 1 << 30
+    thread.start()
+    done.wait()
+    return box.value!
 }

@@ -36,6 +36,8 @@ struct FunctionLowering {
         var results: [ValueType]
         var branchedTo = false
         var sawElse = false
+        /// Where an `if`'s false path starts.
+        var elseLabel = 0
         /// Branch values go to the loop's parameters, otherwise to the results.
         var branchTypes: [ValueType] { kind == .loop ? parameters : results }
     }
@@ -52,7 +54,6 @@ struct FunctionLowering {
     /// Nesting depth of blocks opened inside unreachable code, which emit nothing.
     private var deadDepth = 0
     private var dead = false
-    private var indent = "    "
 
     init(module: ModuleInfo, functionIndex: Int, signatureIDs: [UInt64]) {
         self.module = module
@@ -99,8 +100,10 @@ struct FunctionLowering {
         return nextLabel
     }
 
+    /// Control flow is flat (labels and gotos, no nested braces), so hostile nesting depth costs
+    /// neither indentation nor recursion in TCC's parser.
     private mutating func emit(_ line: String) {
-        out += indent + line + "\n"
+        out += "    " + line + "\n"
     }
 
     private mutating func slotName(_ height: Int, _ type: ValueType) -> String {
@@ -260,12 +263,9 @@ struct FunctionLowering {
         if frame.kind == .function {
             return
         }
-        if frame.kind == .if {
-            indent.removeLast(4)
-            if !frame.sawElse && frame.parameters != frame.results {
-                // Unreachable by validation: an if without else has matching params and results.
-            }
-            emit("}")
+        if frame.kind == .if && !frame.sawElse {
+            // The false path of an if without else: its parameters are its results.
+            emitLabel(frame.elseLabel)
         }
         dead = false
         if frame.kind != .loop && frame.branchedTo { emitLabel(frame.label) }
@@ -308,18 +308,21 @@ struct FunctionLowering {
             let signature = module.blockSignature(blockType)
             flushAll()
             let height = stack.count - signature.parameters.count
-            frames.append(Frame(kind: .if, label: newLabel(), height: height, parameters: signature.parameters, results: signature.results))
-            emit("if (\(condition.expression)) {")
-            indent += "    "
+            var frame = Frame(kind: .if, label: newLabel(), height: height, parameters: signature.parameters, results: signature.results)
+            frame.elseLabel = newLabel()
+            frames.append(frame)
+            emit("if (!(\(condition.expression))) goto \(CSyntax.label(frame.elseLabel));")
         case .else:
             var frame = frames[frames.count - 1]
-            if !dead { flushAll() }
+            if !dead {
+                flushAll()
+                emit("goto \(CSyntax.label(frame.label));")
+                frame.branchedTo = true
+            }
             dead = false
             frame.sawElse = true
             frames[frames.count - 1] = frame
-            indent.removeLast(4)
-            emit("} else {")
-            indent += "    "
+            emitLabel(frame.elseLabel)
             resetStack(to: frame, types: frame.parameters)
         case .end:
             endBlock()
@@ -331,9 +334,7 @@ struct FunctionLowering {
             let condition = pop()
             flushAll()
             emit("if (\(condition.expression)) {")
-            indent += "    "
             branch(to: depth)
-            indent.removeLast(4)
             emit("}")
         case .brTable(let table):
             let index = pop()
@@ -341,14 +342,10 @@ struct FunctionLowering {
             emit("switch (\(index.expression)) {")
             for (value, depth) in table.labelIndices.enumerated() {
                 emit("case \(value)u:")
-                indent += "    "
                 branch(to: depth)
-                indent.removeLast(4)
             }
             emit("default:")
-            indent += "    "
             branch(to: table.defaultIndex)
-            indent.removeLast(4)
             emit("}")
             becomeDead()
         case .return:
