@@ -31,6 +31,7 @@ let package = Package(
                 "CTCC", "KilnRuntimeC",
                 .product(name: "WasmParser", package: "WasmKit"),
                 .product(name: "WAT", package: "WasmKit"),
+                .product(name: "WASI", package: "WasmKit"),
             ],
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
         ),
@@ -40,7 +41,8 @@ let package = Package(
         ),
         .testTarget(
             name: "KilnTests",
-            dependencies: ["Kiln", .product(name: "WAT", package: "WasmKit")]
+            dependencies: ["Kiln", .product(name: "WAT", package: "WasmKit")],
+            exclude: ["wasi-programs"]
         ),
     ],
     swiftLanguageModes: [.v6]

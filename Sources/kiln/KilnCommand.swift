@@ -16,6 +16,11 @@ struct Failure: Error {
     var message: String
 }
 
+/// A WASI program's `proc_exit` status, to become kiln's own.
+struct ProgramExit: Error {
+    var code: Int32
+}
+
 @main
 struct KilnCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -30,6 +35,8 @@ struct KilnCommand: ParsableCommand {
         } catch let failure as Failure {
             FileHandle.standardError.write(Data("kiln: \(failure.message)\n".utf8))
             Foundation.exit(failure.status.rawValue)
+        } catch let exit as ProgramExit {
+            Foundation.exit(exit.code)
         } catch {
             let code = exitCode(for: error)
             if code == .success {
@@ -69,18 +76,38 @@ func readBytes(_ path: String) throws -> [UInt8] {
 }
 
 struct Run: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Instantiate a module and invoke an export.")
+    static let configuration = CommandConfiguration(
+        abstract: "Instantiate a module and invoke an export, or run a WASI command's _start.",
+        discussion: """
+            Without --invoke, a module exporting _start runs as a WASI (preview 1) command: the \
+            arguments after the file are its argv[1...], its exit status is kiln's. With --invoke, \
+            a WASI reactor's _initialize runs first.
+            """)
 
     @Argument(help: "A .wasm or .wat file.") var file: String
     @Option(name: .long, help: "The export to invoke.") var invoke: String?
     @Option(name: .long, help: "NAME=FILE: instantiate FILE first and register it as NAME for imports.")
     var preload: [String] = []
-    @Argument(parsing: .allUnrecognized, help: "Arguments of the invoked function.") var arguments: [String] = []
+    @Option(name: .long, help: "HOST[::GUEST]: let the WASI program use directory HOST as GUEST (default: HOST).")
+    var dir: [String] = []
+    @Option(name: .long, help: "K=V: an environment variable of the WASI program; K alone passes kiln's own.")
+    var env: [String] = []
+    @Argument(parsing: .allUnrecognized, help: "Arguments of the invoked function, or of the WASI program.")
+    var arguments: [String] = []
 
     func run() throws {
         let engine = Engine()
         let store = Store(engine: engine)
         let linker = Linker(engine: engine)
+        var arguments = self.arguments
+        if arguments.first == "--" { arguments.removeFirst() }
+        let wasi = try makeWASI(programArguments: invoke == nil ? arguments : [])
+        defer { try? wasi.close() }
+        do {
+            try wasi.define(in: linker, store: store)
+        } catch {
+            throw Failure(status: .link, message: "\(error)")
+        }
         for entry in preload {
             guard let equals = entry.firstIndex(of: "=") else {
                 throw Failure(status: .usage, message: "--preload expects NAME=FILE, got \(entry)")
@@ -91,13 +118,29 @@ struct Run: ParsableCommand {
         }
         let module = try readModule(file, engine: engine)
         let instance = try instantiate(module, linker: linker, store: store)
-        var arguments = self.arguments
-        if arguments.first == "--" { arguments.removeFirst() }
         guard let name = invoke else {
+            if instance.function("_start") != nil {
+                let status: Int32
+                do {
+                    status = try wasi.start(instance)
+                } catch {
+                    throw Failure(status: .trap, message: "\(error)")
+                }
+                try? wasi.close()
+                if status != 0 { throw ProgramExit(code: status) }
+                return
+            }
             if !arguments.isEmpty {
-                throw Failure(status: .usage, message: "arguments given but no --invoke (WASI programs are not supported yet)")
+                throw Failure(status: .usage, message: "arguments given, but no --invoke and no _start to run")
             }
             return
+        }
+        do {
+            try wasi.initialize(instance)
+        } catch let exit as WASIExit {
+            throw ProgramExit(code: exit.code)
+        } catch {
+            throw Failure(status: .trap, message: "\(error)")
         }
         guard let function = instance.function(name) else {
             throw Failure(status: .link, message: "\(file) has no exported function named \(name)")
@@ -117,6 +160,7 @@ struct Run: ParsableCommand {
         do {
             results = try function.call(values)
         } catch {
+            if let exit = WASIExit(error) { throw ProgramExit(code: exit.code) }
             throw Failure(status: .trap, message: "\(error)")
         }
         for result in results { print(ValueText.format(result)) }
@@ -128,7 +172,29 @@ struct Run: ParsableCommand {
         } catch let error as KilnError {
             throw Failure(status: .link, message: "\(error)")
         } catch {
+            if let exit = WASIExit(error) { throw ProgramExit(code: exit.code) }
             throw Failure(status: .trap, message: "\(error)")
+        }
+    }
+
+    /// The WASI host: argv[0] is the file as given, then the program arguments.
+    func makeWASI(programArguments: [String]) throws -> WASI {
+        var environment: [String: String] = [:]
+        for entry in env {
+            if let equals = entry.firstIndex(of: "=") {
+                environment[String(entry[..<equals])] = String(entry[entry.index(after: equals)...])
+            } else if let value = ProcessInfo.processInfo.environment[entry] {
+                environment[entry] = value
+            }
+        }
+        let preopens = dir.map { entry -> WASI.Preopen in
+            guard let separator = entry.range(of: "::") else { return WASI.Preopen(hostPath: entry) }
+            return WASI.Preopen(hostPath: String(entry[..<separator.lowerBound]), guestPath: String(entry[separator.upperBound...]))
+        }
+        do {
+            return try WASI(arguments: [file] + programArguments, environment: environment, preopens: preopens)
+        } catch {
+            throw Failure(status: .io, message: "--dir: \(error)")
         }
     }
 }

@@ -57,7 +57,7 @@ public enum Value: Equatable, @unchecked Sendable {
         case (.f32(let a), .f32(let b)): return a == b
         case (.f64(let a), .f64(let b)): return a == b
         case (.v128(let a), .v128(let b)): return a == b
-        case (.funcRef(let a), .funcRef(let b)): return a === b
+        case (.funcRef(let a), .funcRef(let b)): return a?.record.pointee.ref == b?.record.pointee.ref
         case (.externRef(let a), .externRef(let b)): return a === b
         default: return false
         }

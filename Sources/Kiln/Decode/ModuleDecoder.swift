@@ -3,7 +3,9 @@ import WasmTypes
 
 /// Bytes -> `ModuleInfo`. Structural (binary-format) errors are thrown as `.malformed`.
 enum ModuleDecoder {
-    static let features: WasmFeatureSet = [.referenceTypes, .simd]
+    /// Everything WasmParser knows is decoded, so that a module using a later proposal is
+    /// reported as unsupported rather than as malformed.
+    static let features: WasmFeatureSet = .all
 
     static func decode(_ bytes: [UInt8]) throws(KilnError) -> ModuleInfo {
         do {
@@ -80,7 +82,14 @@ enum ModuleDecoder {
             case .startSection(let index):
                 info.start = index
             case .elementSection(let elements):
-                info.elements = elements
+                // With typed references enabled, WasmParser types a segment of function indices as
+                // non-null `(ref func)`; in WebAssembly 2.0 that is plain funcref.
+                info.elements = elements.map { segment in
+                    guard !segment.type.isNullable else { return segment }
+                    return ElementSegment(
+                        type: ReferenceType(isNullable: true, heapType: segment.type.heapType),
+                        initializer: segment.initializer, mode: segment.mode)
+                }
             case .codeSection(let sectionCodes):
                 sawCodeSection = true
                 codes = sectionCodes
@@ -100,6 +109,7 @@ enum ModuleDecoder {
             throw KilnError.malformed(reason: "function and code section have inconsistent lengths", offset: nil)
         }
         info.functionTypes += definedFunctionTypes
+        try FeatureScan.checkModule(info)
         info.bodies.reserveCapacity(codes.count)
         for code in codes {
             info.bodies.append(try decodeBody(code))
@@ -112,8 +122,10 @@ enum ModuleDecoder {
         var offsets: [Int] = []
         var reader = ExpressionParser(code: code)
         var collector = InstructionCollector()
+        for local in code.locals { try FeatureScan.check(local) }
         while let visit = try reader.parse() {
             try visit(visitor: &collector)
+            try FeatureScan.check(collector.last!)
             instructions.append(collector.last!)
             offsets.append(collector.binaryOffset)
         }

@@ -40,7 +40,7 @@ enum CSyntax {
         }
     }
 
-    static func function(_ index: Int) -> String { "f\(index)" }
+    static func function(_ index: Int) -> String { "fn\(index)" }  // not "f32": that is a type
     static func functionPointerType(_ typeIndex: Int) -> String { "kiln_ft\(typeIndex)" }
     static func entryThunk(_ typeIndex: Int) -> String { "kiln_entry\(typeIndex)" }
     static func local(_ index: Int) -> String { "l\(index)" }

@@ -253,11 +253,13 @@ struct FunctionLowering {
     private mutating func endBlock() {
         var frame = frames.removeLast()
         if !dead {
-            flushAll()
             if frame.kind == .function {
+                // A single result can be returned as an expression; several are evaluated in order.
+                if type.results.count > 1 { flushAll() }
                 emitReturn()
                 return
             }
+            flushAll()
             // The fallthrough results are already in their slots: heights match by construction.
         }
         if frame.kind == .function {
@@ -358,8 +360,12 @@ struct FunctionLowering {
             lowerCallIndirect(typeIndex: Int(typeIndex), table: Int(tableIndex))
         case .drop:
             let operand = pop()
-            // A dropped load may still trap; everything else has no effect to keep.
-            if operand.readsState && !operand.isSlot { emit("(void)(\(operand.expression));") }
+            // A dropped load may still trap: evaluate it into its slot (TCC discards a `(void)` load).
+            if operand.readsState && !operand.isSlot {
+                stack.append(operand)
+                materialize(stack.count - 1)
+                stack.removeLast()
+            }
         case .select, .typedSelect:
             let condition = pop()
             let b = popSimpleIfTrapping()
@@ -635,9 +641,9 @@ struct FunctionLowering {
         case .i32And: binary(.i32) { "(\($0) & \($1))" }
         case .i32Or: binary(.i32) { "(\($0) | \($1))" }
         case .i32Xor: binary(.i32) { "(\($0) ^ \($1))" }
-        case .i32Shl: binary(.i32) { "(\($0) << (\($1) & 31))" }
-        case .i32ShrS: binary(.i32) { "(u32)((s32)\($0) >> (\($1) & 31))" }
-        case .i32ShrU: binary(.i32) { "(\($0) >> (\($1) & 31))" }
+        case .i32Shl: binary(.i32) { "(\($0) << \(Self.shiftCount($1, 31)))" }
+        case .i32ShrS: binary(.i32) { "(u32)((s32)\($0) >> \(Self.shiftCount($1, 31)))" }
+        case .i32ShrU: binary(.i32) { "(\($0) >> \(Self.shiftCount($1, 31)))" }
         case .i32Rotl: binaryTwice(.i32) { "I32_ROTL(\($0), \($1))" }
         case .i32Rotr: binaryTwice(.i32) { "I32_ROTR(\($0), \($1))" }
         case .i64Add: binary(.i64) { "(\($0) + \($1))" }
@@ -646,9 +652,9 @@ struct FunctionLowering {
         case .i64And: binary(.i64) { "(\($0) & \($1))" }
         case .i64Or: binary(.i64) { "(\($0) | \($1))" }
         case .i64Xor: binary(.i64) { "(\($0) ^ \($1))" }
-        case .i64Shl: binary(.i64) { "(\($0) << (\($1) & 63))" }
-        case .i64ShrS: binary(.i64) { "(u64)((s64)\($0) >> (\($1) & 63))" }
-        case .i64ShrU: binary(.i64) { "(\($0) >> (\($1) & 63))" }
+        case .i64Shl: binary(.i64) { "(\($0) << \(Self.shiftCount($1, 63)))" }
+        case .i64ShrS: binary(.i64) { "(u64)((s64)\($0) >> \(Self.shiftCount($1, 63)))" }
+        case .i64ShrU: binary(.i64) { "(\($0) >> \(Self.shiftCount($1, 63)))" }
         case .i64Rotl: binaryTwice(.i64) { "I64_ROTL(\($0), \($1))" }
         case .i64Rotr: binaryTwice(.i64) { "I64_ROTR(\($0), \($1))" }
         case .i32DivS: division(.i32, signed: true, remainder: false)
@@ -676,6 +682,15 @@ struct FunctionLowering {
         }
     }
 
+    /// Shift counts are taken modulo the width; a constant count is reduced here.
+    private static func shiftCount(_ count: String, _ mask: UInt64) -> String {
+        let digits = count.prefix { $0.isNumber }
+        if !digits.isEmpty, let value = UInt64(digits), count.dropFirst(digits.count).allSatisfy({ $0 == "u" || $0 == "l" }) {
+            return "\(value & mask)"
+        }
+        return "(\(count) & \(mask))"
+    }
+
     /// A binary operation whose macro uses its operands more than once.
     private mutating func binaryTwice(_ result: ValueType, _ make: (String, String) -> String) {
         let b = popSimple()
@@ -699,7 +714,7 @@ struct FunctionLowering {
             emit("if (\(b.expression) == 0) TRAP(DIV_ZERO);")
         }
         let result = resultSlot(type)
-        let mayBeMinusOne = constantDivisor == nil || b.expression == allOnes
+        let mayBeMinusOne = constantDivisor == nil || constantDivisor == (wide ? UInt64.max : UInt64(UInt32.max))
         if signed && !remainder && mayBeMinusOne {
             emit("if (\(b.expression) == \(allOnes) && \(a.expression) == \(minimum)) TRAP(INT_OVERFLOW);")
         }

@@ -117,6 +117,7 @@ struct Instantiation {
         guard let host = function.entity.host else { return function.record }
         let record = store.allocate(kiln_funcref.self, count: 1, initialValue: function.record.pointee)
         record.pointee.ctx = UnsafeMutableRawPointer(host.makeContext(caller: caller))
+        store.functions[UnsafeMutableRawPointer(record)] = function.entity
         return record
     }
 

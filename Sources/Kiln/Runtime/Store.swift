@@ -122,7 +122,7 @@ public final class Store: @unchecked Sendable {
             withUnsafeMutableBytes(of: &raw) { buffer in
                 for (index, byte) in bytes.prefix(16).enumerated() { buffer[index] = byte }
             }
-        case .funcRef(let function): raw.ref = function.map { UnsafeMutableRawPointer($0.record) }
+        case .funcRef(let function): raw.ref = function?.record.pointee.ref
         case .externRef(let reference):
             if let reference {
                 externRefs[ObjectIdentifier(reference)] = reference

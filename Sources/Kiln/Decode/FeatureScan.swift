@@ -1,0 +1,80 @@
+import WasmParser
+import WasmTypes
+
+/// Kiln implements WebAssembly 2.0. Modules using later proposals (typed function references,
+/// GC, exceptions, tail calls, threads, memory64, multi-memory) are decoded, then rejected here
+/// as unsupported: a clear answer instead of a misleading "malformed" or "invalid".
+enum FeatureScan {
+    static func checkModule(_ info: ModuleInfo) throws(KilnError) {
+        for type in info.types {
+            for value in type.parameters + type.results { try check(value) }
+        }
+        for table in info.tables {
+            try check(.ref(table.elementType))
+            if table.limits.isMemory64 { throw KilnError.unsupported(feature: "memory64 (64-bit table)") }
+        }
+        if info.tableInitializers.contains(where: { $0 != nil }) {
+            throw KilnError.unsupported(feature: "typed function references (table initializer)")
+        }
+        for memory in info.memories {
+            if memory.isMemory64 { throw KilnError.unsupported(feature: "memory64") }
+            if memory.shared { throw KilnError.unsupported(feature: "threads (shared memory)") }
+        }
+        if info.memories.count > 1 { throw KilnError.unsupported(feature: "multi-memory") }
+        for global in info.globals { try check(global.valueType) }
+        for segment in info.elements { try check(.ref(segment.type)) }
+        for segment in info.data {
+            if case .active(let active) = segment, active.index != 0 {
+                throw KilnError.unsupported(feature: "multi-memory")
+            }
+        }
+    }
+
+    static func check(_ type: ValueType) throws(KilnError) {
+        guard case .ref(let reference) = type else { return }
+        switch reference.heapType {
+        case .abstract(.funcRef), .abstract(.externRef):
+            if !reference.isNullable { throw KilnError.unsupported(feature: "typed function references (non-null reference)") }
+        case .abstract(.exnRef), .abstract(.noExn):
+            throw KilnError.unsupported(feature: "exception handling (exnref)")
+        case .abstract:
+            throw KilnError.unsupported(feature: "GC (reference type \(reference.heapType))")
+        case .concrete:
+            throw KilnError.unsupported(feature: "typed function references (concrete reference type)")
+        }
+    }
+
+    static func check(_ instruction: Instruction) throws(KilnError) {
+        switch instruction {
+        case .load(_, let memarg), .store(_, let memarg):
+            if memarg.memory != 0 { throw KilnError.unsupported(feature: "multi-memory") }
+        case .simdMemLane(_, let memarg, _):
+            if memarg.memory != 0 { throw KilnError.unsupported(feature: "multi-memory") }
+        case .memorySize(let memory), .memoryGrow(let memory), .memoryFill(let memory), .memoryInit(_, let memory):
+            if memory != 0 { throw KilnError.unsupported(feature: "multi-memory") }
+        case .memoryCopy(let destination, let source):
+            if destination != 0 || source != 0 { throw KilnError.unsupported(feature: "multi-memory") }
+        case .refNull(let heapType):
+            try check(.ref(ReferenceType(isNullable: true, heapType: heapType)))
+        case .typedSelect(let type):
+            try check(type)
+        case .block(let blockType), .loop(let blockType), .if(let blockType):
+            if case .type(let type) = blockType { try check(type) }
+        case .unreachable, .nop, .else, .end, .br, .brIf, .brTable, .return, .call, .callIndirect,
+            .drop, .select, .localGet, .localSet, .localTee, .globalGet, .globalSet,
+            .i32Const, .i64Const, .f32Const, .f64Const, .refIsNull, .refFunc, .i32Eqz, .i64Eqz,
+            .cmp, .unary, .binary, .conversion, .dataDrop, .tableInit, .elemDrop, .tableCopy,
+            .tableFill, .tableGet, .tableSet, .tableGrow, .tableSize, .v128Const, .i8x16Shuffle,
+            .simd, .simdLane:
+            break
+        case .returnCall, .returnCallIndirect, .returnCallRef:
+            throw KilnError.unsupported(feature: "tail calls")
+        case .callRef, .refAsNonNull, .brOnNull, .brOnNonNull:
+            throw KilnError.unsupported(feature: "typed function references")
+        case .throw, .throwRef, .tryTable:
+            throw KilnError.unsupported(feature: "exception handling")
+        default:
+            throw KilnError.unsupported(feature: "post-2.0 instruction (GC or threads)")
+        }
+    }
+}

@@ -1,0 +1,539 @@
+import WasmParser
+import WasmTypes
+import WasmTypes
+
+extension Validator {
+    /// Checks function bodies with the spec appendix's algorithm: a flat operand stack whose
+    /// entries may be Unknown in unreachable code, and a stack of control frames with their
+    /// start and end types, the operand stack height at entry, and an `unreachable` flag.
+    /// The stacks are reused across functions; checking a body allocates nothing per instruction.
+    struct FunctionChecker {
+        enum FrameKind: UInt8 { case block, loop, `if`, `else`, function }
+
+        struct Frame {
+            var kind: FrameKind
+            var type: Signature
+            var height: Int
+            var unreachable: Bool
+        }
+
+        let pool: [VType]
+        let signatures: [Signature]
+        let functionTypes: [UInt32]
+        let tables: [VType]
+        let memoryCount: Int
+        let globalTypes: [VType]
+        let globalMutable: [Bool]
+        let elementTypes: [VType]
+        let dataSegmentCount: Int
+        let hasDataCountSection: Bool
+        let declaredFunctions: [Bool]
+
+        var stack: [VType] = []
+        var frames: [Frame] = []
+        var locals: [VType] = []
+        var results = Signature()
+        /// Cached `frames.last.height` and `frames.last.unreachable`.
+        var height = 0
+        var unreachable = false
+
+        // For error locations.
+        var functionIndex = 0
+        var offsets: [Int] = []
+        var pc = 0
+
+        init(context: Context) {
+            pool = context.pool
+            signatures = context.signatures
+            functionTypes = context.functionTypes
+            tables = context.tables
+            memoryCount = context.memoryCount
+            globalTypes = context.globalTypes
+            globalMutable = context.globalMutable
+            elementTypes = context.elementTypes
+            dataSegmentCount = context.dataSegmentCount
+            hasDataCountSection = context.hasDataCountSection
+            declaredFunctions = context.declaredFunctions
+            stack.reserveCapacity(256)
+            frames.reserveCapacity(64)
+        }
+
+        // MARK: Errors
+
+        @inline(never)
+        func fail(_ reason: String) -> KilnError {
+            let offset = pc < offsets.count ? offsets[pc] : nil
+            return KilnError.invalid(reason: reason, function: functionIndex, offset: offset)
+        }
+
+        @inline(never)
+        func mismatch() -> KilnError { fail("type mismatch") }
+
+        @inline(never)
+        func malformed(_ reason: String) -> KilnError {
+            let offset = pc < offsets.count ? offsets[pc] : nil
+            return KilnError.malformed(reason: reason, offset: offset)
+        }
+
+        // MARK: Operand stack
+
+        @inline(__always)
+        mutating func push(_ type: VType) { stack.append(type) }
+
+        @inline(__always)
+        mutating func pop() throws(KilnError) -> VType {
+            if stack.count == height {
+                if unreachable { return .unknown }
+                throw mismatch()
+            }
+            return stack.removeLast()
+        }
+
+        @inline(__always)
+        mutating func pop(_ expected: VType) throws(KilnError) {
+            if stack.count == height {
+                if unreachable { return }
+                throw mismatch()
+            }
+            let actual = stack.removeLast()
+            if actual != expected && actual != .unknown { throw mismatch() }
+        }
+
+        @inline(__always)
+        mutating func pop(_ first: VType, _ second: VType) throws(KilnError) {
+            try pop(second)
+            try pop(first)
+        }
+
+        @inline(__always)
+        mutating func pop(_ first: VType, _ second: VType, _ third: VType) throws(KilnError) {
+            try pop(third)
+            try pop(second)
+            try pop(first)
+        }
+
+        mutating func pop(sequence start: Int32, count: Int32) throws(KilnError) {
+            var index = Int(start) + Int(count)
+            let first = Int(start)
+            while index > first {
+                index -= 1
+                try pop(pool[index])
+            }
+        }
+
+        mutating func push(sequence start: Int32, count: Int32) {
+            var index = Int(start)
+            let end = index + Int(count)
+            while index < end {
+                stack.append(pool[index])
+                index += 1
+            }
+        }
+
+        /// Checks the top of the stack against a label's types without popping (`br_table`):
+        /// the same as popping them and pushing back what was popped.
+        func peek(sequence start: Int32, count: Int32) throws(KilnError) {
+            let count = Int(count)
+            for offset in 0..<count {
+                let position = stack.count - 1 - offset
+                let expected = pool[Int(start) + count - 1 - offset]
+                if position >= height {
+                    let actual = stack[position]
+                    if actual != expected && actual != .unknown { throw mismatch() }
+                } else if !unreachable {
+                    throw mismatch()
+                }
+            }
+        }
+
+        // MARK: Control stack
+
+        mutating func pushFrame(_ kind: FrameKind, _ type: Signature) {
+            frames.append(Frame(kind: kind, type: type, height: stack.count, unreachable: false))
+            height = stack.count
+            unreachable = false
+            push(sequence: type.paramStart, count: type.paramCount)
+        }
+
+        mutating func popFrame() throws(KilnError) -> Frame {
+            guard let frame = frames.last else { throw malformed("unexpected end") }
+            try pop(sequence: frame.type.resultStart, count: frame.type.resultCount)
+            guard stack.count == frame.height else { throw mismatch() }
+            frames.removeLast()
+            if let outer = frames.last {
+                height = outer.height
+                unreachable = outer.unreachable
+            }
+            return frame
+        }
+
+        mutating func markUnreachable() {
+            stack.removeLast(stack.count - height)
+            unreachable = true
+            frames[frames.count - 1].unreachable = true
+        }
+
+        /// The types a branch to `depth` carries.
+        func label(_ depth: UInt32) throws(KilnError) -> (start: Int32, count: Int32) {
+            guard Int(depth) < frames.count else { throw fail("unknown label \(depth)") }
+            let frame = frames[frames.count - 1 - Int(depth)]
+            if frame.kind == .loop { return (frame.type.paramStart, frame.type.paramCount) }
+            return (frame.type.resultStart, frame.type.resultCount)
+        }
+
+        func blockType(_ type: WasmParser.BlockType) throws(KilnError) -> Signature {
+            switch type {
+            case .empty:
+                return Signature()
+            case .type(let valueType):
+                let operand = try operandType(valueType)
+                return Signature(paramStart: 0, paramCount: 0, resultStart: Int32(operand.rawValue), resultCount: 1)
+            case .funcType(let index):
+                guard Int(index) < signatures.count else { throw fail("unknown type \(index)") }
+                return signatures[Int(index)]
+            }
+        }
+
+        func sameSequence(_ a: Int32, _ aCount: Int32, _ b: Int32, _ bCount: Int32) -> Bool {
+            guard aCount == bCount else { return false }
+            for i in 0..<Int(aCount) where pool[Int(a) + i] != pool[Int(b) + i] { return false }
+            return true
+        }
+
+        // MARK: Index spaces
+
+        func checkMemory(_ index: UInt32) throws(KilnError) {
+            guard Int(index) < memoryCount else { throw fail("unknown memory \(index)") }
+        }
+
+        func table(_ index: UInt32) throws(KilnError) -> VType {
+            guard Int(index) < tables.count else { throw fail("unknown table \(index)") }
+            return tables[Int(index)]
+        }
+
+        func checkData(_ index: UInt32) throws(KilnError) {
+            guard Int(index) < dataSegmentCount else { throw fail("unknown data segment \(index)") }
+            guard hasDataCountSection else { throw malformed("data count section required") }
+        }
+
+        func checkMemArg(_ memarg: WasmParser.MemArg, natural: Int) throws(KilnError) {
+            try checkMemory(memarg.memory)
+            guard memarg.align <= UInt32(natural) else { throw fail("alignment must not be larger than natural") }
+        }
+
+        // MARK: Function bodies
+
+        mutating func check(_ body: FunctionBody, functionIndex: Int, type: Signature) throws(KilnError) {
+            self.functionIndex = functionIndex
+            offsets = body.offsets
+            pc = 0
+            stack.removeAll(keepingCapacity: true)
+            frames.removeAll(keepingCapacity: true)
+            locals.removeAll(keepingCapacity: true)
+            let paramStart = Int(type.paramStart)
+            locals.append(contentsOf: pool[paramStart..<(paramStart + Int(type.paramCount))])
+            for local in body.locals { locals.append(try operandType(local)) }
+            results = type
+
+            pushFrame(.function, Signature(paramStart: 0, paramCount: 0, resultStart: type.resultStart, resultCount: type.resultCount))
+            let instructions = body.instructions
+            let count = instructions.count
+            var index = 0
+            while index < count {
+                pc = index
+                guard !frames.isEmpty else { throw malformed("operators remaining after end of function") }
+                try step(instructions[index])
+                index &+= 1
+            }
+            if !frames.isEmpty {
+                pc = count
+                throw malformed("END opcode expected")
+            }
+        }
+
+        mutating func step(_ instruction: WasmParser.Instruction) throws(KilnError) {
+            switch instruction {
+            // Control.
+            case .unreachable:
+                markUnreachable()
+            case .nop:
+                break
+            case .block(let blockType):
+                let type = try self.blockType(blockType)
+                try pop(sequence: type.paramStart, count: type.paramCount)
+                pushFrame(.block, type)
+            case .loop(let blockType):
+                let type = try self.blockType(blockType)
+                try pop(sequence: type.paramStart, count: type.paramCount)
+                pushFrame(.loop, type)
+            case .if(let blockType):
+                let type = try self.blockType(blockType)
+                try pop(.i32)
+                try pop(sequence: type.paramStart, count: type.paramCount)
+                pushFrame(.if, type)
+            case .else:
+                guard let last = frames.last, last.kind == .if else { throw malformed("else without matching if") }
+                let frame = try popFrame()
+                pushFrame(.else, frame.type)
+            case .end:
+                guard !frames.isEmpty else { throw malformed("unexpected end") }
+                let frame = try popFrame()
+                if frame.kind == .if,
+                    !sameSequence(frame.type.paramStart, frame.type.paramCount, frame.type.resultStart, frame.type.resultCount)
+                {
+                    throw mismatch()
+                }
+                if !frames.isEmpty {
+                    push(sequence: frame.type.resultStart, count: frame.type.resultCount)
+                }
+            case .br(let depth):
+                let label = try self.label(depth)
+                try pop(sequence: label.start, count: label.count)
+                markUnreachable()
+            case .brIf(let depth):
+                let label = try self.label(depth)
+                try pop(.i32)
+                try pop(sequence: label.start, count: label.count)
+                push(sequence: label.start, count: label.count)
+            case .brTable(let targets):
+                let defaultLabel = try label(targets.defaultIndex)
+                try pop(.i32)
+                for depth in targets.labelIndices {
+                    let label = try self.label(depth)
+                    guard label.count == defaultLabel.count else { throw mismatch() }
+                    try peek(sequence: label.start, count: label.count)
+                }
+                try pop(sequence: defaultLabel.start, count: defaultLabel.count)
+                markUnreachable()
+            case .return:
+                try pop(sequence: results.resultStart, count: results.resultCount)
+                markUnreachable()
+            case .call(let function):
+                guard Int(function) < functionTypes.count else { throw fail("unknown function \(function)") }
+                let type = signatures[Int(functionTypes[Int(function)])]
+                try pop(sequence: type.paramStart, count: type.paramCount)
+                push(sequence: type.resultStart, count: type.resultCount)
+            case .callIndirect(let typeIndex, let tableIndex):
+                let elementType = try table(tableIndex)
+                guard Int(typeIndex) < signatures.count else { throw fail("unknown type \(typeIndex)") }
+                guard elementType == .funcref else { throw mismatch() }
+                let type = signatures[Int(typeIndex)]
+                try pop(.i32)
+                try pop(sequence: type.paramStart, count: type.paramCount)
+                push(sequence: type.resultStart, count: type.resultCount)
+
+            // Parametric.
+            case .drop:
+                _ = try pop()
+            case .select:
+                try pop(.i32)
+                let first = try pop()
+                let second = try pop()
+                let firstOK = first == .unknown || first.isNumeric || first == .v128
+                let secondOK = second == .unknown || second.isNumeric || second == .v128
+                guard firstOK, secondOK else { throw mismatch() }
+                guard first == second || first == .unknown || second == .unknown else { throw mismatch() }
+                push(first == .unknown ? second : first)
+            case .typedSelect(let valueType):
+                let type = try operandType(valueType)
+                try pop(type, type, .i32)
+                push(type)
+
+            // Variables.
+            case .localGet(let index):
+                guard Int(index) < locals.count else { throw fail("unknown local \(index)") }
+                push(locals[Int(index)])
+            case .localSet(let index):
+                guard Int(index) < locals.count else { throw fail("unknown local \(index)") }
+                try pop(locals[Int(index)])
+            case .localTee(let index):
+                guard Int(index) < locals.count else { throw fail("unknown local \(index)") }
+                let type = locals[Int(index)]
+                try pop(type)
+                push(type)
+            case .globalGet(let index):
+                guard Int(index) < globalTypes.count else { throw fail("unknown global \(index)") }
+                push(globalTypes[Int(index)])
+            case .globalSet(let index):
+                guard Int(index) < globalTypes.count else { throw fail("unknown global \(index)") }
+                guard globalMutable[Int(index)] else { throw fail("immutable global") }
+                try pop(globalTypes[Int(index)])
+
+            // Tables.
+            case .tableGet(let index):
+                let type = try table(index)
+                try pop(.i32)
+                push(type)
+            case .tableSet(let index):
+                let type = try table(index)
+                try pop(.i32, type)
+            case .tableSize(let index):
+                _ = try table(index)
+                push(.i32)
+            case .tableGrow(let index):
+                let type = try table(index)
+                try pop(type, .i32)
+                push(.i32)
+            case .tableFill(let index):
+                let type = try table(index)
+                try pop(.i32, type, .i32)
+            case .tableCopy(let destination, let source):
+                let destinationType = try table(destination)
+                let sourceType = try table(source)
+                guard destinationType == sourceType else { throw mismatch() }
+                try pop(.i32, .i32, .i32)
+            case .tableInit(let elementIndex, let tableIndex):
+                let tableType = try table(tableIndex)
+                guard Int(elementIndex) < elementTypes.count else { throw fail("unknown elem segment \(elementIndex)") }
+                guard elementTypes[Int(elementIndex)] == tableType else { throw mismatch() }
+                try pop(.i32, .i32, .i32)
+            case .elemDrop(let elementIndex):
+                guard Int(elementIndex) < elementTypes.count else { throw fail("unknown elem segment \(elementIndex)") }
+
+            // Memory.
+            case .load(let op, let memarg):
+                try checkMemArg(memarg, natural: op.naturalAlignment)
+                try pop(.i32)
+                push(try operandType(op.type))
+            case .store(let op, let memarg):
+                try checkMemArg(memarg, natural: op.naturalAlignment)
+                try pop(.i32, try operandType(op.type))
+            case .memorySize(let memory):
+                try checkMemory(memory)
+                push(.i32)
+            case .memoryGrow(let memory):
+                try checkMemory(memory)
+                try pop(.i32)
+                push(.i32)
+            case .memoryFill(let memory):
+                try checkMemory(memory)
+                try pop(.i32, .i32, .i32)
+            case .memoryCopy(let destination, let source):
+                try checkMemory(destination)
+                try checkMemory(source)
+                try pop(.i32, .i32, .i32)
+            case .memoryInit(let dataIndex, let memory):
+                try checkMemory(memory)
+                try checkData(dataIndex)
+                try pop(.i32, .i32, .i32)
+            case .dataDrop(let dataIndex):
+                try checkData(dataIndex)
+
+            // References.
+            case .refNull(let heap):
+                push(try operandType(heap: heap))
+            case .refIsNull:
+                let type = try pop()
+                guard type == .unknown || type.isReference else { throw mismatch() }
+                push(.i32)
+            case .refFunc(let function):
+                guard Int(function) < functionTypes.count else { throw fail("unknown function \(function)") }
+                guard declaredFunctions[Int(function)] else { throw fail("undeclared function reference") }
+                push(.funcref)
+
+            // Numeric.
+            case .i32Const: push(.i32)
+            case .i64Const: push(.i64)
+            case .f32Const: push(.f32)
+            case .f64Const: push(.f64)
+            case .i32Eqz:
+                try pop(.i32)
+                push(.i32)
+            case .i64Eqz:
+                try pop(.i64)
+                push(.i32)
+            case .cmp(let op):
+                let type = Validator.operandType(of: op)
+                try pop(type, type)
+                push(.i32)
+            case .unary(let op):
+                let type = Validator.operandType(of: op)
+                try pop(type)
+                push(type)
+            case .binary(let op):
+                let type = Validator.operandType(of: op)
+                try pop(type, type)
+                push(type)
+            case .conversion(let op):
+                let (from, to) = Validator.operandTypes(of: op)
+                try pop(from)
+                push(to)
+
+            // Vector.
+            case .v128Const:
+                push(.v128)
+            case .i8x16Shuffle(let mask):
+                for lane in mask.lanes where lane >= 32 { throw fail("invalid lane index") }
+                try pop(.v128, .v128)
+                push(.v128)
+            case .simd(let op):
+                switch Validator.shape(of: op) {
+                case .unary:
+                    try pop(.v128)
+                    push(.v128)
+                case .binary:
+                    try pop(.v128, .v128)
+                    push(.v128)
+                case .ternary:
+                    try pop(.v128, .v128, .v128)
+                    push(.v128)
+                case .test:
+                    try pop(.v128)
+                    push(.i32)
+                case .shift:
+                    try pop(.v128, .i32)
+                    push(.v128)
+                case .splat(let scalar):
+                    try pop(scalar)
+                    push(.v128)
+                }
+            case .simdLane(let op, let lane):
+                let (scalar, lanes, isReplace) = Validator.laneShape(of: op)
+                guard Int(lane) < lanes else { throw fail("invalid lane index") }
+                if isReplace {
+                    try pop(.v128, scalar)
+                    push(.v128)
+                } else {
+                    try pop(.v128)
+                    push(scalar)
+                }
+            case .simdMemLane(let op, let memarg, let lane):
+                let (natural, isStore) = Validator.memLaneShape(of: op)
+                try checkMemArg(memarg, natural: natural)
+                guard Int(lane) < 16 >> natural else { throw fail("invalid lane index") }
+                try pop(.i32, .v128)
+                if !isStore { push(.v128) }
+
+            // Beyond Wasm 2.0.
+            case .throw, .throwRef, .tryTable:
+                throw KilnError.unsupported(feature: "exception handling")
+            case .returnCall, .returnCallIndirect, .returnCallRef:
+                throw KilnError.unsupported(feature: "tail calls")
+            case .callRef, .refAsNonNull, .brOnNull, .brOnNonNull:
+                throw KilnError.unsupported(feature: "typed function references")
+            case .atomicFence, .memoryAtomicNotify, .memoryAtomicWait32, .memoryAtomicWait64,
+                .i32AtomicRmwAdd, .i64AtomicRmwAdd, .i32AtomicRmw8AddU, .i32AtomicRmw16AddU,
+                .i64AtomicRmw8AddU, .i64AtomicRmw16AddU, .i64AtomicRmw32AddU,
+                .i32AtomicRmwSub, .i64AtomicRmwSub, .i32AtomicRmw8SubU, .i32AtomicRmw16SubU,
+                .i64AtomicRmw8SubU, .i64AtomicRmw16SubU, .i64AtomicRmw32SubU,
+                .i32AtomicRmwAnd, .i64AtomicRmwAnd, .i32AtomicRmw8AndU, .i32AtomicRmw16AndU,
+                .i64AtomicRmw8AndU, .i64AtomicRmw16AndU, .i64AtomicRmw32AndU,
+                .i32AtomicRmwOr, .i64AtomicRmwOr, .i32AtomicRmw8OrU, .i32AtomicRmw16OrU,
+                .i64AtomicRmw8OrU, .i64AtomicRmw16OrU, .i64AtomicRmw32OrU,
+                .i32AtomicRmwXor, .i64AtomicRmwXor, .i32AtomicRmw8XorU, .i32AtomicRmw16XorU,
+                .i64AtomicRmw8XorU, .i64AtomicRmw16XorU, .i64AtomicRmw32XorU,
+                .i32AtomicRmwXchg, .i64AtomicRmwXchg, .i32AtomicRmw8XchgU, .i32AtomicRmw16XchgU,
+                .i64AtomicRmw8XchgU, .i64AtomicRmw16XchgU, .i64AtomicRmw32XchgU,
+                .i32AtomicRmwCmpxchg, .i64AtomicRmwCmpxchg, .i32AtomicRmw8CmpxchgU, .i32AtomicRmw16CmpxchgU,
+                .i64AtomicRmw8CmpxchgU, .i64AtomicRmw16CmpxchgU, .i64AtomicRmw32CmpxchgU:
+                throw KilnError.unsupported(feature: "threads (atomic instructions)")
+            case .refI31, .i31GetS, .i31GetU, .structNew, .structNewDefault, .structGet, .structGetS,
+                .structGetU, .structSet, .arrayNew, .arrayNewDefault, .arrayNewFixed, .arrayGet, .arrayGetS,
+                .arrayGetU, .arraySet, .arrayLen, .refEq, .anyConvertExtern, .externConvertAny,
+                .arrayNewData, .arrayNewElem, .arrayFill, .arrayCopy, .arrayInitData, .arrayInitElem,
+                .refTest, .refCast, .brOnCast, .brOnCastFail:
+                throw KilnError.unsupported(feature: "GC")
+            }
+        }
+    }
+}

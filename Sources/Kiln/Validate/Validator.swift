@@ -1,0 +1,355 @@
+import WasmParser
+import WasmTypes
+import WasmTypes
+
+/// WebAssembly 2.0 validation (MVP, multi-value, reference types, bulk memory, sign extension,
+/// saturating truncation, SIMD), with the spec interpreter's error wording.
+///
+/// Module-level checks live here; function bodies are checked by `Validator.FunctionChecker`
+/// (FunctionChecker.swift), which follows the spec appendix's validation algorithm.
+enum Validator {
+    /// Throws KilnError.invalid(reason:function:offset:) with the spec interpreter's wording.
+    static func validate(_ module: ModuleInfo) throws(KilnError) {
+        var context = try Context(module)
+        try context.checkModuleFields(module)
+
+        var checker = FunctionChecker(context: context)
+        let importedFunctions = module.importedFunctionCount
+        for (index, body) in module.bodies.enumerated() {
+            let functionIndex = importedFunctions &+ index
+            guard functionIndex < context.functionTypes.count else {
+                throw KilnError.malformed(reason: "function and code section have inconsistent lengths", offset: nil)
+            }
+            let type = context.functionTypes[functionIndex]
+            try checker.check(body, functionIndex: functionIndex, type: context.signatures[Int(type)])
+        }
+
+        try context.checkStartAndExports(module)
+        if module.memories.count > 1 {
+            throw invalid("multiple memories")
+        }
+    }
+
+    @inline(never)
+    static func invalid(_ reason: String) -> KilnError {
+        KilnError.invalid(reason: reason, function: nil, offset: nil)
+    }
+}
+
+// MARK: - Types
+
+extension Validator {
+    /// An operand type: the Wasm 2.0 value types plus the algorithm's Unknown (bottom) type.
+    /// Raw values 0...6 double as indices of the one-type sequences at the start of the pool.
+    enum VType: UInt8 {
+        case i32 = 0, i64, f32, f64, v128, funcref, externref, unknown
+
+        var isNumeric: Bool { rawValue <= 3 }
+        var isReference: Bool { self == .funcref || self == .externref }
+    }
+
+    /// A function or block type: parameter and result sequences as ranges of the type pool.
+    struct Signature {
+        var paramStart: Int32 = 0
+        var paramCount: Int32 = 0
+        var resultStart: Int32 = 0
+        var resultCount: Int32 = 0
+    }
+
+    static func operandType(_ type: WasmTypes.ValueType) throws(KilnError) -> VType {
+        switch type {
+        case .i32: return .i32
+        case .i64: return .i64
+        case .f32: return .f32
+        case .f64: return .f64
+        case .v128: return .v128
+        case .ref(let ref): return try operandType(ref)
+        }
+    }
+
+    static func operandType(_ ref: WasmTypes.ReferenceType) throws(KilnError) -> VType {
+        guard ref.isNullable else { throw KilnError.unsupported(feature: "typed function references (non-nullable reference types)") }
+        return try operandType(heap: ref.heapType)
+    }
+
+    static func operandType(heap: WasmTypes.HeapType) throws(KilnError) -> VType {
+        switch heap {
+        case .abstract(.funcRef): return .funcref
+        case .abstract(.externRef): return .externref
+        case .abstract(.exnRef): throw KilnError.unsupported(feature: "exception handling (exnref)")
+        case .abstract: throw KilnError.unsupported(feature: "GC reference types")
+        case .concrete: throw KilnError.unsupported(feature: "typed function references (concrete heap types)")
+        }
+    }
+}
+
+// MARK: - Module context
+
+extension Validator {
+    /// What function bodies and constant expressions are checked against: the module's index
+    /// spaces, in the validator's flat representation.
+    struct Context {
+        /// Type sequences. Starts with the seven one-type sequences `[t]`, indexed by `t.rawValue`.
+        var pool: [VType] = [.i32, .i64, .f32, .f64, .v128, .funcref, .externref]
+        /// One per type index.
+        var signatures: [Signature] = []
+        /// Type index of every function (imports first), already checked to be in range.
+        var functionTypes: [UInt32] = []
+        /// Element type of every table.
+        var tables: [VType] = []
+        var memoryCount = 0
+        var globalTypes: [VType] = []
+        var globalMutable: [Bool] = []
+        var elementTypes: [VType] = []
+        var dataSegmentCount = 0
+        var hasDataCountSection = false
+        /// C.refs: the functions that may be named by `ref.func` in function bodies.
+        var declaredFunctions: [Bool] = []
+        /// Scratch operand stack for constant expressions.
+        var constStack: [VType] = []
+
+        init(_ module: ModuleInfo) throws(KilnError) {
+            // Types.
+            signatures.reserveCapacity(module.types.count)
+            for type in module.types {
+                var signature = Signature()
+                signature.paramStart = Int32(truncatingIfNeeded: pool.count)
+                for parameter in type.parameters { pool.append(try operandType(parameter)) }
+                signature.paramCount = Int32(truncatingIfNeeded: type.parameters.count)
+                signature.resultStart = Int32(truncatingIfNeeded: pool.count)
+                for result in type.results { pool.append(try operandType(result)) }
+                signature.resultCount = Int32(truncatingIfNeeded: type.results.count)
+                signatures.append(signature)
+            }
+
+            // Imports.
+            for entry in module.imports {
+                switch entry.descriptor {
+                case .function(let typeIndex):
+                    guard Int(typeIndex) < signatures.count else { throw invalid("unknown type \(typeIndex)") }
+                case .table(let type):
+                    try Context.checkTableType(type)
+                case .memory(let type):
+                    try Context.checkMemoryType(type)
+                case .global(let type):
+                    _ = try operandType(type.valueType)
+                case .tag:
+                    throw KilnError.unsupported(feature: "exception handling (tag import)")
+                }
+            }
+
+            // Function index space.
+            functionTypes = module.functionTypes
+            for typeIndex in functionTypes where Int(typeIndex) >= signatures.count {
+                throw invalid("unknown type \(typeIndex)")
+            }
+
+            // Tables and memories (their types are checked in `checkModuleFields`, like the
+            // reference interpreter, after globals).
+            tables.reserveCapacity(module.tables.count)
+            for table in module.tables { tables.append(try operandType(table.elementType)) }
+            memoryCount = module.memories.count
+
+            // Globals: types now, initializers in `checkModuleFields`.
+            globalTypes.reserveCapacity(module.globals.count)
+            globalMutable.reserveCapacity(module.globals.count)
+            for global in module.globals {
+                globalTypes.append(try operandType(global.valueType))
+                globalMutable.append(global.mutability == .variable)
+            }
+
+            elementTypes.reserveCapacity(module.elements.count)
+            for segment in module.elements { elementTypes.append(try operandType(segment.type)) }
+            dataSegmentCount = module.data.count
+            hasDataCountSection = module.dataCount != nil
+
+            // C.refs: every function index named anywhere in the module outside function bodies
+            // and the start section.
+            declaredFunctions = [Bool](repeating: false, count: functionTypes.count)
+            for export in module.exports {
+                if case .function(let index) = export.descriptor { declare(index) }
+            }
+            for initializer in module.globalInitializers { declare(in: initializer) }
+            for initializer in module.tableInitializers {
+                if let initializer { declare(in: initializer) }
+            }
+            for segment in module.elements {
+                for initializer in segment.initializer { declare(in: initializer) }
+                if case .active(_, let offset) = segment.mode { declare(in: offset) }
+            }
+            for segment in module.data {
+                if case .active(let active) = segment { declare(in: active.offset) }
+            }
+        }
+
+        private mutating func declare(_ index: UInt32) {
+            if Int(index) < declaredFunctions.count { declaredFunctions[Int(index)] = true }
+        }
+
+        private mutating func declare(in expression: WasmParser.ConstExpression) {
+            for instruction in expression {
+                if case .refFunc(let index) = instruction { declare(index) }
+            }
+        }
+
+        // MARK: Limits
+
+        static func checkTableType(_ type: WasmParser.TableType) throws(KilnError) {
+            _ = try operandType(type.elementType)
+            if type.limits.isMemory64 { throw KilnError.unsupported(feature: "table64") }
+            try checkLimits(type.limits, range: 0xFFFF_FFFF, message: "table size must be at most 2^32-1")
+        }
+
+        static func checkMemoryType(_ type: WasmParser.MemoryType) throws(KilnError) {
+            if type.isMemory64 { throw KilnError.unsupported(feature: "memory64") }
+            if type.shared { throw KilnError.unsupported(feature: "threads (shared memory)") }
+            try checkLimits(type, range: 0x1_0000, message: "memory size must be at most 65536 pages (4GiB)")
+        }
+
+        static func checkLimits(_ limits: WasmParser.Limits, range: UInt64, message: String) throws(KilnError) {
+            guard limits.min <= range else { throw invalid(message) }
+            if let max = limits.max {
+                guard max <= range else { throw invalid(message) }
+                guard limits.min <= max else { throw invalid("size minimum must not be greater than maximum") }
+            }
+        }
+
+        // MARK: Module fields
+
+        /// Globals, tables, memories, element and data segments, in the reference interpreter's order.
+        mutating func checkModuleFields(_ module: ModuleInfo) throws(KilnError) {
+            let importedGlobals = module.importedGlobalCount
+            for (index, initializer) in module.globalInitializers.enumerated() {
+                let globalIndex = importedGlobals &+ index
+                guard globalIndex < globalTypes.count else { break }
+                // A global's initializer may read imported globals and earlier-defined ones.
+                try checkConstant(initializer, expected: globalTypes[globalIndex], globalLimit: globalIndex)
+            }
+
+            for (index, table) in module.tables.enumerated() where index >= module.importedTableCount {
+                try Context.checkTableType(table)
+                let definedIndex = index - module.importedTableCount
+                if definedIndex < module.tableInitializers.count, let initializer = module.tableInitializers[definedIndex] {
+                    try checkConstant(initializer, expected: tables[index], globalLimit: globalTypes.count)
+                }
+            }
+
+            for (index, memory) in module.memories.enumerated() where index >= module.importedMemoryCount {
+                try Context.checkMemoryType(memory)
+            }
+
+            for (index, segment) in module.elements.enumerated() {
+                let type = elementTypes[index]
+                for initializer in segment.initializer {
+                    try checkConstant(initializer, expected: type, globalLimit: globalTypes.count)
+                }
+                if case .active(let table, let offset) = segment.mode {
+                    guard Int(table) < tables.count else { throw invalid("unknown table \(table)") }
+                    guard tables[Int(table)] == type else { throw invalid("type mismatch") }
+                    try checkConstant(offset, expected: .i32, globalLimit: globalTypes.count)
+                }
+            }
+
+            for segment in module.data {
+                if case .active(let active) = segment {
+                    guard Int(active.index) < memoryCount else { throw invalid("unknown memory \(active.index)") }
+                    try checkConstant(active.offset, expected: .i32, globalLimit: globalTypes.count)
+                }
+            }
+        }
+
+        mutating func checkStartAndExports(_ module: ModuleInfo) throws(KilnError) {
+            if let start = module.start {
+                guard Int(start) < functionTypes.count else { throw invalid("unknown function \(start)") }
+                let signature = signatures[Int(functionTypes[Int(start)])]
+                guard signature.paramCount == 0, signature.resultCount == 0 else {
+                    throw invalid("start function must not have parameters or results")
+                }
+            }
+
+            var names = Set<[UInt8]>()
+            names.reserveCapacity(module.exports.count)
+            for export in module.exports {
+                switch export.descriptor {
+                case .function(let index):
+                    guard Int(index) < functionTypes.count else { throw invalid("unknown function \(index)") }
+                case .table(let index):
+                    guard Int(index) < tables.count else { throw invalid("unknown table \(index)") }
+                case .memory(let index):
+                    guard Int(index) < memoryCount else { throw invalid("unknown memory \(index)") }
+                case .global(let index):
+                    guard Int(index) < globalTypes.count else { throw invalid("unknown global \(index)") }
+                case .tag:
+                    throw KilnError.unsupported(feature: "exception handling (tag export)")
+                }
+                // Names are compared as byte strings: `String ==` uses canonical equivalence.
+                guard names.insert(Array(export.name.utf8)).inserted else { throw invalid("duplicate export name") }
+            }
+        }
+
+        // MARK: Constant expressions
+
+        /// Checks that `expression` is constant and has type `[expected]`. `global.get` may name
+        /// globals below `globalLimit` that are immutable.
+        mutating func checkConstant(_ expression: WasmParser.ConstExpression, expected: VType, globalLimit: Int) throws(KilnError) {
+            // Fast path for the overwhelmingly common single-instruction form.
+            if expression.count == 1 || (expression.count == 2 && expression[1] == .end) {
+                if let type = try constantType(expression[0], globalLimit: globalLimit) {
+                    guard type == expected else { throw invalid("type mismatch") }
+                    return
+                }
+            }
+
+            constStack.removeAll(keepingCapacity: true)
+            var mismatch = false
+            for instruction in expression {
+                switch instruction {
+                case .end:
+                    break
+                case .binary(let op):
+                    let type: VType
+                    switch op {
+                    case .i32Add, .i32Sub, .i32Mul: type = .i32
+                    case .i64Add, .i64Sub, .i64Mul: type = .i64
+                    default: throw invalid("constant expression required")
+                    }
+                    if !mismatch {
+                        if constStack.count >= 2, constStack[constStack.count - 1] == type, constStack[constStack.count - 2] == type {
+                            constStack.removeLast()
+                        } else {
+                            mismatch = true
+                        }
+                    }
+                default:
+                    guard let type = try constantType(instruction, globalLimit: globalLimit) else {
+                        throw invalid("constant expression required")
+                    }
+                    constStack.append(type)
+                }
+                if case .end = instruction { break }
+            }
+            guard !mismatch, constStack.count == 1, constStack[0] == expected else { throw invalid("type mismatch") }
+        }
+
+        /// The type a constant, nullary instruction pushes; nil if it is not one.
+        private func constantType(_ instruction: WasmParser.Instruction, globalLimit: Int) throws(KilnError) -> VType? {
+            switch instruction {
+            case .i32Const: return .i32
+            case .i64Const: return .i64
+            case .f32Const: return .f32
+            case .f64Const: return .f64
+            case .v128Const: return .v128
+            case .refNull(let heap): return try operandType(heap: heap)
+            case .refFunc(let index):
+                guard Int(index) < functionTypes.count else { throw invalid("unknown function \(index)") }
+                return .funcref
+            case .globalGet(let index):
+                guard Int(index) < globalLimit, Int(index) < globalTypes.count else { throw invalid("unknown global \(index)") }
+                guard !globalMutable[Int(index)] else { throw invalid("constant expression required") }
+                return globalTypes[Int(index)]
+            default:
+                return nil
+            }
+        }
+    }
+}

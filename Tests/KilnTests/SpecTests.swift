@@ -1,0 +1,161 @@
+import Foundation
+import XCTest
+
+/// The official spec suite (`../shared/spec-testsuite`, or `$KILN_SPEC_DIR`), run by SpecRunner.
+///
+/// Set `KILN_SPEC_FILES=i32,br_table` to run only those scripts (of the group being run), and
+/// `KILN_SPEC_TRACE=1` to print every directive to stderr before it runs.
+final class SpecTests: XCTestCase {
+    /// The MVP scripts (issue 2). `spec-extra/memory_grow` replaces the top-level
+    /// `memory_grow.wast`, which is the multi-memory variant.
+    static let mvpFiles = [
+        "address", "align", "binary", "binary-leb128", "block", "br", "br_if", "br_table", "call",
+        "call_indirect", "comments", "const", "conversions", "custom", "data", "elem", "endianness",
+        "exports", "f32", "f32_bitwise", "f32_cmp", "f64", "f64_bitwise", "f64_cmp", "fac", "float_exprs",
+        "float_literals", "float_memory", "float_misc", "forward", "func", "func_ptrs", "global", "i32",
+        "i64", "if", "imports", "inline-module", "int_exprs", "int_literals", "labels", "left-to-right",
+        "linking", "load", "local_get", "local_set", "local_tee", "loop", "memory", "spec-extra/memory_grow",
+        "memory_redundancy", "memory_size", "memory_trap", "names", "nop", "return", "select",
+        "skip-stack-guard-page", "stack", "start", "store", "switch", "token", "traps", "type",
+        "unreachable", "unreached-invalid", "unwind", "utf8-custom-section-id", "utf8-import-field",
+        "utf8-import-module", "utf8-invalid-encoding",
+    ]
+
+    /// MVP scripts that still fail, with the most failures each may have and why. Computed from
+    /// runs; lower a count (or drop the entry) when an engine fix makes it pass. Every other MVP
+    /// script must have no failures.
+    ///
+    /// Most are one cause: the decoder parses with WasmParser features [.referenceTypes, .simd],
+    /// so the Wasm 3.0 cases these files now carry (tags, typed function references, table
+    /// initializers, 64-bit limits, multi-memory) come out as `malformed` (or `invalid`) instead
+    /// of `unsupported`, and a failing module fails every directive that uses it.
+    static let mvpKnownFailures: [String: (maximum: Int, reason: String)] = [
+        // 2 x memop flags >= 0x80 reported invalid, not malformed (WasmParser reads them as
+        // multi-memory flags); 1 x a 33-bit offset accepted ("offset out of range").
+        "align": (3, "memarg flags/offset decoding"),
+        // WasmParser rejects a non-minimal LEB128 sub-opcode after 0xfc ("\fc\80\00").
+        "binary-leb128": (1, "WasmParser: non-minimal 0xfc sub-opcode"),
+        // Memory limits past 2^32 pages: WasmParser reports them malformed (memory64 decoding),
+        // the spec expects "memory size" invalid.
+        "memory": (6, "memory64-sized limits reported malformed"),
+    ]
+
+    /// Directives that crash the process (a crash kills every test after it), by line; they
+    /// count as failed with reason "crash". Remove an entry once its engine bug is fixed.
+    static let crashingDirectives: [String: Set<Int>] = [:]
+
+    /// Wasm 2.0 scripts: reference types, bulk memory, tables, SIMD. Failures are reported, not
+    /// asserted (yet); the test only has to get through them all without crashing. Failing when
+    /// written: ref_is_null, ref_null, table, table-sub, table_init (Wasm 3.0 encodings decoded as
+    /// malformed, as above), simd_const and simd_select (generated C does not compile),
+    /// simd_memory-multi (multi-memory reported invalid); most SIMD is unsupported.
+    static var wasm2Files: [String] {
+        var files = [
+            "bulk", "memory_copy", "memory_fill", "memory_init", "ref_func", "ref_is_null", "ref_null",
+            "table", "table-sub", "table_copy", "table_fill", "table_get", "table_grow", "table_init",
+            "table_set", "table_size",
+        ]
+        let directory = SpecRunner.defaultDirectory()
+        let simd = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+        files += simd.filter { $0.hasPrefix("simd_") && $0.hasSuffix(".wast") }.map { String($0.dropLast(5)) }.sorted()
+        return files
+    }
+
+    func testMVP() throws {
+        let results = try run(Self.mvpFiles)
+        for result in results {
+            if let known = Self.mvpKnownFailures[result.file] {
+                XCTAssertLessThanOrEqual(result.failed, known.maximum, "\(result.file): more failures than known (\(known.reason))")
+                if result.failed < known.maximum {
+                    print("note: \(result.file) now has \(result.failed) failures; lower its entry in mvpKnownFailures (\(known.maximum))")
+                }
+            } else {
+                XCTAssertEqual(result.failed, 0, "\(result.file): \(result.failures.prefix(3).joined(separator: "; "))")
+            }
+        }
+    }
+
+    func testWasm2() throws {
+        let results = try run(Self.wasm2Files)
+        XCTAssertFalse(results.isEmpty)
+    }
+
+    /// Runs the scripts (or those of them named in `$KILN_SPEC_FILES`), prints the table and
+    /// returns the results.
+    private func run(_ files: [String]) throws -> [SpecRunner.FileResult] {
+        let runner = SpecRunner(crashingDirectives: Self.crashingDirectives)
+        guard FileManager.default.fileExists(atPath: runner.directory.path) else {
+            throw XCTSkip("spec suite not found at \(runner.directory.path); set KILN_SPEC_DIR")
+        }
+        var selected = files
+        if let only = ProcessInfo.processInfo.environment["KILN_SPEC_FILES"], !only.isEmpty {
+            let names = Set(only.split(separator: ",").map { String($0.trimmingCharacters(in: .whitespaces)) })
+            selected = files.filter { names.contains($0) }
+        }
+        let start = ContinuousClock.now
+        var results: [SpecRunner.FileResult] = []
+        for file in selected {
+            results.append(runner.run(file: file))
+        }
+        let elapsed = ContinuousClock.now - start
+        let all = ProcessInfo.processInfo.environment["KILN_SPEC_ALL_FAILURES"] != nil
+        print(Self.report(results, seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18,
+                          failuresPerFile: all ? Int.max : 20))
+        return results
+    }
+
+    /// The per-file table, the failures and unsupported reasons (summarized), and the totals.
+    static func report(_ results: [SpecRunner.FileResult], seconds: Double, failuresPerFile: Int = 20) -> String {
+        var lines: [String] = []
+        func pad(_ text: String, _ width: Int, right: Bool = false) -> String {
+            let padding = String(repeating: " ", count: max(0, width - text.count))
+            return right ? padding + text : text + padding
+        }
+        let width = max(28, (results.map(\.file.count).max() ?? 0) + 2)
+        lines.append(pad("file", width) + pad("passed", 8, right: true) + pad("failed", 8, right: true)
+            + pad("unsupported", 13, right: true) + pad("seconds", 9, right: true))
+        for result in results {
+            lines.append(pad(result.file, width) + pad("\(result.passed)", 8, right: true) + pad("\(result.failed)", 8, right: true)
+                + pad("\(result.unsupported)", 13, right: true) + pad(String(format: "%.2f", result.seconds), 9, right: true))
+        }
+        for result in results where !result.failures.isEmpty {
+            lines.append("")
+            lines.append("\(result.file): \(result.failed) failed")
+            for failure in result.failures.prefix(failuresPerFile) { lines.append("  " + failure) }
+            if result.failures.count > failuresPerFile { lines.append("  ... and \(result.failures.count - failuresPerFile) more") }
+        }
+        for result in results where !result.unsupportedReasons.isEmpty {
+            // Summarized by reason: a module that is unsupported makes many directives so.
+            var counts: [String: Int] = [:]
+            var order: [String] = []
+            for entry in result.unsupportedReasons {
+                let reason = entry.split(separator: ": ", maxSplits: 1).dropFirst().first.map(String.init) ?? entry
+                if counts[reason] == nil { order.append(reason) }
+                counts[reason, default: 0] += 1
+            }
+            lines.append("")
+            lines.append("\(result.file): \(result.unsupported) unsupported")
+            for reason in order.prefix(5) { lines.append("  \(counts[reason]!) x \(reason)") }
+            if order.count > 5 { lines.append("  ... and \(order.count - 5) more reasons") }
+        }
+        // Notes: passed, but worth a look. Wrong messages first; the text parser's rejections
+        // (mostly out-of-range indices, which it cannot encode) only as a count.
+        let notes = results.flatMap(\.notes)
+        let byText = notes.filter { $0.contains("rejected by the text") }
+        let other = notes.filter { !$0.contains("rejected by the text") }
+        if !notes.isEmpty {
+            lines.append("")
+            lines.append("notes (passed, but worth a look): \(other.count) with another message, \(byText.count) assert_invalid rejected by the text parser/encoder")
+            for note in (failuresPerFile == Int.max ? notes : other).prefix(failuresPerFile == Int.max ? Int.max : 40) { lines.append("  " + note) }
+            if failuresPerFile != Int.max, other.count > 40 { lines.append("  ... and \(other.count - 40) more") }
+        }
+        let passed = results.reduce(0) { $0 + $1.passed }
+        let failed = results.reduce(0) { $0 + $1.failed }
+        let unsupported = results.reduce(0) { $0 + $1.unsupported }
+        lines.append("")
+        lines.append(String(format: "%d files in %.1f s", results.count, seconds))
+        lines.append("\(passed) passed, \(failed) failed")
+        lines.append("\(unsupported) unsupported")
+        return lines.joined(separator: "\n")
+    }
+}
