@@ -81,7 +81,8 @@ struct Run: ParsableCommand {
         discussion: """
             Without --invoke, a module exporting _start runs as a WASI (preview 1) command: the \
             arguments after the file are its argv[1...], its exit status is kiln's. With --invoke, \
-            a WASI reactor's _initialize runs first.
+            a WASI reactor's _initialize runs first. Put -- before program arguments that look \
+            like kiln's options. The program sees only the --dir directories and the --env variables.
             """)
 
     @Argument(help: "A .wasm or .wat file.") var file: String

@@ -27,6 +27,15 @@ typedef union kiln_value {
     f64 f64;
     void *ref;
     u8 v128[16];
+    /* Lane views of a v128, for generated code's extract/replace_lane and lane loads/stores. */
+    u8 u8x16[16];
+    s8 i8x16[16];
+    u16 u16x8[8];
+    s16 i16x8[8];
+    u32 u32x4[4];
+    u64 u64x2[2];
+    f32 f32x4[4];
+    f64 f64x2[2];
 } kiln_value;
 
 /* A function reference: the canonical record of one function of one instance. A funcref value in
@@ -166,6 +175,78 @@ u64 kiln_i64_trunc_sat_f64_u(f64 x);
 f32 kiln_f32_convert_u64(u64 x);
 f64 kiln_f64_convert_u64(u64 x);
 
+/* SIMD (v128) helpers, in simd.c. A v128 crosses into them only by pointer (TCC passes 16-byte
+ * unions in other registers than clang); the destination may alias an operand. Memory helpers
+ * take the address generated code computed, so an access past the end faults into a trap. */
+typedef void kiln_v128_unary(kiln_value *d, const kiln_value *a);
+typedef void kiln_v128_binary(kiln_value *d, const kiln_value *a, const kiln_value *b);
+typedef void kiln_v128_ternary(kiln_value *d, const kiln_value *a, const kiln_value *b, const kiln_value *c);
+typedef u32 kiln_v128_test(const kiln_value *a);
+typedef void kiln_v128_shift(kiln_value *d, const kiln_value *a, u32 count);
+typedef void kiln_v128_load(kiln_value *d, const u8 *p);
+kiln_v128_unary kiln_f32x4_abs, kiln_f32x4_ceil, kiln_f32x4_convert_i32x4_s,
+    kiln_f32x4_convert_i32x4_u, kiln_f32x4_demote_f64x2_zero, kiln_f32x4_floor, kiln_f32x4_nearest,
+    kiln_f32x4_neg, kiln_f32x4_sqrt, kiln_f32x4_trunc, kiln_f64x2_abs, kiln_f64x2_ceil,
+    kiln_f64x2_convert_low_i32x4_s, kiln_f64x2_convert_low_i32x4_u, kiln_f64x2_floor,
+    kiln_f64x2_nearest, kiln_f64x2_neg, kiln_f64x2_promote_low_f32x4, kiln_f64x2_sqrt,
+    kiln_f64x2_trunc, kiln_i16x8_abs, kiln_i16x8_extadd_pairwise_i8x16_s,
+    kiln_i16x8_extadd_pairwise_i8x16_u, kiln_i16x8_extend_high_i8x16_s,
+    kiln_i16x8_extend_high_i8x16_u, kiln_i16x8_extend_low_i8x16_s, kiln_i16x8_extend_low_i8x16_u,
+    kiln_i16x8_neg, kiln_i32x4_abs, kiln_i32x4_extadd_pairwise_i16x8_s,
+    kiln_i32x4_extadd_pairwise_i16x8_u, kiln_i32x4_extend_high_i16x8_s,
+    kiln_i32x4_extend_high_i16x8_u, kiln_i32x4_extend_low_i16x8_s, kiln_i32x4_extend_low_i16x8_u,
+    kiln_i32x4_neg, kiln_i32x4_trunc_sat_f32x4_s, kiln_i32x4_trunc_sat_f32x4_u,
+    kiln_i32x4_trunc_sat_f64x2_s_zero, kiln_i32x4_trunc_sat_f64x2_u_zero, kiln_i64x2_abs,
+    kiln_i64x2_extend_high_i32x4_s, kiln_i64x2_extend_high_i32x4_u, kiln_i64x2_extend_low_i32x4_s,
+    kiln_i64x2_extend_low_i32x4_u, kiln_i64x2_neg, kiln_i8x16_abs, kiln_i8x16_neg,
+    kiln_i8x16_popcnt, kiln_v128_not;
+kiln_v128_binary kiln_f32x4_add, kiln_f32x4_div, kiln_f32x4_eq, kiln_f32x4_ge, kiln_f32x4_gt,
+    kiln_f32x4_le, kiln_f32x4_lt, kiln_f32x4_max, kiln_f32x4_min, kiln_f32x4_mul, kiln_f32x4_ne,
+    kiln_f32x4_pmax, kiln_f32x4_pmin, kiln_f32x4_sub, kiln_f64x2_add, kiln_f64x2_div, kiln_f64x2_eq,
+    kiln_f64x2_ge, kiln_f64x2_gt, kiln_f64x2_le, kiln_f64x2_lt, kiln_f64x2_max, kiln_f64x2_min,
+    kiln_f64x2_mul, kiln_f64x2_ne, kiln_f64x2_pmax, kiln_f64x2_pmin, kiln_f64x2_sub, kiln_i16x8_add,
+    kiln_i16x8_add_sat_s, kiln_i16x8_add_sat_u, kiln_i16x8_avgr_u, kiln_i16x8_eq,
+    kiln_i16x8_extmul_high_i8x16_s, kiln_i16x8_extmul_high_i8x16_u, kiln_i16x8_extmul_low_i8x16_s,
+    kiln_i16x8_extmul_low_i8x16_u, kiln_i16x8_ge_s, kiln_i16x8_ge_u, kiln_i16x8_gt_s,
+    kiln_i16x8_gt_u, kiln_i16x8_le_s, kiln_i16x8_le_u, kiln_i16x8_lt_s, kiln_i16x8_lt_u,
+    kiln_i16x8_max_s, kiln_i16x8_max_u, kiln_i16x8_min_s, kiln_i16x8_min_u, kiln_i16x8_mul,
+    kiln_i16x8_narrow_i32x4_s, kiln_i16x8_narrow_i32x4_u, kiln_i16x8_ne, kiln_i16x8_q15_mulr_sat_s,
+    kiln_i16x8_sub, kiln_i16x8_sub_sat_s, kiln_i16x8_sub_sat_u, kiln_i32x4_add,
+    kiln_i32x4_dot_i16x8_s, kiln_i32x4_eq, kiln_i32x4_extmul_high_i16x8_s,
+    kiln_i32x4_extmul_high_i16x8_u, kiln_i32x4_extmul_low_i16x8_s, kiln_i32x4_extmul_low_i16x8_u,
+    kiln_i32x4_ge_s, kiln_i32x4_ge_u, kiln_i32x4_gt_s, kiln_i32x4_gt_u, kiln_i32x4_le_s,
+    kiln_i32x4_le_u, kiln_i32x4_lt_s, kiln_i32x4_lt_u, kiln_i32x4_max_s, kiln_i32x4_max_u,
+    kiln_i32x4_min_s, kiln_i32x4_min_u, kiln_i32x4_mul, kiln_i32x4_ne, kiln_i32x4_sub,
+    kiln_i64x2_add, kiln_i64x2_eq, kiln_i64x2_extmul_high_i32x4_s, kiln_i64x2_extmul_high_i32x4_u,
+    kiln_i64x2_extmul_low_i32x4_s, kiln_i64x2_extmul_low_i32x4_u, kiln_i64x2_ge_s, kiln_i64x2_gt_s,
+    kiln_i64x2_le_s, kiln_i64x2_lt_s, kiln_i64x2_mul, kiln_i64x2_ne, kiln_i64x2_sub, kiln_i8x16_add,
+    kiln_i8x16_add_sat_s, kiln_i8x16_add_sat_u, kiln_i8x16_avgr_u, kiln_i8x16_eq, kiln_i8x16_ge_s,
+    kiln_i8x16_ge_u, kiln_i8x16_gt_s, kiln_i8x16_gt_u, kiln_i8x16_le_s, kiln_i8x16_le_u,
+    kiln_i8x16_lt_s, kiln_i8x16_lt_u, kiln_i8x16_max_s, kiln_i8x16_max_u, kiln_i8x16_min_s,
+    kiln_i8x16_min_u, kiln_i8x16_narrow_i16x8_s, kiln_i8x16_narrow_i16x8_u, kiln_i8x16_ne,
+    kiln_i8x16_sub, kiln_i8x16_sub_sat_s, kiln_i8x16_sub_sat_u, kiln_i8x16_swizzle, kiln_v128_and,
+    kiln_v128_andnot, kiln_v128_or, kiln_v128_xor;
+kiln_v128_ternary kiln_v128_bitselect;
+kiln_v128_test kiln_i16x8_all_true, kiln_i16x8_bitmask, kiln_i32x4_all_true, kiln_i32x4_bitmask,
+    kiln_i64x2_all_true, kiln_i64x2_bitmask, kiln_i8x16_all_true, kiln_i8x16_bitmask,
+    kiln_v128_any_true;
+kiln_v128_shift kiln_i16x8_shl, kiln_i16x8_shr_s, kiln_i16x8_shr_u, kiln_i32x4_shl,
+    kiln_i32x4_shr_s, kiln_i32x4_shr_u, kiln_i64x2_shl, kiln_i64x2_shr_s, kiln_i64x2_shr_u,
+    kiln_i8x16_shl, kiln_i8x16_shr_s, kiln_i8x16_shr_u;
+kiln_v128_load kiln_v128_load8x8_s, kiln_v128_load8x8_u, kiln_v128_load16x4_s, kiln_v128_load16x4_u,
+    kiln_v128_load32x2_s, kiln_v128_load32x2_u, kiln_v128_load8_splat, kiln_v128_load16_splat,
+    kiln_v128_load32_splat, kiln_v128_load64_splat, kiln_v128_load32_zero, kiln_v128_load64_zero;
+void kiln_i8x16_splat(kiln_value *d, u32 x);
+void kiln_i16x8_splat(kiln_value *d, u32 x);
+void kiln_i32x4_splat(kiln_value *d, u32 x);
+void kiln_i64x2_splat(kiln_value *d, u64 x);
+void kiln_f32x4_splat(kiln_value *d, f32 x);
+void kiln_f64x2_splat(kiln_value *d, f64 x);
+/* Lane indices (each below 32) packed little-endian into two u64s. */
+void kiln_i8x16_shuffle(kiln_value *d, const kiln_value *a, const kiln_value *b, u64 low, u64 high);
+/* One 16-byte store: a store that traps writes nothing. */
+void kiln_v128_store(u8 *p, const kiln_value *v);
+
 /* ---- Building blocks of generated code: macros, because TCC never inlines. ---- */
 
 #define TRAP(code) kiln_trap(ctx, KILN_TRAP_##code)
@@ -180,6 +261,8 @@ f64 kiln_f64_convert_u64(u64 x);
 #define MEM(M, addr, off, T) (*(T *)((M) + (u64)(u32)(addr) + (off##ull)))
 #define LOAD(M, addr, off, T) MEM(M, addr, off, T)
 #define STORE(M, addr, off, T, v) (MEM(M, addr, off, T) = (v))
+/* The address of an access, for helpers that do it (v128 loads and stores). */
+#define ADDR(M, addr, off) ((M) + (u64)(u32)(addr) + (off##ull))
 
 /* Bit-level float views through compound literals: no call, and NaN payloads stay intact
  * (this TCC's unary minus does not flip a NaN's sign, so neg/abs/copysign are bit operations). */

@@ -1,4 +1,8 @@
-/// Everything that can go wrong before Wasm code runs: decoding, validation, compiling, linking.
+/// Everything that can go wrong outside of running Wasm code: decoding, validation, compiling,
+/// linking, and using the embedding API with the wrong types.
+///
+/// A trap while Wasm runs is a ``Trap`` instead, and an error a host function throws comes out of
+/// ``Function/call(_:)`` as itself.
 public enum KilnError: Error, CustomStringConvertible, Sendable, Equatable {
     /// The bytes are not a well-formed module (binary format), or the text does not parse.
     case malformed(reason: String, offset: Int?)
@@ -10,6 +14,15 @@ public enum KilnError: Error, CustomStringConvertible, Sendable, Equatable {
     case unlinkable(reason: String)
     /// libtcc rejected the generated C (a Kiln bug) or the runtime ran out of resources.
     case compilation(reason: String)
+    /// A value or function does not have the type the embedder asked for: a typed function
+    /// looked up with the wrong signature, call arguments of the wrong types, a global or table
+    /// set to a value of the wrong type.
+    case typeMismatch(reason: String)
+    /// An instance has no export of this name (or not of the requested kind).
+    case unknownExport(name: String)
+    /// An operation the embedding API does not allow: setting an immutable global, mixing
+    /// objects of different stores or engines, re-entering a store from the wrong thread.
+    case invalidOperation(reason: String)
 
     public var description: String {
         switch self {
@@ -26,11 +39,17 @@ public enum KilnError: Error, CustomStringConvertible, Sendable, Equatable {
             return "unlinkable: \(reason)"
         case .compilation(let reason):
             return "compilation failed: \(reason)"
+        case .typeMismatch(let reason):
+            return "type mismatch: \(reason)"
+        case .unknownExport(let name):
+            return "unknown export: \(name)"
+        case .invalidOperation(let reason):
+            return "invalid operation: \(reason)"
         }
     }
 }
 
-/// Why Wasm code trapped. Raw values match the runtime's KILN_TRAP_* codes.
+/// Why Wasm code trapped. Raw values match the runtime's `KILN_TRAP_*` codes.
 public enum TrapReason: UInt32, Sendable, Equatable {
     case unreachable = 1
     case memoryOutOfBounds = 2
@@ -66,22 +85,62 @@ public enum TrapReason: UInt32, Sendable, Equatable {
 }
 
 /// A Wasm trap surfaced in Swift: the reason, and the Wasm functions that were running.
+///
+/// ```swift
+/// do {
+///     try instance.function("crash")!.call([])
+/// } catch let trap as Trap {
+///     print(trap.reason)     // .unreachable
+///     print(trap.message)    // "unreachable"
+///     print(trap)            // the message and a backtrace, innermost frame first
+/// }
+/// ```
+///
+/// The store stays usable after a trap: what the trapping code wrote to memories, tables and
+/// globals stays written, and the next call starts afresh.
 public struct Trap: Error, CustomStringConvertible, @unchecked Sendable {
+    /// One Wasm function of the backtrace.
     public struct Frame: Sendable, Equatable {
+        /// The function's index in its module (imports included).
         public var functionIndex: Int
+        /// The function's name from the name section, or the name it is exported under.
         public var functionName: String?
+        /// The module's name from the name section.
         public var moduleName: String?
+
+        public init(functionIndex: Int, functionName: String? = nil, moduleName: String? = nil) {
+            self.functionIndex = functionIndex
+            self.functionName = functionName
+            self.moduleName = moduleName
+        }
     }
     public var reason: TrapReason
+    /// The Wasm functions that were running, innermost first. Empty for traps raised by the
+    /// embedding API (an out-of-bounds `Memory.read`, say).
     public var backtrace: [Frame]
     /// The error a host function threw, when `reason` is `.hostError`.
     public var underlying: (any Error)?
+
+    /// A trap to throw from a host function (or to compare against): it makes the Wasm code trap
+    /// with this reason.
+    public init(_ reason: TrapReason, backtrace: [Frame] = [], underlying: (any Error)? = nil) {
+        self.reason = reason
+        self.backtrace = backtrace
+        self.underlying = underlying
+    }
+
+    init(reason: TrapReason, backtrace: [Frame], underlying: (any Error)?) {
+        self.init(reason, backtrace: backtrace, underlying: underlying)
+    }
+
+    /// The spec's wording of the reason (and the host error, if any).
 
     public var message: String {
         if reason == .hostError, let underlying { return "\(reason.message): \(underlying)" }
         return reason.message
     }
 
+    /// The message and the backtrace, one frame a line.
     public var description: String {
         var lines = ["wasm trap: \(message)"]
         var depth = 0

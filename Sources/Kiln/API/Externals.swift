@@ -6,7 +6,7 @@ public typealias TableType = WasmParser.TableType
 public typealias MemoryType = WasmParser.MemoryType
 public typealias GlobalType = WasmParser.GlobalType
 
-/// Anything a module can import or export.
+/// Anything a module can import or export: a function, table, memory or global of a store.
 public enum Extern: @unchecked Sendable {
     case function(Function)
     case table(Table)
@@ -44,9 +44,40 @@ public enum Extern: @unchecked Sendable {
     public var table: Table? { if case .table(let t) = self { t } else { nil } }
     public var memory: Memory? { if case .memory(let m) = self { m } else { nil } }
     public var global: Global? { if case .global(let g) = self { g } else { nil } }
+
+    /// The extern's type, as imports and exports describe it.
+    public var type: Module.ExternType {
+        switch self {
+        case .function(let f): return .function(f.type)
+        case .table(let t): return .table(t.type)
+        case .memory(let m): return .memory(m.type)
+        case .global(let g): return .global(g.type)
+        }
+    }
+
+    var kindText: String {
+        switch self {
+        case .function(let f): return "function \(f.type.wasmText)"
+        case .table(let t): return "table \(t.type.wasmText)"
+        case .memory(let m): return "memory \(m.type.wasmText)"
+        case .global(let g): return "global \(g.type.wasmText)"
+        }
+    }
 }
 
-/// A linear memory. Its base address never moves: the whole range is reserved up front.
+/// A linear memory: bytes the Wasm code loads from and stores to, in pages of 64 KiB.
+///
+/// ```swift
+/// let memory = try Memory(store: store, minimum: 1, maximum: 4)
+/// try memory.write(Array("Hello".utf8), at: 16)
+/// let bytes = try memory.read(at: 16, count: 5)          // bounds-checked copy
+/// memory.grow(by: 1)                                      // old size in pages, or nil
+/// memory.withUnsafeMutableBytes { buffer in buffer[0] = 42 }   // direct access
+/// ```
+///
+/// Its base address never moves (the whole addressable range is reserved up front), so a buffer
+/// from ``withUnsafeMutableBytes(_:)`` stays valid as long as the memory; only its length is
+/// the size at the time of the call.
 public final class Memory: @unchecked Sendable {
     public let store: Store
     let memory: UnsafeMutablePointer<kiln_memory>
@@ -56,36 +87,66 @@ public final class Memory: @unchecked Sendable {
         self.memory = memory
     }
 
+    /// Creates a memory of `type.min` pages that can grow up to `type.max` pages (65536 when nil).
     public convenience init(store: Store, type: MemoryType) throws(KilnError) {
+        guard !type.isMemory64, !type.shared else { throw KilnError.unsupported(feature: type.shared ? "shared memory" : "memory64") }
+        guard type.min <= 65536, (type.max ?? 0) <= 65536, type.min <= (type.max ?? 65536) else {
+            throw KilnError.invalidOperation(reason: "memory limits \(type.wasmText) are invalid (at most 65536 pages, min <= max)")
+        }
         self.init(store: store, memory: try store.makeMemory(type))
     }
 
+    /// Creates a memory of `minimum` pages that can grow up to `maximum` pages.
+    public convenience init(store: Store, minimum: Int, maximum: Int? = nil) throws(KilnError) {
+        guard minimum >= 0, (maximum ?? 0) >= 0 else { throw KilnError.invalidOperation(reason: "negative memory limits") }
+        try self.init(store: store, type: MemoryType(min: UInt64(minimum), max: maximum.map(UInt64.init)))
+    }
+
+    /// Bytes in a page: 65536.
     public static let pageSize = 65536
+    /// The current size in pages.
     public var pages: Int { Int(memory.pointee.pages) }
+    /// The current size in bytes.
     public var byteCount: Int { pages * Memory.pageSize }
+    /// The most pages it can grow to.
     public var maximumPages: Int { Int(memory.pointee.max_pages) }
+    /// The memory's type: its declared maximum, and its current size as the minimum.
     public var type: MemoryType { store.declaredLimits(of: memory) }
 
-    /// Grows by `delta` pages; returns the old size in pages, or nil if it cannot grow.
+    /// Grows by `delta` pages (zero-filled); returns the old size in pages, or nil if it cannot
+    /// grow that much.
     @discardableResult
     public func grow(by delta: Int) -> Int? {
+        guard delta >= 0 else { return nil }
         let old = kiln_memory_grow_raw(memory, UInt64(delta))
         return old == UInt64.max ? nil : Int(old)
     }
 
+    /// Copies `count` bytes out of the memory.
+    /// - Throws: ``Trap`` with ``TrapReason/memoryOutOfBounds`` if the range is not inside it.
     public func read(at offset: Int, count: Int) throws -> [UInt8] {
         try checkRange(offset, count)
         return Array(UnsafeBufferPointer(start: memory.pointee.base + offset, count: count))
     }
 
+    /// Copies bytes into the memory.
+    /// - Throws: ``Trap`` with ``TrapReason/memoryOutOfBounds`` if the range is not inside it
+    ///   (nothing is written then).
     public func write(_ bytes: [UInt8], at offset: Int) throws {
         try checkRange(offset, bytes.count)
         bytes.withUnsafeBufferPointer { source in
-            (memory.pointee.base + offset).update(from: source.baseAddress!, count: source.count)
+            guard let start = source.baseAddress else { return }
+            (memory.pointee.base + offset).update(from: start, count: source.count)
         }
     }
 
-    /// Direct access to the memory's bytes; valid until the memory grows.
+    /// Direct read access to the memory's current bytes. The buffer's base address stays valid
+    /// while the memory lives; its count is the size now (it does not follow `grow`).
+    public func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try body(UnsafeRawBufferPointer(start: memory.pointee.base, count: byteCount))
+    }
+
+    /// Direct access to the memory's current bytes; see ``withUnsafeBytes(_:)``.
     public func withUnsafeMutableBytes<R>(_ body: (UnsafeMutableRawBufferPointer) throws -> R) rethrows -> R {
         try body(UnsafeMutableRawBufferPointer(start: memory.pointee.base, count: byteCount))
     }
@@ -97,7 +158,17 @@ public final class Memory: @unchecked Sendable {
     }
 }
 
-/// A table of references: funcref or externref.
+/// A table of references (`funcref` or `externref`), the targets of `call_indirect`.
+///
+/// ```swift
+/// let table = try Table(store: store, elementType: .funcRef, minimum: 10, maximum: 20)
+/// try table.set(0, .funcRef(add))
+/// if case .funcRef(let function?) = table.get(0) {
+///     print(function.type)                          // (i32, i32) -> i32
+///     try function.call([.i32(1), .i32(2)])         // [.i32(3)]
+/// }
+/// table.grow(by: 5, value: .funcRef(nil))           // old size, or nil past the maximum
+/// ```
 public final class Table: @unchecked Sendable {
     public let store: Store
     let table: UnsafeMutablePointer<kiln_table>
@@ -107,18 +178,49 @@ public final class Table: @unchecked Sendable {
         self.table = table
     }
 
+    /// Creates a table of `type.limits.min` elements, all `initialValue` (null when nil).
     public convenience init(store: Store, type: TableType, initialValue: Value? = nil) throws(KilnError) {
+        guard type.elementType.heapType == .funcRef || type.elementType.heapType == .externRef else {
+            throw KilnError.unsupported(feature: "table of \(type.elementType.wasmText)")
+        }
+        guard !type.limits.isMemory64, type.limits.min <= UInt64(UInt32.max),
+            (type.limits.max ?? 0) <= UInt64(UInt32.max), type.limits.min <= (type.limits.max ?? UInt64(UInt32.max))
+        else { throw KilnError.invalidOperation(reason: "table limits \(type.limits.wasmText) are invalid") }
+        if let initialValue {
+            guard initialValue.matches(.ref(type.elementType)) else {
+                throw KilnError.typeMismatch(reason: "initial value \(initialValue.type.wasmText) for a table of \(type.elementType.wasmText)")
+            }
+            try store.checkOwnership(initialValue)
+        }
         let initial = initialValue.map { store.rawValue($0).ref } ?? nil
         self.init(store: store, table: try store.makeTable(type, initial: initial))
     }
 
-    public var size: Int { Int(table.pointee.size) }
-    var isFuncRef: Bool { table.pointee.is_funcref != 0 }
-    public var elementType: ReferenceType { isFuncRef ? .funcRef : .externRef }
-    public var type: TableType {
-        TableType(elementType: elementType, limits: Limits(min: UInt64(table.pointee.size), max: table.pointee.max == UInt32.max ? nil : UInt64(table.pointee.max)))
+    /// Creates a table of `minimum` null references (or `initialValue`s) of `elementType`
+    /// (`.funcRef` or `.externRef`) that can grow up to `maximum` elements.
+    public convenience init(
+        store: Store, elementType: ReferenceType, minimum: Int, maximum: Int? = nil, initialValue: Value? = nil
+    ) throws(KilnError) {
+        guard minimum >= 0, (maximum ?? 0) >= 0 else { throw KilnError.invalidOperation(reason: "negative table limits") }
+        try self.init(
+            store: store, type: TableType(elementType: elementType, limits: Limits(min: UInt64(minimum), max: maximum.map(UInt64.init))),
+            initialValue: initialValue)
     }
 
+    /// The current number of elements.
+    public var size: Int { Int(table.pointee.size) }
+    var isFuncRef: Bool { table.pointee.is_funcref != 0 }
+    /// `.funcRef` or `.externRef`.
+    public var elementType: ReferenceType { isFuncRef ? .funcRef : .externRef }
+    /// The most elements it can grow to, or nil when unbounded.
+    public var maximumSize: Int? { table.pointee.max == UInt32.max ? nil : Int(table.pointee.max) }
+    /// The table's type: its maximum, and its current size as the minimum.
+    public var type: TableType {
+        TableType(elementType: elementType, limits: Limits(min: UInt64(table.pointee.size), max: maximumSize.map(UInt64.init)))
+    }
+
+    /// The element at `index` (`.funcRef(nil)` or `.externRef(nil)` when empty), or nil when
+    /// `index` is out of bounds. A function read from a table can be inspected and called.
     public func get(_ index: Int) -> Value? {
         guard index >= 0, index < size else { return nil }
         var raw = kiln_value()
@@ -126,22 +228,39 @@ public final class Table: @unchecked Sendable {
         return store.value(raw, type: .ref(elementType))
     }
 
+    /// Sets the element at `index`.
+    /// - Throws: ``Trap`` with ``TrapReason/tableOutOfBounds`` when `index` is out of bounds,
+    ///   ``KilnError/typeMismatch(reason:)`` for a value of the wrong type.
     public func set(_ index: Int, _ value: Value) throws {
         guard index >= 0, index < size else { throw Trap(reason: .tableOutOfBounds, backtrace: [], underlying: nil) }
-        guard value.matches(.ref(elementType)) else { throw KilnError.unlinkable(reason: "table element type mismatch") }
+        guard value.matches(.ref(elementType)) else {
+            throw KilnError.typeMismatch(reason: "cannot store \(value.type.wasmText) in a table of \(elementType.wasmText)")
+        }
+        try store.checkOwnership(value)
         table.pointee.elems[index] = store.tableSlot(for: store.rawValue(value).ref, isFuncRef: isFuncRef)
     }
 
-    /// Grows by `delta` elements set to `value`; returns the old size, or nil past the maximum.
+    /// Grows by `delta` elements set to `value` (null when nil); returns the old size, or nil
+    /// when it cannot grow that much (or `value` has the wrong type or store).
     @discardableResult
     public func grow(by delta: Int, value: Value? = nil) -> Int? {
+        guard delta >= 0, delta <= Int(UInt32.max) else { return nil }
+        if let value {
+            guard value.matches(.ref(elementType)), (try? store.checkOwnership(value)) != nil else { return nil }
+        }
         let slot = store.tableSlot(for: value.map { store.rawValue($0).ref } ?? nil, isFuncRef: isFuncRef)
-        let old = kiln_table_grow_raw(table, UInt32(clamping: delta), slot)
+        let old = kiln_table_grow_raw(table, UInt32(delta), slot)
         return old == UInt32.max ? nil : Int(old)
     }
 }
 
 /// A global variable: a cell that importers share with the exporter.
+///
+/// ```swift
+/// let counter = try Global(store: store, value: .i32(0), mutable: true)
+/// try counter.set(.i32(5))
+/// counter.value                                      // .i32(5)
+/// ```
 public final class Global: @unchecked Sendable {
     public let store: Store
     let cell: UnsafeMutablePointer<kiln_value>
@@ -153,21 +272,43 @@ public final class Global: @unchecked Sendable {
         self.type = type
     }
 
+    /// Creates a global of `type` holding `value`.
     public convenience init(store: Store, type: GlobalType, value: Value) throws(KilnError) {
-        guard value.matches(type.valueType) else { throw KilnError.unlinkable(reason: "global initial value has the wrong type") }
+        guard value.matches(type.valueType) else {
+            throw KilnError.typeMismatch(reason: "initial value \(value.type.wasmText) for a global of \(type.valueType.wasmText)")
+        }
+        try store.checkOwnership(value)
         self.init(store: store, cell: store.makeGlobalCell(store.rawValue(value)), type: type)
     }
 
+    /// Creates a global of `value`'s type, mutable or not.
+    public convenience init(store: Store, value: Value, mutable: Bool = false) throws(KilnError) {
+        try self.init(store: store, type: GlobalType(mutability: mutable ? .variable : .constant, valueType: value.type), value: value)
+    }
+
+    /// The current value.
     public var value: Value { store.value(cell.pointee, type: type.valueType) }
 
+    /// Whether `set` may change the value.
+    public var isMutable: Bool { type.mutability == .variable }
+
+    /// Sets the value.
+    /// - Throws: ``KilnError/invalidOperation(reason:)`` when the global is immutable,
+    ///   ``KilnError/typeMismatch(reason:)`` for a value of another type.
     public func set(_ value: Value) throws {
-        guard type.mutability == .variable else { throw KilnError.unlinkable(reason: "global is immutable") }
-        guard value.matches(type.valueType) else { throw KilnError.unlinkable(reason: "global type mismatch") }
+        guard type.mutability == .variable else { throw KilnError.invalidOperation(reason: "global is immutable") }
+        guard value.matches(type.valueType) else {
+            throw KilnError.typeMismatch(reason: "cannot set a global of \(type.valueType.wasmText) to \(value.type.wasmText)")
+        }
+        try store.checkOwnership(value)
         cell.pointee = store.rawValue(value)
     }
 }
 
-/// An instantiated module.
+/// An instantiated module: its functions, tables, memories and globals in a store.
+///
+/// Create one with ``Linker/instantiate(_:store:)`` (imports by name) or
+/// ``init(store:module:imports:)`` (imports in order); reach its exports by name.
 public final class Instance: @unchecked Sendable {
     public let store: Store
     let entity: InstanceEntity
@@ -177,6 +318,7 @@ public final class Instance: @unchecked Sendable {
         self.entity = entity
     }
 
+    /// The module this is an instance of.
     public var module: Module { entity.module }
 
     /// The export with this name, compared as UTF-8 bytes.
@@ -188,6 +330,7 @@ public final class Instance: @unchecked Sendable {
     public func table(_ name: String) -> Table? { export(name)?.table }
     public func global(_ name: String) -> Global? { export(name)?.global }
 
+    /// Every export, in the module's order.
     public var exports: [(name: String, value: Extern)] {
         entity.exportOrder.map { ($0.name, Extern(store: store, address: $0.value)) }
     }

@@ -2,8 +2,33 @@ import KilnRuntimeC
 import WasmParser
 import WasmTypes
 
-/// A Wasm or host function of a store. Call it with `[Value]`, or get a typed view with
-/// `typed(_:_:)`.
+/// A Wasm or host function of a store.
+///
+/// Call it dynamically with ``Value``s, or look it up once as a ``TypedFunction`` and call that
+/// with Swift values:
+///
+/// ```swift
+/// let add = try instance.typedFunction("add", (Int32, Int32).self, Int32.self)
+/// let sum = try add(1, 2)                                   // 3
+/// let same = try instance.function("add")!.call([.i32(1), .i32(2)])   // [.i32(3)]
+/// ```
+///
+/// A host function is a Swift closure. Its Wasm type is inferred from the closure's Swift types,
+/// or given explicitly for a closure over `[Value]`; either kind can take a ``Caller`` first:
+///
+/// ```swift
+/// let add = try Function(store: store) { (a: Int32, b: Int32) -> Int32 in a &+ b }
+/// let log = try Function(store: store) { (caller: Caller, pointer: Int32, length: Int32) in
+///     let bytes = try caller.memory("memory")!.read(at: Int(pointer), count: Int(length))
+///     print(String(decoding: bytes, as: UTF8.self))
+/// }
+/// let double = try Function(store: store, type: FunctionType(parameters: [.i32], results: [.i32])) { _, arguments in
+///     [.i32(arguments[0].i32.map { UInt32(bitPattern: $0 &* 2) }!)]
+/// }
+/// ```
+///
+/// An error a host function throws traps the Wasm code that called it, and comes out of the
+/// outermost ``call(_:)`` as that same error.
 public final class Function: @unchecked Sendable {
     public let store: Store
     let record: UnsafeMutablePointer<kiln_funcref>
@@ -15,13 +40,52 @@ public final class Function: @unchecked Sendable {
 
     var entity: FunctionEntity { store.functions[UnsafeMutableRawPointer(record)]! }
 
+    /// The function's Wasm type.
     public var type: FunctionType { entity.type }
 
-    /// Defines a host function from a closure over `[Value]`.
+    /// Whether this is a host function (a Swift closure) rather than Wasm code.
+    public var isHostFunction: Bool { entity.host != nil }
+
+    // MARK: - Host functions
+
+    /// Defines a host function from a closure over `[Value]`. The closure must return values of
+    /// `type.results`, or throw.
     public convenience init(
         store: Store, type: FunctionType, _ body: @escaping (Caller, [Value]) throws -> [Value]
     ) throws(KilnError) {
-        let box = HostFunctionBox(type: type, body: body, store: store)
+        try self.init(store: store, type: type, raw: HostFunctionBox.dynamic(type, body))
+    }
+
+    /// Defines a host function of type `(P...) -> (R...)` from a typed closure:
+    /// `Function(store: store) { (a: Int32, b: Int32) -> Int32 in a &+ b }`.
+    public convenience init<each P: WasmValueConvertible, each R: WasmValueConvertible>(
+        store: Store, _ body: @escaping (repeat each P) throws -> (repeat each R)
+    ) throws(KilnError) {
+        try self.init(
+            store: store, type: FunctionType.of((repeat each P).self, (repeat each R).self),
+            raw: { caller, values in
+                let arguments = loadValues((repeat each P).self, from: values, store: caller.store)
+                let results = try body(repeat each arguments)
+                storeValues(repeat each results, into: values, store: caller.store)
+            })
+    }
+
+    /// Defines a host function of type `(P...) -> (R...)` from a typed closure that also receives
+    /// the ``Caller``: `Function(store: store) { (caller: Caller, x: Int32) -> Int32 in ... }`.
+    public convenience init<each P: WasmValueConvertible, each R: WasmValueConvertible>(
+        store: Store, _ body: @escaping (Caller, repeat each P) throws -> (repeat each R)
+    ) throws(KilnError) {
+        try self.init(
+            store: store, type: FunctionType.of((repeat each P).self, (repeat each R).self),
+            raw: { caller, values in
+                let arguments = loadValues((repeat each P).self, from: values, store: caller.store)
+                let results = try body(caller, repeat each arguments)
+                storeValues(repeat each results, into: values, store: caller.store)
+            })
+    }
+
+    init(store: Store, type: FunctionType, raw: @escaping HostFunctionBox.Body) throws(KilnError) {
+        let box = HostFunctionBox(type: type, body: raw, store: store)
         let stub = try store.engine.hostStub(for: type)
         let context = box.makeContext(caller: nil)
         let entity = FunctionEntity(type: type, thunk: nil, host: box, module: nil)
@@ -29,27 +93,42 @@ public final class Function: @unchecked Sendable {
             signature: store.engine.signatureID(type), code: stub, context: UnsafeMutableRawPointer(context), entity: entity)
         box.stub = stub
         store.retain(box)
-        self.init(store: store, record: record)
+        self.store = store
+        self.record = record
     }
 
-    /// Calls the function. Traps come out as `Trap`; a host function's error as itself.
+    // MARK: - Calls
+
+    /// Calls the function with dynamically typed arguments.
+    ///
+    /// A trap comes out as ``Trap``; an error a host function threw as itself; arguments that do
+    /// not match the parameters as ``KilnError/typeMismatch(reason:)``.
     @discardableResult
     public func call(_ arguments: [Value]) throws -> [Value] {
         let entity = self.entity
         let type = entity.type
         guard arguments.count == type.parameters.count else {
-            throw KilnError.unlinkable(reason: "expected \(type.parameters.count) arguments, got \(arguments.count)")
+            throw KilnError.typeMismatch(reason: "\(type.wasmText) takes \(type.parameters.count) arguments, got \(arguments.count)")
         }
-        for (argument, parameter) in zip(arguments, type.parameters) where !argument.matches(parameter) {
-            throw KilnError.unlinkable(reason: "argument type mismatch: expected \(parameter), got \(argument.type)")
+        for (index, (argument, parameter)) in zip(arguments, type.parameters).enumerated() {
+            guard argument.matches(parameter) else {
+                throw KilnError.typeMismatch(reason: "argument \(index) of \(type.wasmText) must be \(parameter.wasmText), got \(argument.type.wasmText)")
+            }
+            try store.checkOwnership(argument)
         }
-        if let host = entity.host {
-            return try host.body(Caller(store: store, instanceContext: nil), arguments)
+        try store.checkCanEnter()
+        let count = max(1, max(type.parameters.count, type.results.count))
+        return try withUnsafeTemporaryAllocation(of: kiln_value.self, capacity: count) { buffer in
+            let values = buffer.baseAddress!
+            values.initialize(repeating: kiln_value(), count: count)
+            for (index, argument) in arguments.enumerated() { values[index] = store.rawValue(argument) }
+            if let host = entity.host {
+                try host.callFromSwift(values)
+            } else {
+                try invoke(entity.thunk!, values)
+            }
+            return type.results.enumerated().map { store.value(values[$0.offset], type: $0.element) }
         }
-        var values = [kiln_value](repeating: kiln_value(), count: max(1, max(type.parameters.count, type.results.count)))
-        for (index, argument) in arguments.enumerated() { values[index] = store.rawValue(argument) }
-        try invoke(entity.thunk!, &values)
-        return type.results.enumerated().map { store.value(values[$0.offset], type: $0.element) }
     }
 
     /// Enters Wasm through the entry shim with raw values; throws the trap if there is one.
@@ -70,31 +149,103 @@ extension Value {
     }
 }
 
-/// What a host function sees of its caller.
-public struct Caller {
+extension FunctionType {
+    /// The Wasm type that a typed closure or typed call with these Swift types stands for.
+    static func of<each P: WasmValueConvertible, each R: WasmValueConvertible>(
+        _ parameters: (repeat each P).Type, _ results: (repeat each R).Type
+    ) -> FunctionType {
+        var parameterTypes: [ValueType] = []
+        for parameter in repeat (each P).self { parameterTypes.append(parameter.wasmType) }
+        var resultTypes: [ValueType] = []
+        for result in repeat (each R).self { resultTypes.append(result.wasmType) }
+        return FunctionType(parameters: parameterTypes, results: resultTypes)
+    }
+
+    static func count<each T>(_ types: (repeat each T).Type) -> Int {
+        var count = 0
+        for _ in repeat (each T).self { count += 1 }
+        return count
+    }
+}
+
+/// Reads a pack of Swift values from raw value slots.
+@inline(__always)
+func loadValues<each T: WasmValueConvertible>(
+    _ types: (repeat each T).Type, from values: UnsafeMutablePointer<kiln_value>, store: Store
+) -> (repeat each T) {
+    var index = 0
+    func next<V: WasmValueConvertible>(_ type: V.Type) -> V {
+        defer { index += 1 }
+        return V._kilnLoad(values[index].i64, store: store)
+    }
+    return (repeat next((each T).self))
+}
+
+/// Writes a pack of Swift values to raw value slots.
+@inline(__always)
+func storeValues<each T: WasmValueConvertible>(
+    _ items: repeat each T, into values: UnsafeMutablePointer<kiln_value>, store: Store
+) {
+    var index = 0
+    for item in repeat each items {
+        values[index].i64 = item._kilnBits(store: store)
+        index += 1
+    }
+}
+
+// MARK: - Caller
+
+/// What a host function sees of its caller: the store (and its ``Store/userData``) and, when it
+/// was called through an import, the calling instance and its exports.
+///
+/// ```swift
+/// let logString = try Function(store: store) { (caller: Caller, pointer: Int32, length: Int32) in
+///     guard let memory = caller.memory("memory") else { throw MyError.noMemory }
+///     let bytes = try memory.read(at: Int(pointer), count: Int(length))
+///     print(String(decoding: bytes, as: UTF8.self))
+/// }
+/// ```
+public struct Caller: @unchecked Sendable {
     public let store: Store
     let instanceContext: UnsafeMutablePointer<kiln_instance>?
 
-    /// The calling instance, when the host function was called through an import.
+    /// The calling instance, when the host function was called through an import (nil when it
+    /// was called from Swift, or from Wasm through a table or `ref.func`).
     public var instance: Instance? {
-        guard let instanceContext, let entity = store.instances.first(where: { $0.context == instanceContext }) else {
-            return nil
-        }
+        guard let instanceContext, let opaque = instanceContext.pointee.host else { return nil }
+        let entity = Unmanaged<InstanceEntity>.fromOpaque(opaque).takeUnretainedValue()
         return Instance(store: store, entity: entity)
     }
 
+    /// The calling instance's export with this name.
+    public func export(_ name: String) -> Extern? { instance?.export(name) }
+    /// The calling instance's exported memory with this name (usually `"memory"`).
+    public func memory(_ name: String = "memory") -> Memory? { export(name)?.memory }
+    /// The calling instance's exported function with this name.
+    public func function(_ name: String) -> Function? { export(name)?.function }
+    /// The calling instance's exported table with this name.
+    public func table(_ name: String) -> Table? { export(name)?.table }
+    /// The calling instance's exported global with this name.
+    public func global(_ name: String) -> Global? { export(name)?.global }
+
+    /// The store's ``Store/userData``.
     public var userData: Any? { store.userData }
 }
 
-/// The Swift side of a host function: its closure, and the C context its stub receives.
+// MARK: - The Swift side of host functions
+
+/// The Swift side of a host function: its closure, and the C contexts its stub receives.
 final class HostFunctionBox {
+    /// Reads the arguments from the value slots and writes the results back into them.
+    typealias Body = (Caller, UnsafeMutablePointer<kiln_value>) throws -> Void
+
     let type: FunctionType
-    let body: (Caller, [Value]) throws -> [Value]
+    let body: Body
     unowned(unsafe) let store: Store
     var stub: UnsafeMutableRawPointer?
     private var contexts: [UnsafeMutablePointer<kiln_host_context>] = []
 
-    init(type: FunctionType, body: @escaping (Caller, [Value]) throws -> [Value], store: Store) {
+    init(type: FunctionType, body: @escaping Body, store: Store) {
         self.type = type
         self.body = body
         self.store = store
@@ -102,6 +253,27 @@ final class HostFunctionBox {
 
     deinit {
         for context in contexts { context.deallocate() }
+    }
+
+    /// A raw body around a closure over `[Value]`, checking what it returns.
+    static func dynamic(_ type: FunctionType, _ body: @escaping (Caller, [Value]) throws -> [Value]) -> Body {
+        return { caller, values in
+            let store = caller.store
+            var arguments: [Value] = []
+            arguments.reserveCapacity(type.parameters.count)
+            for (index, parameter) in type.parameters.enumerated() { arguments.append(store.value(values[index], type: parameter)) }
+            let results = try body(caller, arguments)
+            try HostFunctionBox.checkResults(results, type, store: store)
+            for (index, result) in results.enumerated() { values[index] = store.rawValue(result) }
+        }
+    }
+
+    static func checkResults(_ results: [Value], _ type: FunctionType, store: Store) throws {
+        guard results.count == type.results.count, zip(results, type.results).allSatisfy({ $0.matches($1) }) else {
+            throw KilnError.typeMismatch(
+                reason: "host function of type \(type.wasmText) returned (\(results.map(\.type.wasmText).joined(separator: ", ")))")
+        }
+        for result in results { try store.checkOwnership(result) }
     }
 
     /// A C context for the stub; `caller` is the importing instance, if any.
@@ -115,21 +287,20 @@ final class HostFunctionBox {
     }
 
     /// Runs the closure on raw values; returns non-zero after parking the error in the store.
+    @inline(__always)
     func invoke(_ values: UnsafeMutablePointer<kiln_value>, caller: UnsafeMutableRawPointer?) -> UInt32 {
-        let arguments = type.parameters.enumerated().map { store.value(values[$0.offset], type: $0.element) }
         do {
-            let results = try body(Caller(store: store, instanceContext: caller?.assumingMemoryBound(to: kiln_instance.self)), arguments)
-            guard results.count == type.results.count,
-                zip(results, type.results).allSatisfy({ $0.matches($1) })
-            else {
-                throw KilnError.unlinkable(reason: "host function returned \(results.map(\.type)), expected \(type.results)")
-            }
-            for (index, result) in results.enumerated() { values[index] = store.rawValue(result) }
+            try body(Caller(store: store, instanceContext: caller?.assumingMemoryBound(to: kiln_instance.self)), values)
             return 0
         } catch {
             store.pendingHostError = error
             return 1
         }
+    }
+
+    /// Calls the closure directly from Swift (no Wasm in between): its error comes out as is.
+    func callFromSwift(_ values: UnsafeMutablePointer<kiln_value>) throws {
+        try body(Caller(store: store, instanceContext: nil), values)
     }
 }
 

@@ -73,3 +73,150 @@ public final class ExternRef: @unchecked Sendable {
 extension ValueType {
     var isReference: Bool { if case .ref = self { true } else { false } }
 }
+
+// MARK: - Swift types that stand for Wasm value types
+
+/// A Swift type that stands for one Wasm value type in typed calls and typed host functions.
+///
+/// | Swift type | Wasm type |
+/// |---|---|
+/// | `Int32`, `UInt32` | `i32` |
+/// | `Int64`, `UInt64` | `i64` |
+/// | `Float` | `f32` |
+/// | `Double` | `f64` |
+/// | `Function?` | `funcref` |
+/// | `ExternRef?` | `externref` |
+///
+/// The conversions are bit casts: `UInt32(0xffff_ffff)` and `Int32(-1)` are the same `i32`,
+/// and float NaN payloads are preserved. The underscored requirements are Kiln's own; conform
+/// new types by converting to and from one of the types above.
+public protocol WasmValueConvertible: Sendable {
+    /// The Wasm type this Swift type converts to.
+    static var wasmType: ValueType { get }
+    /// This value as a dynamically typed ``Value``.
+    var wasmValue: Value { get }
+    /// Kiln's raw representation: the low 64 bits of a runtime value slot.
+    static func _kilnLoad(_ bits: UInt64, store: Store) -> Self
+    func _kilnBits(store: Store) -> UInt64
+}
+
+extension Int32: WasmValueConvertible {
+    public static var wasmType: ValueType { .i32 }
+    public var wasmValue: Value { .i32(UInt32(bitPattern: self)) }
+    @inlinable public static func _kilnLoad(_ bits: UInt64, store: Store) -> Int32 { Int32(truncatingIfNeeded: bits) }
+    @inlinable public func _kilnBits(store: Store) -> UInt64 { UInt64(UInt32(bitPattern: self)) }
+}
+
+extension UInt32: WasmValueConvertible {
+    public static var wasmType: ValueType { .i32 }
+    public var wasmValue: Value { .i32(self) }
+    @inlinable public static func _kilnLoad(_ bits: UInt64, store: Store) -> UInt32 { UInt32(truncatingIfNeeded: bits) }
+    @inlinable public func _kilnBits(store: Store) -> UInt64 { UInt64(self) }
+}
+
+extension Int64: WasmValueConvertible {
+    public static var wasmType: ValueType { .i64 }
+    public var wasmValue: Value { .i64(UInt64(bitPattern: self)) }
+    @inlinable public static func _kilnLoad(_ bits: UInt64, store: Store) -> Int64 { Int64(bitPattern: bits) }
+    @inlinable public func _kilnBits(store: Store) -> UInt64 { UInt64(bitPattern: self) }
+}
+
+extension UInt64: WasmValueConvertible {
+    public static var wasmType: ValueType { .i64 }
+    public var wasmValue: Value { .i64(self) }
+    @inlinable public static func _kilnLoad(_ bits: UInt64, store: Store) -> UInt64 { bits }
+    @inlinable public func _kilnBits(store: Store) -> UInt64 { self }
+}
+
+extension Float: WasmValueConvertible {
+    public static var wasmType: ValueType { .f32 }
+    public var wasmValue: Value { .f32(bitPattern) }
+    @inlinable public static func _kilnLoad(_ bits: UInt64, store: Store) -> Float { Float(bitPattern: UInt32(truncatingIfNeeded: bits)) }
+    @inlinable public func _kilnBits(store: Store) -> UInt64 { UInt64(bitPattern) }
+}
+
+extension Double: WasmValueConvertible {
+    public static var wasmType: ValueType { .f64 }
+    public var wasmValue: Value { .f64(bitPattern) }
+    @inlinable public static func _kilnLoad(_ bits: UInt64, store: Store) -> Double { Double(bitPattern: bits) }
+    @inlinable public func _kilnBits(store: Store) -> UInt64 { bitPattern }
+}
+
+/// A reference type usable as `T?` in typed calls: ``Function`` (funcref) and ``ExternRef``
+/// (externref). Only Kiln's own types conform.
+public protocol WasmReference: AnyObject, Sendable {
+    static var _kilnReferenceType: ReferenceType { get }
+    static func _kilnLoadReference(_ bits: UInt64, store: Store) -> Self?
+    static func _kilnReferenceBits(_ reference: Self?, store: Store) -> UInt64
+    static func _kilnValue(_ reference: Self?) -> Value
+}
+
+extension Function: WasmReference {
+    public static var _kilnReferenceType: ReferenceType { .funcRef }
+    public static func _kilnLoadReference(_ bits: UInt64, store: Store) -> Self? {
+        store.function(fromReference: UnsafeMutableRawPointer(bitPattern: UInt(bits))) as? Self
+    }
+    public static func _kilnReferenceBits(_ reference: Function?, store: Store) -> UInt64 {
+        UInt64(UInt(bitPattern: reference?.record.pointee.ref))
+    }
+    public static func _kilnValue(_ reference: Function?) -> Value { .funcRef(reference) }
+}
+
+extension ExternRef: WasmReference {
+    public static var _kilnReferenceType: ReferenceType { .externRef }
+    public static func _kilnLoadReference(_ bits: UInt64, store: Store) -> Self? {
+        guard let pointer = UnsafeMutableRawPointer(bitPattern: UInt(bits)) else { return nil }
+        return Unmanaged<ExternRef>.fromOpaque(pointer).takeUnretainedValue() as? Self
+    }
+    public static func _kilnReferenceBits(_ reference: ExternRef?, store: Store) -> UInt64 {
+        UInt64(UInt(bitPattern: store.rawValue(.externRef(reference)).ref))
+    }
+    public static func _kilnValue(_ reference: ExternRef?) -> Value { .externRef(reference) }
+}
+
+extension Optional: WasmValueConvertible where Wrapped: WasmReference {
+    public static var wasmType: ValueType { .ref(Wrapped._kilnReferenceType) }
+    public var wasmValue: Value { Wrapped._kilnValue(self) }
+    public static func _kilnLoad(_ bits: UInt64, store: Store) -> Wrapped? { Wrapped._kilnLoadReference(bits, store: store) }
+    public func _kilnBits(store: Store) -> UInt64 { Wrapped._kilnReferenceBits(self, store: store) }
+}
+
+extension Value {
+    /// A Swift value as a Wasm value: `Value(Int32(1))`, `Value(3.5)`, `Value(function)`.
+    public init(_ value: some WasmValueConvertible) { self = value.wasmValue }
+    public init(_ value: UInt32) { self = .i32(value) }
+    public init(_ value: UInt64) { self = .i64(value) }
+    public init(_ function: Function?) { self = .funcRef(function) }
+    public init(_ reference: ExternRef?) { self = .externRef(reference) }
+}
+
+extension ValueType {
+    /// The text format's name: `i32`, `funcref`, ...
+    var wasmText: String {
+        switch self {
+        case .i32: return "i32"
+        case .i64: return "i64"
+        case .f32: return "f32"
+        case .f64: return "f64"
+        case .v128: return "v128"
+        case .ref(let reference):
+            switch reference.heapType {
+            case .externRef: return "externref"
+            case .funcRef: return "funcref"
+            default: return "\(reference)"
+            }
+        }
+    }
+}
+
+extension FunctionType {
+    /// `(i32, i32) -> i32`
+    var wasmText: String {
+        let parameters = "(" + self.parameters.map(\.wasmText).joined(separator: ", ") + ")"
+        switch results.count {
+        case 0: return parameters + " -> ()"
+        case 1: return parameters + " -> " + results[0].wasmText
+        default: return parameters + " -> (" + results.map(\.wasmText).joined(separator: ", ") + ")"
+        }
+    }
+}

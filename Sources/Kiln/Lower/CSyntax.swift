@@ -40,6 +40,17 @@ enum CSyntax {
         }
     }
 
+    /// A value held in a `kiln_value` (an lvalue such as `v[2]`): its field, or the whole union
+    /// for a v128.
+    static func member(_ value: String, _ type: ValueType) -> String {
+        type == .v128 ? value : "\(value).\(field(type))"
+    }
+
+    /// The cell of global `index` as an lvalue of the global's C type.
+    static func global(_ index: UInt32, _ type: ValueType) -> String {
+        type == .v128 ? "(*ctx->globals[\(index)])" : "ctx->globals[\(index)]->\(field(type))"
+    }
+
     static func function(_ index: Int) -> String { "fn\(index)" }  // not "f32": that is a type
     static func functionPointerType(_ typeIndex: Int) -> String { "kiln_ft\(typeIndex)" }
     static func entryThunk(_ typeIndex: Int) -> String { "kiln_entry\(typeIndex)" }

@@ -16,7 +16,7 @@ struct FunctionLowering {
     let type: FunctionType
 
     /// A value on the operand stack: either a C expression not yet evaluated or a slot.
-    private struct Operand {
+    struct Operand {
         var type: ValueType
         var expression: String
         /// The expression reads memory, a global or a table: effects must not overtake it.
@@ -43,13 +43,13 @@ struct FunctionLowering {
     }
 
     private var out = ""
-    private var stack: [Operand] = []
+    var stack: [Operand] = []
     private var frames: [Frame] = []
     private var localTypes: [ValueType] = []
     private var slotsUsed: Set<String> = []
     private var slotDeclarations: [String] = []
     private var nextLabel = 0
-    private var usesMemory = false
+    var usesMemory = false
     private var makesCalls = false
     /// Nesting depth of blocks opened inside unreachable code, which emit nothing.
     private var deadDepth = 0
@@ -91,7 +91,7 @@ struct FunctionLowering {
         return header + out + "}\n"
     }
 
-    private struct Unsupported: Error { var reason: String }
+    struct Unsupported: Error { var reason: String }
 
     // MARK: - Emission helpers
 
@@ -102,11 +102,11 @@ struct FunctionLowering {
 
     /// Control flow is flat (labels and gotos, no nested braces), so hostile nesting depth costs
     /// neither indentation nor recursion in TCC's parser.
-    private mutating func emit(_ line: String) {
+    mutating func emit(_ line: String) {
         out += "    " + line + "\n"
     }
 
-    private mutating func slotName(_ height: Int, _ type: ValueType) -> String {
+    mutating func slotName(_ height: Int, _ type: ValueType) -> String {
         let name = CSyntax.slot(height, type)
         if slotsUsed.insert(name).inserted {
             slotDeclarations.append(type == .v128 ? "kiln_value \(name);" : "\(CSyntax.type(type)) \(name);")
@@ -114,10 +114,11 @@ struct FunctionLowering {
         return name
     }
 
-    private mutating func push(_ type: ValueType, _ expression: String, readsState: Bool = false, locals: [UInt32] = []) {
+    mutating func push(_ type: ValueType, _ expression: String, readsState: Bool = false, locals: [UInt32] = []) {
         var operand = Operand(type: type, expression: expression, readsState: readsState, locals: locals)
         // Long expressions cost TCC nothing to evaluate now and keep the C readable.
         if expression.utf8.count > 160 {
+            protectSlots(below: stack.count)
             let name = slotName(stack.count, type)
             emit("\(name) = \(expression);")
             operand = Operand(type: type, expression: name, isSlot: true)
@@ -125,10 +126,10 @@ struct FunctionLowering {
         stack.append(operand)
     }
 
-    private mutating func pop() -> Operand { stack.removeLast() }
+    mutating func pop() -> Operand { stack.removeLast() }
 
     /// Evaluates the operand at `index` into its slot.
-    private mutating func materialize(_ index: Int) {
+    mutating func materialize(_ index: Int) {
         let operand = stack[index]
         if operand.isSlot { return }
         let name = slotName(index, operand.type)
@@ -142,7 +143,7 @@ struct FunctionLowering {
     }
 
     /// Expressions that read state evaluated before an effect (store, call, global.set, trap check).
-    private mutating func flushState() {
+    mutating func flushState() {
         for index in stack.indices where stack[index].readsState { materialize(index) }
     }
 
@@ -151,17 +152,17 @@ struct FunctionLowering {
     }
 
     /// An operand simple enough to evaluate twice: a constant, local or slot.
-    private func isSimple(_ operand: Operand) -> Bool {
+    func isSimple(_ operand: Operand) -> Bool {
         operand.isSlot || (!operand.readsState && operand.expression.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" })
     }
 
     /// Pops the top operand into a simple form (its slot if it is a compound expression).
-    private mutating func popSimple() -> Operand {
+    mutating func popSimple() -> Operand {
         if !isSimple(stack[stack.count - 1]) { materialize(stack.count - 1) }
         return pop()
     }
 
-    private func merged(_ operands: Operand...) -> (readsState: Bool, locals: [UInt32]) {
+    func merged(_ operands: Operand...) -> (readsState: Bool, locals: [UInt32]) {
         var locals: [UInt32] = []
         var readsState = false
         for operand in operands {
@@ -184,11 +185,43 @@ struct FunctionLowering {
     }
 
     /// A result produced by a statement (a call, a check that may trap): its slot at the top.
-    private mutating func resultSlot(_ type: ValueType) -> String {
-        slotName(stack.count, type)
+    mutating func resultSlot(_ type: ValueType) -> String {
+        protectSlots(below: stack.count)
+        return slotName(stack.count, type)
     }
 
-    private mutating func pushSlot(_ type: ValueType) {
+    /// Before a statement writes a slot at `height`: a pending expression below it may read that
+    /// slot (`binary` folds a slot above it into its expression), so every pending expression
+    /// below that reads any slot is evaluated first, in stack order (materializing one writes
+    /// only its own slot, which no expression below it still reads by then).
+    mutating func protectSlots(below height: Int) {
+        for index in 0..<min(height, stack.count) where !stack[index].isSlot && Self.readsSlot(stack[index].expression) {
+            materialize(index)
+        }
+    }
+
+    /// Whether C text names a slot (`s12i`): an `s`, digits and a type letter, as a whole token.
+    static func readsSlot(_ expression: String) -> Bool {
+        let bytes = Array(expression.utf8)
+        func isIdentifier(_ byte: UInt8) -> Bool {
+            (byte >= 48 && byte <= 57) || (byte >= 65 && byte <= 90) || (byte >= 97 && byte <= 122) || byte == 95
+        }
+        var index = 0
+        while index < bytes.count {
+            if bytes[index] == UInt8(ascii: "s") && (index == 0 || !isIdentifier(bytes[index - 1])) {
+                var end = index + 1
+                while end < bytes.count && bytes[end] >= 48 && bytes[end] <= 57 { end += 1 }
+                if end > index + 1 && end < bytes.count && "ijfdvr".utf8.contains(bytes[end])
+                    && (end + 1 == bytes.count || !isIdentifier(bytes[end + 1])) {
+                    return true
+                }
+            }
+            index += 1
+        }
+        return false
+    }
+
+    mutating func pushSlot(_ type: ValueType) {
         let name = slotName(stack.count, type)
         stack.append(Operand(type: type, expression: name, isSlot: true))
     }
@@ -313,7 +346,7 @@ struct FunctionLowering {
             var frame = Frame(kind: .if, label: newLabel(), height: height, parameters: signature.parameters, results: signature.results)
             frame.elseLabel = newLabel()
             frames.append(frame)
-            emit("if (!(\(condition.expression))) goto \(CSyntax.label(frame.elseLabel));")
+            emit("if (!\(Self.truth(condition.expression))) goto \(CSyntax.label(frame.elseLabel));")
         case .else:
             var frame = frames[frames.count - 1]
             if !dead {
@@ -335,7 +368,7 @@ struct FunctionLowering {
         case .brIf(let depth):
             let condition = pop()
             flushAll()
-            emit("if (\(condition.expression)) {")
+            emit("if \(Self.truth(condition.expression)) {")
             branch(to: depth)
             emit("}")
         case .brTable(let table):
@@ -388,16 +421,22 @@ struct FunctionLowering {
             push(value.type, name, locals: [index])
         case .globalGet(let index):
             let type = module.globals[Int(index)].valueType
-            push(type, "ctx->globals[\(index)]->\(CSyntax.field(type))", readsState: true)
+            push(type, CSyntax.global(index, type), readsState: true)
         case .globalSet(let index):
             let value = pop()
             flushState()
             let type = module.globals[Int(index)].valueType
-            emit("ctx->globals[\(index)]->\(CSyntax.field(type)) = \(value.expression);")
+            emit("\(CSyntax.global(index, type)) = \(value.expression);")
+        case .load(let load, let memarg) where Self.isV128(load):
+            lowerV128Load(load, memarg)
+        case .store(.v128Store, let memarg):
+            lowerV128Store(memarg)
         case .load(let load, let memarg):
             try lowerLoad(load, memarg)
         case .store(let store, let memarg):
             try lowerStore(store, memarg)
+        case .v128Const, .i8x16Shuffle, .simd, .simdLane, .simdMemLane:
+            try lowerSIMD(instruction)
         case .memorySize(let memory):
             push(.i32, "(u32)ctx->memories[\(memory)]->pages", readsState: true)
         case .memoryGrow(let memory):
@@ -680,6 +719,28 @@ struct FunctionLowering {
         case .f64Max: binary(.f64) { "kiln_f64_max(\($0), \($1))" }
         case .f64Copysign: binary(.f64) { "F64_COPYSIGN(\($0), \($1))" }
         }
+    }
+
+    /// A condition in parentheses, without the `(u32)` that turns a comparison into a value:
+    /// TCC then branches on the flags directly.
+    private static func truth(_ condition: String) -> String {
+        if condition.hasPrefix("(u32)(") && condition.hasSuffix(")") && balanced(condition.dropFirst(5)) {
+            return String(condition.dropFirst(5))
+        }
+        return "(\(condition))"
+    }
+
+    /// Whether a parenthesized expression's first parenthesis closes at its end.
+    private static func balanced(_ text: Substring) -> Bool {
+        var depth = 0
+        for (offset, character) in text.enumerated() {
+            if character == "(" { depth += 1 }
+            if character == ")" {
+                depth -= 1
+                if depth == 0 { return offset == text.count - 1 }
+            }
+        }
+        return false
     }
 
     /// Shift counts are taken modulo the width; a constant count is reduced here.

@@ -52,7 +52,7 @@ enum ModuleLowering {
         var text = "static void \(CSyntax.entryThunk(typeIndex))(void *code, void *ctx, kiln_value *v) {\n"
         var arguments = ["ctx"]
         for (index, parameter) in type.parameters.enumerated() {
-            arguments.append("v[\(index)].\(CSyntax.field(parameter))")
+            arguments.append(CSyntax.member("v[\(index)]", parameter))
         }
         for (index, result) in type.results.enumerated().dropFirst() {
             text += "    \(CSyntax.type(result)) r\(index);\n"
@@ -62,7 +62,7 @@ enum ModuleLowering {
         if let first = type.results.first {
             text += "    \(CSyntax.type(first)) r0 = \(call);\n"
             for (index, result) in type.results.enumerated() {
-                text += "    v[\(index)].\(CSyntax.field(result)) = r\(index);\n"
+                text += "    \(CSyntax.member("v[\(index)]", result)) = r\(index);\n"
             }
         } else {
             text += "    \(call);\n"
@@ -80,14 +80,14 @@ enum ModuleLowering {
         let count = max(1, max(type.parameters.count, type.results.count))
         source += "    kiln_value v[\(count)];\n"
         for (index, parameter) in type.parameters.enumerated() {
-            source += "    v[\(index)].\(CSyntax.field(parameter)) = \(CSyntax.local(index));\n"
+            source += "    \(CSyntax.member("v[\(index)]", parameter)) = \(CSyntax.local(index));\n"
         }
         source += "    if (kiln_host_call(host, v)) kiln_trap_exec(((kiln_host_context *)host)->exec, KILN_TRAP_HOST);\n"
         for (index, result) in type.results.enumerated().dropFirst() {
-            source += "    *\(CSyntax.resultPointer(index)) = v[\(index)].\(CSyntax.field(result));\n"
+            source += "    *\(CSyntax.resultPointer(index)) = \(CSyntax.member("v[\(index)]", result));\n"
         }
         if let first = type.results.first {
-            source += "    return v[0].\(CSyntax.field(first));\n"
+            source += "    return \(CSyntax.member("v[0]", first));\n"
         }
         return source + "}\n"
     }

@@ -204,29 +204,44 @@ struct Instantiation {
         guard imports.count == info.imports.count else {
             throw KilnError.unlinkable(reason: "expected \(info.imports.count) imports, got \(imports.count)")
         }
+        guard module.engine === store.engine else {
+            throw KilnError.invalidOperation(reason: "the module was compiled by another engine than the store's")
+        }
         for (entry, extern) in zip(info.imports, imports) {
             let name = "\(entry.module).\(entry.name)"
             guard extern.store === store else { throw KilnError.unlinkable(reason: "import \(name) belongs to another store") }
+            func incompatible(_ expected: String, _ actual: String) -> KilnError {
+                KilnError.unlinkable(reason: "incompatible import type for \(name): expected \(expected), got \(actual)")
+            }
             switch (entry.descriptor, extern) {
             case (.function(let typeIndex), .function(let function)):
                 guard function.record.pointee.sig == module.signatureIDs[Int(typeIndex)] else {
-                    throw KilnError.unlinkable(reason: "incompatible import type for \(name): expected \(info.types[Int(typeIndex)]), got \(function.type)")
+                    throw incompatible("function \(info.types[Int(typeIndex)].wasmText)", "function \(function.type.wasmText)")
                 }
             case (.table(let type), .table(let table)):
                 let actual = table.type
                 guard actual.elementType == type.elementType, limitsMatch(actual.limits, type.limits) else {
-                    throw KilnError.unlinkable(reason: "incompatible import type for table \(name)")
+                    throw incompatible("table \(type.wasmText)", "table \(actual.wasmText)")
                 }
             case (.memory(let type), .memory(let memory)):
-                guard limitsMatch(store.declaredLimits(of: memory.memory), type) else {
-                    throw KilnError.unlinkable(reason: "incompatible import type for memory \(name)")
+                let actual = store.declaredLimits(of: memory.memory)
+                guard limitsMatch(actual, type) else {
+                    throw incompatible("memory \(type.wasmText)", "memory \(actual.wasmText)")
                 }
             case (.global(let type), .global(let global)):
                 guard global.type == type else {
-                    throw KilnError.unlinkable(reason: "incompatible import type for global \(name)")
+                    throw incompatible("global \(type.wasmText)", "global \(global.type.wasmText)")
                 }
             default:
-                throw KilnError.unlinkable(reason: "incompatible import type for \(name): wrong kind of extern")
+                let expected: String
+                switch entry.descriptor {
+                case .function: expected = "a function"
+                case .table: expected = "a table"
+                case .memory: expected = "a memory"
+                case .global: expected = "a global"
+                case .tag: expected = "a tag"
+                }
+                throw incompatible(expected, extern.kindText)
             }
         }
     }
@@ -236,45 +251,6 @@ struct Instantiation {
         guard let requiredMax = required.max else { return true }
         guard let actualMax = actual.max else { return false }
         return actualMax <= requiredMax
-    }
-}
-
-/// Resolves imports by module and name, and instantiates modules against them.
-public final class Linker {
-    public let engine: Engine
-    private var definitions: [[UInt8]: Extern] = [:]
-
-    public init(engine: Engine) { self.engine = engine }
-
-    private static func key(_ module: String, _ name: String) -> [UInt8] {
-        var key = Array(module.utf8)
-        key.append(0xff)  // never part of UTF-8: module and name cannot run together
-        key += name.utf8
-        return key
-    }
-
-    public func define(module: String, name: String, _ extern: Extern) {
-        definitions[Linker.key(module, name)] = extern
-    }
-
-    /// Defines every export of an instance under a module name.
-    public func define(module: String, instance: Instance) {
-        for (name, value) in instance.exports { define(module: module, name: name, value) }
-    }
-
-    public func lookup(module: String, name: String) -> Extern? {
-        definitions[Linker.key(module, name)]
-    }
-
-    public func instantiate(_ module: Module, store: Store) throws -> Instance {
-        var imports: [Extern] = []
-        for entry in module.info.imports {
-            guard let extern = lookup(module: entry.module, name: entry.name) else {
-                throw KilnError.unlinkable(reason: "unknown import: \(entry.module).\(entry.name)")
-            }
-            imports.append(extern)
-        }
-        return try Instantiation(module: module, store: store, imports: imports).run()
     }
 }
 

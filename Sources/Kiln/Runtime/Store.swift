@@ -3,12 +3,17 @@ import WasmParser
 import WasmTypes
 
 /// Owns every runtime object of a group of instances: memories, tables, globals, function
-/// records, host closures and the execution state. Handles (`Function`, `Memory`, ...) keep the
-/// store alive; the store never holds a handle, so there are no cycles and everything is freed
-/// when the last handle goes. Not for use from two threads at once.
+/// records, host closures and the execution state.
+///
+/// Handles (``Function``, ``Memory``, ...) keep the store alive; the store never holds a
+/// handle, so there are no cycles and everything is freed when the last handle goes. Objects of
+/// one store cannot be used in another.
+///
+/// A store runs one call at a time: use it from one thread at a time (async calls, which run on
+/// the store's own thread, are queued). After a trap the store stays usable.
 public final class Store: @unchecked Sendable {
     public let engine: Engine
-    /// Anything the embedder wants host functions to reach through `Caller`.
+    /// Anything the embedder wants host functions to reach through ``Caller/userData``.
     public var userData: Any?
 
     let exec: UnsafeMutablePointer<kiln_exec>
@@ -22,6 +27,10 @@ public final class Store: @unchecked Sendable {
     private var hostBoxes: [HostFunctionBox] = []
     /// The error a host function threw, waiting for the trap it caused to reach Swift.
     var pendingHostError: (any Error)?
+    /// The store's thread for async calls, and the threads waiting in async host functions.
+    let scheduler = StoreScheduler()
+    /// Host functions made from a Linker's `defineFunction` closures, by definition.
+    var linkerFunctions: [ObjectIdentifier: (definition: AnyObject, record: UnsafeMutablePointer<kiln_funcref>)] = [:]
 
     public init(engine: Engine) {
         self.engine = engine
@@ -30,6 +39,7 @@ public final class Store: @unchecked Sendable {
     }
 
     deinit {
+        scheduler.shutdown()
         for memory in memories {
             kiln_memory_destroy(memory)
             memory.deallocate()

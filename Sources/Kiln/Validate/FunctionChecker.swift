@@ -7,7 +7,7 @@ extension Validator {
     /// entries may be Unknown in unreachable code, and a stack of control frames with their
     /// start and end types, the operand stack height at entry, and an `unreachable` flag.
     /// The stacks are reused across functions; checking a body allocates nothing per instruction.
-    struct FunctionChecker {
+    struct FunctionChecker: ~Copyable {
         enum FrameKind: UInt8 { case block, loop, `if`, `else`, function }
 
         struct Frame {
@@ -29,7 +29,10 @@ extension Validator {
         let hasDataCountSection: Bool
         let declaredFunctions: [Bool]
 
-        var stack: [VType] = []
+        /// The operand stack: a manually managed buffer, so that pushes cost no uniqueness check.
+        var stack: UnsafeMutablePointer<VType>
+        var stackCount = 0
+        var stackCapacity: Int
         var frames: [Frame] = []
         var locals: [VType] = []
         var results = Signature()
@@ -41,6 +44,8 @@ extension Validator {
         var functionIndex = 0
         var offsets: [Int] = []
         var pc = 0
+        /// Index of the body's last instruction: the only place the function's frame may end.
+        var lastIndex = 0
 
         init(context: Context) {
             pool = context.pool
@@ -54,8 +59,13 @@ extension Validator {
             dataSegmentCount = context.dataSegmentCount
             hasDataCountSection = context.hasDataCountSection
             declaredFunctions = context.declaredFunctions
-            stack.reserveCapacity(256)
+            stackCapacity = 1024
+            stack = UnsafeMutablePointer<VType>.allocate(capacity: stackCapacity)
             frames.reserveCapacity(64)
+        }
+
+        deinit {
+            stack.deallocate()
         }
 
         // MARK: Errors
@@ -78,24 +88,40 @@ extension Validator {
         // MARK: Operand stack
 
         @inline(__always)
-        mutating func push(_ type: VType) { stack.append(type) }
+        mutating func push(_ type: VType) {
+            if stackCount == stackCapacity { grow() }
+            stack[stackCount] = type
+            stackCount &+= 1
+        }
+
+        @inline(never)
+        mutating func grow() {
+            let newCapacity = stackCapacity &* 2
+            let newStack = UnsafeMutablePointer<VType>.allocate(capacity: newCapacity)
+            newStack.update(from: stack, count: stackCount)
+            stack.deallocate()
+            stack = newStack
+            stackCapacity = newCapacity
+        }
 
         @inline(__always)
         mutating func pop() throws(KilnError) -> VType {
-            if stack.count == height {
+            if stackCount == height {
                 if unreachable { return .unknown }
                 throw mismatch()
             }
-            return stack.removeLast()
+            stackCount &-= 1
+            return stack[stackCount]
         }
 
         @inline(__always)
         mutating func pop(_ expected: VType) throws(KilnError) {
-            if stack.count == height {
+            if stackCount == height {
                 if unreachable { return }
                 throw mismatch()
             }
-            let actual = stack.removeLast()
+            stackCount &-= 1
+            let actual = stack[stackCount]
             if actual != expected && actual != .unknown { throw mismatch() }
         }
 
@@ -125,7 +151,7 @@ extension Validator {
             var index = Int(start)
             let end = index + Int(count)
             while index < end {
-                stack.append(pool[index])
+                push(pool[index])
                 index += 1
             }
         }
@@ -135,7 +161,7 @@ extension Validator {
         func peek(sequence start: Int32, count: Int32) throws(KilnError) {
             let count = Int(count)
             for offset in 0..<count {
-                let position = stack.count - 1 - offset
+                let position = stackCount - 1 - offset
                 let expected = pool[Int(start) + count - 1 - offset]
                 if position >= height {
                     let actual = stack[position]
@@ -149,8 +175,8 @@ extension Validator {
         // MARK: Control stack
 
         mutating func pushFrame(_ kind: FrameKind, _ type: Signature) {
-            frames.append(Frame(kind: kind, type: type, height: stack.count, unreachable: false))
-            height = stack.count
+            frames.append(Frame(kind: kind, type: type, height: stackCount, unreachable: false))
+            height = stackCount
             unreachable = false
             push(sequence: type.paramStart, count: type.paramCount)
         }
@@ -158,7 +184,7 @@ extension Validator {
         mutating func popFrame() throws(KilnError) -> Frame {
             guard let frame = frames.last else { throw malformed("unexpected end") }
             try pop(sequence: frame.type.resultStart, count: frame.type.resultCount)
-            guard stack.count == frame.height else { throw mismatch() }
+            guard stackCount == frame.height else { throw mismatch() }
             frames.removeLast()
             if let outer = frames.last {
                 height = outer.height
@@ -168,7 +194,7 @@ extension Validator {
         }
 
         mutating func markUnreachable() {
-            stack.removeLast(stack.count - height)
+            stackCount = height
             unreachable = true
             frames[frames.count - 1].unreachable = true
         }
@@ -227,7 +253,7 @@ extension Validator {
             self.functionIndex = functionIndex
             offsets = body.offsets
             pc = 0
-            stack.removeAll(keepingCapacity: true)
+            stackCount = 0
             frames.removeAll(keepingCapacity: true)
             locals.removeAll(keepingCapacity: true)
             let paramStart = Int(type.paramStart)
@@ -239,9 +265,9 @@ extension Validator {
             let instructions = body.instructions
             let count = instructions.count
             var index = 0
+            lastIndex = count &- 1
             while index < count {
                 pc = index
-                guard !frames.isEmpty else { throw malformed("operators remaining after end of function") }
                 try step(instructions[index])
                 index &+= 1
             }
@@ -278,6 +304,9 @@ extension Validator {
             case .end:
                 guard !frames.isEmpty else { throw malformed("unexpected end") }
                 let frame = try popFrame()
+                if frames.isEmpty, pc != lastIndex {
+                    throw malformed("operators remaining after end of function")
+                }
                 if frame.kind == .if,
                     !sameSequence(frame.type.paramStart, frame.type.paramCount, frame.type.resultStart, frame.type.resultCount)
                 {
