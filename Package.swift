@@ -39,6 +39,13 @@ let package = Package(
             name: "kiln",
             dependencies: ["Kiln", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
+        // Benchmark driver (benchmarks/run.py runs it): one measurement per process. WasmKit's
+        // interpreter is a comparison point here only, never a dependency of the Kiln library.
+        .executableTarget(
+            name: "kiln-bench",
+            dependencies: ["Kiln", .product(name: "WasmKit", package: "WasmKit")],
+            path: "benchmarks/harness"
+        ),
         .testTarget(
             name: "KilnTests",
             dependencies: ["Kiln", .product(name: "WAT", package: "WasmKit")],

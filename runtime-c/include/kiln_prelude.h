@@ -177,13 +177,16 @@ f64 kiln_f64_convert_u64(u64 x);
 
 /* SIMD (v128) helpers, in simd.c. A v128 crosses into them only by pointer (TCC passes 16-byte
  * unions in other registers than clang); the destination may alias an operand. Memory helpers
- * take the address generated code computed, so an access past the end faults into a trap. */
+ * take the address generated code computed, so an access past the end faults into a trap.
+ * TCC sees only the typedefs: a module redeclares the helpers it calls (ModuleLowering), so that
+ * modules without SIMD do not pay for parsing two hundred declarations. */
 typedef void kiln_v128_unary(kiln_value *d, const kiln_value *a);
 typedef void kiln_v128_binary(kiln_value *d, const kiln_value *a, const kiln_value *b);
 typedef void kiln_v128_ternary(kiln_value *d, const kiln_value *a, const kiln_value *b, const kiln_value *c);
 typedef u32 kiln_v128_test(const kiln_value *a);
 typedef void kiln_v128_shift(kiln_value *d, const kiln_value *a, u32 count);
 typedef void kiln_v128_load(kiln_value *d, const u8 *p);
+#ifndef __TINYC__
 kiln_v128_unary kiln_f32x4_abs, kiln_f32x4_ceil, kiln_f32x4_convert_i32x4_s,
     kiln_f32x4_convert_i32x4_u, kiln_f32x4_demote_f64x2_zero, kiln_f32x4_floor, kiln_f32x4_nearest,
     kiln_f32x4_neg, kiln_f32x4_sqrt, kiln_f32x4_trunc, kiln_f64x2_abs, kiln_f64x2_ceil,
@@ -246,6 +249,7 @@ void kiln_f64x2_splat(kiln_value *d, f64 x);
 void kiln_i8x16_shuffle(kiln_value *d, const kiln_value *a, const kiln_value *b, u64 low, u64 high);
 /* One 16-byte store: a store that traps writes nothing. */
 void kiln_v128_store(u8 *p, const kiln_value *v);
+#endif
 
 /* ---- Building blocks of generated code: macros, because TCC never inlines. ---- */
 

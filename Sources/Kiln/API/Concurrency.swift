@@ -24,7 +24,7 @@ extension Function {
     /// Defines an async host function from a closure over `[Value]`.
     ///
     /// Wasm code that calls it blocks its thread while the closure runs in a new task; call such
-    /// functions with the async ``call(_:)-async`` (which runs Wasm on a thread of the store's own)
+    /// functions with the async `call(_:)` (which runs Wasm on a thread of the store's own)
     /// rather than from a thread of Swift's cooperative pool.
     public convenience init(
         store: Store, type: FunctionType, _ body: @escaping @Sendable (Caller, [Value]) async throws -> [Value]
@@ -41,19 +41,19 @@ extension Function {
 
     /// Defines an async host function of type `(P...) -> (R...)` from a typed closure:
     /// `Function(store: store) { (x: Int32) async throws -> Int32 in try await lookUp(x) }`.
-    /// See ``init(store:type:_:)-async`` for how it runs.
+    /// See the async `init(store:type:_:)` for how it runs.
     public convenience init<each P: WasmValueConvertible, each R: WasmValueConvertible>(
         store: Store, _ body: @escaping @Sendable (repeat each P) async throws -> (repeat each R)
     ) throws(KilnError) {
         try self.init(
             store: store, type: FunctionType.of((repeat each P).self, (repeat each R).self),
-            raw: { caller, values in
+            rawBody: { caller, values in
                 let store = caller.store
-                let arguments = SendableBox(loadValues((repeat each P).self, from: values, store: store))
+                let arguments = SendableBox(_kilnLoadValues((repeat each P).self, from: values, store: store))
                 let results = try store.scheduler.suspend(store: store) {
                     SendableBox(try await body(repeat each arguments.value))
                 }
-                storeValues(repeat each results.value, into: values, store: store)
+                _kilnStoreValues(repeat each results.value, into: values, store: store)
             })
     }
 
@@ -64,20 +64,20 @@ extension Function {
     ) throws(KilnError) {
         try self.init(
             store: store, type: FunctionType.of((repeat each P).self, (repeat each R).self),
-            raw: { caller, values in
+            rawBody: { caller, values in
                 let store = caller.store
-                let arguments = SendableBox(loadValues((repeat each P).self, from: values, store: store))
+                let arguments = SendableBox(_kilnLoadValues((repeat each P).self, from: values, store: store))
                 let results = try store.scheduler.suspend(store: store) {
                     SendableBox(try await body(caller, repeat each arguments.value))
                 }
-                storeValues(repeat each results.value, into: values, store: store)
+                _kilnStoreValues(repeat each results.value, into: values, store: store)
             })
     }
 }
 
 extension Linker {
     /// Instantiates from Swift concurrency: initializers and the start function run on the
-    /// store's own thread (see ``Function/call(_:)-async``).
+    /// store's own thread (see the async `Function.call(_:)`).
     public func instantiate(_ module: Module, store: Store) async throws -> Instance {
         let imports = try resolveImports(of: module, store: store)
         return try await store.scheduler.run(store: store) {

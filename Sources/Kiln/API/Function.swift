@@ -23,7 +23,7 @@ import WasmTypes
 ///     print(String(decoding: bytes, as: UTF8.self))
 /// }
 /// let double = try Function(store: store, type: FunctionType(parameters: [.i32], results: [.i32])) { _, arguments in
-///     [.i32(arguments[0].i32.map { UInt32(bitPattern: $0 &* 2) }!)]
+///     [Value(arguments[0].i32! &* 2)]
 /// }
 /// ```
 ///
@@ -32,13 +32,13 @@ import WasmTypes
 public final class Function: @unchecked Sendable {
     public let store: Store
     let record: UnsafeMutablePointer<kiln_funcref>
+    let entity: FunctionEntity
 
     init(store: Store, record: UnsafeMutablePointer<kiln_funcref>) {
         self.store = store
         self.record = record
+        self.entity = store.functions[UnsafeMutableRawPointer(record)]!
     }
-
-    var entity: FunctionEntity { store.functions[UnsafeMutableRawPointer(record)]! }
 
     /// The function's Wasm type.
     public var type: FunctionType { entity.type }
@@ -58,30 +58,41 @@ public final class Function: @unchecked Sendable {
 
     /// Defines a host function of type `(P...) -> (R...)` from a typed closure:
     /// `Function(store: store) { (a: Int32, b: Int32) -> Int32 in a &+ b }`.
+    @inlinable
     public convenience init<each P: WasmValueConvertible, each R: WasmValueConvertible>(
         store: Store, _ body: @escaping (repeat each P) throws -> (repeat each R)
     ) throws(KilnError) {
         try self.init(
             store: store, type: FunctionType.of((repeat each P).self, (repeat each R).self),
-            raw: { caller, values in
-                let arguments = loadValues((repeat each P).self, from: values, store: caller.store)
+            rawBody: { caller, values in
+                let store = caller.store
+                let arguments = _kilnLoadValues((repeat each P).self, from: values, store: store)
                 let results = try body(repeat each arguments)
-                storeValues(repeat each results, into: values, store: caller.store)
+                _kilnStoreValues(repeat each results, into: values, store: store)
             })
     }
 
     /// Defines a host function of type `(P...) -> (R...)` from a typed closure that also receives
     /// the ``Caller``: `Function(store: store) { (caller: Caller, x: Int32) -> Int32 in ... }`.
+    @inlinable
     public convenience init<each P: WasmValueConvertible, each R: WasmValueConvertible>(
         store: Store, _ body: @escaping (Caller, repeat each P) throws -> (repeat each R)
     ) throws(KilnError) {
         try self.init(
             store: store, type: FunctionType.of((repeat each P).self, (repeat each R).self),
-            raw: { caller, values in
-                let arguments = loadValues((repeat each P).self, from: values, store: caller.store)
+            rawBody: { caller, values in
+                let store = caller.store
+                let arguments = _kilnLoadValues((repeat each P).self, from: values, store: store)
                 let results = try body(caller, repeat each arguments)
-                storeValues(repeat each results, into: values, store: caller.store)
+                _kilnStoreValues(repeat each results, into: values, store: store)
             })
+    }
+
+    /// A host function whose closure reads its arguments from, and writes its results to, 16-byte
+    /// value slots.
+    @usableFromInline
+    convenience init(store: Store, type: FunctionType, rawBody: @escaping (Caller, UnsafeMutableRawPointer) throws -> Void) throws(KilnError) {
+        try self.init(store: store, type: type, raw: { caller, values in try rawBody(caller, UnsafeMutableRawPointer(values)) })
     }
 
     init(store: Store, type: FunctionType, raw: @escaping HostFunctionBox.Body) throws(KilnError) {
@@ -95,6 +106,7 @@ public final class Function: @unchecked Sendable {
         store.retain(box)
         self.store = store
         self.record = record
+        self.entity = entity
     }
 
     // MARK: - Calls
@@ -151,6 +163,7 @@ extension Value {
 
 extension FunctionType {
     /// The Wasm type that a typed closure or typed call with these Swift types stands for.
+    @usableFromInline
     static func of<each P: WasmValueConvertible, each R: WasmValueConvertible>(
         _ parameters: (repeat each P).Type, _ results: (repeat each R).Type
     ) -> FunctionType {
@@ -168,28 +181,28 @@ extension FunctionType {
     }
 }
 
-/// Reads a pack of Swift values from raw value slots.
-@inline(__always)
-func loadValues<each T: WasmValueConvertible>(
-    _ types: (repeat each T).Type, from values: UnsafeMutablePointer<kiln_value>, store: Store
+/// Reads a pack of Swift values from 16-byte value slots (Kiln's runtime representation).
+@inlinable @inline(__always)
+public func _kilnLoadValues<each T: WasmValueConvertible>(
+    _ types: (repeat each T).Type, from values: UnsafeMutableRawPointer, store: Store
 ) -> (repeat each T) {
-    var index = 0
+    var offset = 0
     func next<V: WasmValueConvertible>(_ type: V.Type) -> V {
-        defer { index += 1 }
-        return V._kilnLoad(values[index].i64, store: store)
+        defer { offset += 16 }
+        return V._kilnLoad(values.load(fromByteOffset: offset, as: UInt64.self), store: store)
     }
     return (repeat next((each T).self))
 }
 
-/// Writes a pack of Swift values to raw value slots.
-@inline(__always)
-func storeValues<each T: WasmValueConvertible>(
-    _ items: repeat each T, into values: UnsafeMutablePointer<kiln_value>, store: Store
+/// Writes a pack of Swift values to 16-byte value slots.
+@inlinable @inline(__always)
+public func _kilnStoreValues<each T: WasmValueConvertible>(
+    _ items: repeat each T, into values: UnsafeMutableRawPointer, store: Store
 ) {
-    var index = 0
+    var offset = 0
     for item in repeat each items {
-        values[index].i64 = item._kilnBits(store: store)
-        index += 1
+        values.storeBytes(of: item._kilnBits(store: store), toByteOffset: offset, as: UInt64.self)
+        offset += 16
     }
 }
 

@@ -101,6 +101,7 @@ public final class Linker {
 
     /// Defines a host function from a typed closure, for every store:
     /// `linker.defineFunction(module: "env", name: "add") { (a: Int32, b: Int32) -> Int32 in a &+ b }`.
+    @inlinable
     public func defineFunction<each P: WasmValueConvertible, each R: WasmValueConvertible>(
         module: String, name: String, _ body: @escaping (repeat each P) throws -> (repeat each R)
     ) {
@@ -110,6 +111,7 @@ public final class Linker {
     }
 
     /// Defines a host function from a typed closure that receives the ``Caller``, for every store.
+    @inlinable
     public func defineFunction<each P: WasmValueConvertible, each R: WasmValueConvertible>(
         module: String, name: String, _ body: @escaping (Caller, repeat each P) throws -> (repeat each R)
     ) {
@@ -119,6 +121,7 @@ public final class Linker {
     }
 
     /// Defines an async host function from a typed closure, for every store.
+    @inlinable
     public func defineFunction<each P: WasmValueConvertible, each R: WasmValueConvertible>(
         module: String, name: String, _ body: @escaping @Sendable (repeat each P) async throws -> (repeat each R)
     ) {
@@ -129,6 +132,7 @@ public final class Linker {
 
     /// Defines an async host function from a typed closure that receives the ``Caller``, for
     /// every store.
+    @inlinable
     public func defineFunction<each P: WasmValueConvertible, each R: WasmValueConvertible>(
         module: String, name: String, _ body: @escaping @Sendable (Caller, repeat each P) async throws -> (repeat each R)
     ) {
@@ -137,7 +141,8 @@ public final class Linker {
         }
     }
 
-    private func defineHost(_ module: String, _ name: String, _ type: FunctionType, _ make: @escaping (Store) throws(KilnError) -> Function) {
+    @usableFromInline
+    func defineHost(_ module: String, _ name: String, _ type: FunctionType, _ make: @escaping (Store) throws(KilnError) -> Function) {
         definitions[Linker.key(module, name)] = .host(HostDefinition(type: type, make: make))
     }
 
@@ -170,10 +175,12 @@ public final class Linker {
 }
 
 /// A `defineFunction` closure: a host function for each store that needs it.
+@usableFromInline
 final class HostDefinition {
     let type: FunctionType
     let make: (Store) throws(KilnError) -> Function
 
+    @usableFromInline
     init(type: FunctionType, make: @escaping (Store) throws(KilnError) -> Function) {
         self.type = type
         self.make = make

@@ -25,19 +25,24 @@ public struct TypedFunction<each Parameter: WasmValueConvertible, Results>: @unc
     private let code: UnsafeMutableRawPointer?
     private let context: UnsafeMutableRawPointer?
     private let host: HostFunctionBox?
-    private let slots: Int
-    private let decode: (UnsafeMutablePointer<kiln_value>, Store) -> Results
+    /// 16-byte value slots a call needs: enough for the parameters and for the results.
+    @usableFromInline let slots: Int
+    /// Reads the results from the value slots; made where the result types are known.
+    @usableFromInline let decode: (UnsafeMutableRawPointer, Store) -> Results
 
-    init(function: Function, entity: FunctionEntity, resultCount: Int, decode: @escaping (UnsafeMutablePointer<kiln_value>, Store) -> Results) {
+    @usableFromInline
+    init(function: Function, expected: FunctionType, decode: @escaping (UnsafeMutableRawPointer, Store) -> Results) throws(KilnError) {
+        let entity = function.entity
+        guard entity.type == expected else {
+            throw KilnError.typeMismatch(reason: "function has type \(entity.type.wasmText), not \(expected.wasmText)")
+        }
         self.function = function
         self.thunk = entity.thunk
         self.code = function.record.pointee.code
         self.context = function.record.pointee.ctx
         self.host = entity.host
         self.decode = decode
-        var parameterCount = 0
-        for _ in repeat (each Parameter).self { parameterCount += 1 }
-        self.slots = max(1, max(parameterCount, resultCount))
+        self.slots = max(1, max(expected.parameters.count, expected.results.count))
     }
 
     /// The function's Wasm type.
@@ -46,41 +51,49 @@ public struct TypedFunction<each Parameter: WasmValueConvertible, Results>: @unc
     /// Calls the function on the current thread.
     ///
     /// A trap comes out as ``Trap``, an error a host function threw as itself.
-    @discardableResult
+    @inlinable @discardableResult
     public func callAsFunction(_ arguments: repeat each Parameter) throws -> Results {
-        try invoke(repeat each arguments)
+        try _call(repeat each arguments)
     }
 
-    @inline(__always)
-    private func invoke(_ arguments: repeat each Parameter) throws -> Results {
+    @inlinable @inline(__always)
+    func _call(_ arguments: repeat each Parameter) throws -> Results {
         let store = function.store
-        try store.checkCanEnter()
-        return try withUnsafeTemporaryAllocation(of: kiln_value.self, capacity: slots) { buffer in
+        return try withUnsafeTemporaryAllocation(byteCount: slots &* 16, alignment: 16) { buffer in
             let values = buffer.baseAddress!
-            var index = 0
+            var offset = 0
             for argument in repeat each arguments {
-                values[index].i64 = argument._kilnBits(store: store)
-                index += 1
+                values.storeBytes(of: argument._kilnBits(store: store), toByteOffset: offset, as: UInt64.self)
+                offset &+= 16
             }
-            if let thunk {
-                let status = kiln_enter(store.exec, thunk, code, context, values)
-                if status != 0 { throw store.trap(code: status) }
-            } else {
-                try host!.callFromSwift(values)
-            }
+            try _enter(values)
             return decode(values, store)
         }
     }
 
+    /// Runs the function on the arguments in `values`, leaving its results there.
+    @usableFromInline
+    func _enter(_ values: UnsafeMutableRawPointer) throws {
+        let store = function.store
+        try store.checkCanEnter()
+        let slots = values.assumingMemoryBound(to: kiln_value.self)
+        if let thunk {
+            let status = kiln_enter(store.exec, thunk, code, context, slots)
+            if status != 0 { throw store.trap(code: status) }
+        } else {
+            try host!.callFromSwift(slots)
+        }
+    }
+
     /// Calls the function from Swift concurrency without blocking a cooperative thread: the Wasm
-    /// code runs on the store's own thread (see ``Function/call(_:)-async``), and this task
+    /// code runs on the store's own thread (see the async `Function.call(_:)`), and this task
     /// resumes when it returns.
     @discardableResult
     public func callAsFunction(_ arguments: repeat each Parameter) async throws -> Results {
         let arguments = SendableBox((repeat each arguments))
         let call = SendableBox(self)
         return try await function.store.scheduler.run(store: function.store) {
-            SendableBox(try call.value.invoke(repeat each arguments.value))
+            SendableBox(try call.value._call(repeat each arguments.value))
         }.value
     }
 }
@@ -98,11 +111,12 @@ extension Function {
     /// parameters or no results, a tuple type for several.
     ///
     /// - Throws: ``KilnError/typeMismatch(reason:)`` when the function's Wasm type differs.
+    @inlinable
     public func typed<each P: WasmValueConvertible, each R: WasmValueConvertible>(
         _ parameters: (repeat each P).Type, _ results: (repeat each R).Type
     ) throws(KilnError) -> TypedFunction<repeat each P, (repeat each R)> {
-        try typed(FunctionType.of((repeat each P).self, (repeat each R).self)) { values, store in
-            loadValues((repeat each R).self, from: values, store: store)
+        try TypedFunction(function: self, expected: FunctionType.of((repeat each P).self, (repeat each R).self)) { values, store in
+            _kilnLoadValues((repeat each R).self, from: values, store: store)
         }
     }
 
@@ -110,41 +124,34 @@ extension Function {
     // parameter's or result's type from a literal in the surrounding expression (`Int`) instead
     // of from the metatype argument.
 
-    /// This function as a ``TypedFunction`` of one parameter; see ``typed(_:_:)-(()...,_)``.
+    /// This function as a ``TypedFunction`` of one parameter.
+    @inlinable
     public func typed<P: WasmValueConvertible, each R: WasmValueConvertible>(
         _ parameter: P.Type, _ results: (repeat each R).Type
     ) throws(KilnError) -> TypedFunction<P, (repeat each R)> {
-        try typed(FunctionType.of(P.self, (repeat each R).self)) { values, store in
-            loadValues((repeat each R).self, from: values, store: store)
+        try TypedFunction(function: self, expected: FunctionType.of(P.self, (repeat each R).self)) { values, store in
+            _kilnLoadValues((repeat each R).self, from: values, store: store)
         }
     }
 
     /// This function as a ``TypedFunction`` of one result.
+    @inlinable
     public func typed<each P: WasmValueConvertible, R: WasmValueConvertible>(
         _ parameters: (repeat each P).Type, _ result: R.Type
     ) throws(KilnError) -> TypedFunction<repeat each P, R> {
-        try typed(FunctionType.of((repeat each P).self, R.self)) { values, store in
-            R._kilnLoad(values[0].i64, store: store)
+        try TypedFunction(function: self, expected: FunctionType.of((repeat each P).self, R.self)) { values, store in
+            R._kilnLoad(values.load(as: UInt64.self), store: store)
         }
     }
 
     /// This function as a ``TypedFunction`` of one parameter and one result.
+    @inlinable
     public func typed<P: WasmValueConvertible, R: WasmValueConvertible>(
         _ parameter: P.Type, _ result: R.Type
     ) throws(KilnError) -> TypedFunction<P, R> {
-        try typed(FunctionType.of(P.self, R.self)) { values, store in
-            R._kilnLoad(values[0].i64, store: store)
+        try TypedFunction(function: self, expected: FunctionType.of(P.self, R.self)) { values, store in
+            R._kilnLoad(values.load(as: UInt64.self), store: store)
         }
-    }
-
-    private func typed<each P: WasmValueConvertible, Results>(
-        _ expected: FunctionType, decode: @escaping (UnsafeMutablePointer<kiln_value>, Store) -> Results
-    ) throws(KilnError) -> TypedFunction<repeat each P, Results> {
-        let entity = self.entity
-        guard entity.type == expected else {
-            throw KilnError.typeMismatch(reason: "function has type \(entity.type.wasmText), not \(expected.wasmText)")
-        }
-        return TypedFunction(function: self, entity: entity, resultCount: expected.results.count, decode: decode)
     }
 }
 
@@ -155,6 +162,7 @@ extension Instance {
     ///
     /// - Throws: ``KilnError/unknownExport(name:)`` when there is no such exported function,
     ///   ``KilnError/typeMismatch(reason:)`` when its Wasm type differs from the Swift types.
+    @inlinable
     public func typedFunction<each P: WasmValueConvertible, each R: WasmValueConvertible>(
         _ name: String, _ parameters: (repeat each P).Type, _ results: (repeat each R).Type
     ) throws(KilnError) -> TypedFunction<repeat each P, (repeat each R)> {
@@ -162,6 +170,7 @@ extension Instance {
     }
 
     /// The exported function `name` as a ``TypedFunction`` of one parameter.
+    @inlinable
     public func typedFunction<P: WasmValueConvertible, each R: WasmValueConvertible>(
         _ name: String, _ parameter: P.Type, _ results: (repeat each R).Type
     ) throws(KilnError) -> TypedFunction<P, (repeat each R)> {
@@ -169,6 +178,7 @@ extension Instance {
     }
 
     /// The exported function `name` as a ``TypedFunction`` of one result.
+    @inlinable
     public func typedFunction<each P: WasmValueConvertible, R: WasmValueConvertible>(
         _ name: String, _ parameters: (repeat each P).Type, _ result: R.Type
     ) throws(KilnError) -> TypedFunction<repeat each P, R> {
@@ -176,13 +186,15 @@ extension Instance {
     }
 
     /// The exported function `name` as a ``TypedFunction`` of one parameter and one result.
+    @inlinable
     public func typedFunction<P: WasmValueConvertible, R: WasmValueConvertible>(
         _ name: String, _ parameter: P.Type, _ result: R.Type
     ) throws(KilnError) -> TypedFunction<P, R> {
         try typedExport(name) { (function) throws(KilnError) in try function.typed(P.self, R.self) }
     }
 
-    private func typedExport<T>(_ name: String, _ make: (Function) throws(KilnError) -> T) throws(KilnError) -> T {
+    @usableFromInline
+    func typedExport<T>(_ name: String, _ make: (Function) throws(KilnError) -> T) throws(KilnError) -> T {
         guard let function = function(name) else { throw KilnError.unknownExport(name: name) }
         do {
             return try make(function)

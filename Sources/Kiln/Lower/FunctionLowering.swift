@@ -46,10 +46,13 @@ struct FunctionLowering {
     var stack: [Operand] = []
     private var frames: [Frame] = []
     private var localTypes: [ValueType] = []
-    private var slotsUsed: Set<String> = []
-    private var slotDeclarations: [String] = []
+    var slotsUsed: Set<String> = []
+    var slotDeclarations: [String] = []
     private var nextLabel = 0
     var usesMemory = false
+    /// C declarations of the runtime helpers the function calls that TCC does not see in the
+    /// prelude (SIMD): ModuleLowering emits them once per module.
+    var helperDeclarations: Set<String> = []
     private var makesCalls = false
     /// Nesting depth of blocks opened inside unreachable code, which emit nothing.
     private var deadDepth = 0

@@ -29,11 +29,19 @@ enum ModuleLowering {
             source += "static \(CSyntax.returnType(type)) \(CSyntax.function(index))("
             source += CSyntax.parameterList(type, context: "kiln_instance *", named: false) + ");\n"
         }
+        var functions = ""
+        var helpers: Set<String> = []
         for index in defined {
             var lowering = FunctionLowering(module: module, functionIndex: index, signatureIDs: signatureIDs)
-            source += "\n/* func \(index) */\n"
-            source += try lowering.lower()
+            functions += "\n/* func \(index) */\n"
+            functions += try lowering.lower()
+            helpers.formUnion(lowering.helperDeclarations)
         }
+        if !helpers.isEmpty {
+            source += "\n/* Runtime helpers the prelude declares to TCC only on demand. */\n"
+            source += helpers.sorted().joined(separator: "\n") + "\n"
+        }
+        source += functions
         source += "\n/* Entry thunks: Swift calls code through these with arguments and results in values. */\n"
         for (index, type) in module.types.enumerated() {
             source += entryThunk(typeIndex: index, type)

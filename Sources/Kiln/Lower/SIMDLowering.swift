@@ -44,6 +44,7 @@ extension FunctionLowering {
         case .v128Load32Zero: helper = "kiln_v128_load32_zero"
         default: helper = "kiln_v128_load64_zero"
         }
+        helperDeclarations.insert("kiln_v128_load \(helper);")
         let result = v128Result()
         emit("\(helper)(&\(result), ADDR(M, \(address.expression), \(memarg.offset)));")
         pushSlot(.v128)
@@ -55,16 +56,18 @@ extension FunctionLowering {
         let value = popV128(1)[0]
         let address = pop()
         flushState()
+        helperDeclarations.insert("void kiln_v128_store(u8 *p, const kiln_value *v);")
         emit("kiln_v128_store(ADDR(M, \(address.expression), \(memarg.offset)), &\(value.expression));")
     }
 
     mutating func lowerSIMD(_ instruction: Instruction) throws(Unsupported) {
         switch instruction {
         case .v128Const(let value):
-            push(.v128, Self.v128Literal(value.bytes))
+            push(.v128, v128Constant(value.bytes))
         case .i8x16Shuffle(let mask):
             let operands = popV128(2)
             let result = v128Result()
+            helperDeclarations.insert("void kiln_i8x16_shuffle(kiln_value *d, const kiln_value *a, const kiln_value *b, u64 low, u64 high);")
             let low = Self.littleEndian(mask.lanes[0..<8]), high = Self.littleEndian(mask.lanes[8..<16])
             emit("kiln_i8x16_shuffle(&\(result), &\(operands[0].expression), &\(operands[1].expression), \(CSyntax.i64(low)), \(CSyntax.i64(high)));")
             pushSlot(.v128)
@@ -96,10 +99,15 @@ extension FunctionLowering {
         resultSlot(.v128)
     }
 
-    /// A v128 constant as a compound literal of its two little-endian halves.
-    static func v128Literal(_ bytes: [UInt8]) -> String {
-        let low = littleEndian(bytes[0..<8]), high = littleEndian(bytes[8..<16])
-        return "((kiln_value){.u64x2 = {\(CSyntax.i64(low)), \(CSyntax.i64(high))}})"
+    /// A v128 constant: a `static const` of the function, named by its value, so that it costs
+    /// nothing at run time and helpers take its address directly.
+    mutating func v128Constant(_ bytes: [UInt8]) -> String {
+        let low = Self.littleEndian(bytes[0..<8]), high = Self.littleEndian(bytes[8..<16])
+        let name = "kv_\(String(low, radix: 16))_\(String(high, radix: 16))"
+        if slotsUsed.insert(name).inserted {
+            slotDeclarations.append("static const kiln_value \(name) = {.u64x2 = {\(CSyntax.i64(low)), \(CSyntax.i64(high))}};")
+        }
+        return name
     }
 
     static func littleEndian(_ bytes: ArraySlice<UInt8>) -> UInt64 {
@@ -169,6 +177,7 @@ extension FunctionLowering {
 
     private mutating func lowerSIMD(_ op: Instruction.Simd) throws(Unsupported) {
         guard let helper = Self.helper(op) else { throw Unsupported(reason: "relaxed SIMD (\(op))") }
+        helperDeclarations.insert(Self.declaration(of: helper, Validator.shape(of: op)))
         switch Validator.shape(of: op) {
         case .unary, .binary, .ternary:
             let count = switch Validator.shape(of: op) { case .unary: 1; case .binary: 2; default: 3 }
@@ -190,6 +199,19 @@ extension FunctionLowering {
             let result = v128Result()
             emit("\(helper)(&\(result), \(scalar.expression));")
             pushSlot(.v128)
+        }
+    }
+
+    /// A helper's declaration, as the prelude has it (which TCC does not see).
+    static func declaration(of helper: String, _ shape: Validator.SimdShape) -> String {
+        switch shape {
+        case .unary: "kiln_v128_unary \(helper);"
+        case .binary: "kiln_v128_binary \(helper);"
+        case .ternary: "kiln_v128_ternary \(helper);"
+        case .test: "kiln_v128_test \(helper);"
+        case .shift: "kiln_v128_shift \(helper);"
+        case .splat(let scalar):
+            "void \(helper)(kiln_value *d, \(scalar == .i64 ? "u64" : scalar == .f32 ? "f32" : scalar == .f64 ? "f64" : "u32") x);"
         }
     }
 

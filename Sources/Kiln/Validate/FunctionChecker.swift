@@ -1,6 +1,5 @@
 import WasmParser
 import WasmTypes
-import WasmTypes
 
 extension Validator {
     /// Checks function bodies with the spec appendix's algorithm: a flat operand stack whose

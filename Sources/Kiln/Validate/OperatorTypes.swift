@@ -1,6 +1,5 @@
 import WasmParser
 import WasmTypes
-import WasmTypes
 
 /// Operand and result types of the numeric and vector operators.
 extension Validator {

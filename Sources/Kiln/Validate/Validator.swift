@@ -1,6 +1,5 @@
 import WasmParser
 import WasmTypes
-import WasmTypes
 
 /// WebAssembly 2.0 validation (MVP, multi-value, reference types, bulk memory, sign extension,
 /// saturating truncation, SIMD), with the spec interpreter's error wording.
