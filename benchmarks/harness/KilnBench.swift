@@ -39,19 +39,24 @@ enum KilnBench {
     static func run(path: String) throws -> Record {
         let bytes = readBytes(path)
         let engine = Engine()
+        let c0 = threadCPUNs()
         let t0 = nowNs()
         let module = try Module(engine: engine, bytes: bytes)
         let t1 = nowNs()
+        let c1 = threadCPUNs()
         let store = Store(engine: engine)
         let instance = try Instance(store: store, module: module)
         let t2 = nowNs()
         let run = try instance.typedFunction("run", Void.self, Int64.self)
+        let c3 = threadCPUNs()
         let t3 = nowNs()
         let checksum = try run()
         let t4 = nowNs()
+        let c4 = threadCPUNs()
         return [("program", programName(path)), ("wasm_bytes", bytes.count)]
             + timingFields(module, wallNs: t1 - t0)
-            + [("instantiate_ns", Int(t2 - t1)), ("run_ns", Int(t4 - t3)), ("checksum", checksum)]
+            + [("module_cpu_ns", Int(c1 - c0)), ("instantiate_ns", Int(t2 - t1)),
+               ("run_ns", Int(t4 - t3)), ("run_cpu_ns", Int(c4 - c3)), ("checksum", checksum)]
     }
 
     /// Compile latency of a large module; then instantiation against trapping stub imports
@@ -59,11 +64,14 @@ enum KilnBench {
     static func compile(path: String) throws -> Record {
         let bytes = readBytes(path)
         let engine = Engine()
+        let c0 = threadCPUNs()
         let t0 = nowNs()
         let module = try Module(engine: engine, bytes: bytes)
         let t1 = nowNs()
+        let c1 = threadCPUNs()
         var record: Record = [("program", programName(path)), ("wasm_bytes", bytes.count)]
         record += timingFields(module, wallNs: t1 - t0)
+        record.append(("module_cpu_ns", Int(c1 - c0)))
         let rssAfterCompile = peakRSSKiB()
         let store = Store(engine: engine)
         var imports: [Extern] = []
@@ -159,9 +167,9 @@ enum KilnBench {
         let empty = try instance.typedFunction("empty", Int32.self, Int32.self)
         let n = Int32(count)
         var sink: Int32 = 0
-        let indirectNs = try fastest(reps: reps) { sink ^= try indirect(n) }
-        let directNs = try fastest(reps: reps) { sink ^= try direct(n) }
-        let emptyNs = try fastest(reps: reps) { sink ^= try empty(n) }
+        let indirectNs = try fastest(reps: reps) { sink &+= try indirect(n) }
+        let directNs = try fastest(reps: reps) { sink &+= try direct(n) }
+        let emptyNs = try fastest(reps: reps) { sink &+= try empty(n) }
         return indirectRecord(count: count, reps: reps, indirectNs: indirectNs, directNs: directNs, emptyNs: emptyNs, sink: Int(sink))
     }
 }

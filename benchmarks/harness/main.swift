@@ -84,6 +84,14 @@ func nowNs() -> UInt64 {
     return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
 }
 
+/// CPU time of the calling thread in nanoseconds: unlike wall time, not inflated while other
+/// processes hold the CPU (the benchmark machine is shared).
+func threadCPUNs() -> UInt64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
+    return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+}
+
 /// Peak resident set size of this process in KiB (Linux reports ru_maxrss in KiB).
 func peakRSSKiB() -> Int {
     var usage = rusage()

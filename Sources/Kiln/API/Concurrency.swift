@@ -29,7 +29,8 @@ extension Function {
     public convenience init(
         store: Store, type: FunctionType, _ body: @escaping @Sendable (Caller, [Value]) async throws -> [Value]
     ) throws(KilnError) {
-        try self.init(store: store, type: type, raw: { caller, values in
+        try self.init(store: store, type: type, rawBody: { caller, raw in
+            let values = raw.assumingMemoryBound(to: kiln_value.self)
             let store = caller.store
             var arguments: [Value] = []
             for (index, parameter) in type.parameters.enumerated() { arguments.append(store.value(values[index], type: parameter)) }

@@ -53,7 +53,7 @@ public final class Function: @unchecked Sendable {
     public convenience init(
         store: Store, type: FunctionType, _ body: @escaping (Caller, [Value]) throws -> [Value]
     ) throws(KilnError) {
-        try self.init(store: store, type: type, raw: HostFunctionBox.dynamic(type, body))
+        try self.init(store: store, type: type, rawBody: HostFunctionBox.dynamic(type, body))
     }
 
     /// Defines a host function of type `(P...) -> (R...)` from a typed closure:
@@ -91,12 +91,8 @@ public final class Function: @unchecked Sendable {
     /// A host function whose closure reads its arguments from, and writes its results to, 16-byte
     /// value slots.
     @usableFromInline
-    convenience init(store: Store, type: FunctionType, rawBody: @escaping (Caller, UnsafeMutableRawPointer) throws -> Void) throws(KilnError) {
-        try self.init(store: store, type: type, raw: { caller, values in try rawBody(caller, UnsafeMutableRawPointer(values)) })
-    }
-
-    init(store: Store, type: FunctionType, raw: @escaping HostFunctionBox.Body) throws(KilnError) {
-        let box = HostFunctionBox(type: type, body: raw, store: store)
+    init(store: Store, type: FunctionType, rawBody: @escaping (Caller, UnsafeMutableRawPointer) throws -> Void) throws(KilnError) {
+        let box = HostFunctionBox(type: type, body: rawBody, store: store)
         let stub = try store.engine.hostStub(for: type)
         let context = box.makeContext(caller: nil)
         let entity = FunctionEntity(type: type, thunk: nil, host: box, module: nil)
@@ -200,10 +196,16 @@ public func _kilnStoreValues<each T: WasmValueConvertible>(
     _ items: repeat each T, into values: UnsafeMutableRawPointer, store: Store
 ) {
     var offset = 0
-    for item in repeat each items {
-        values.storeBytes(of: item._kilnBits(store: store), toByteOffset: offset, as: UInt64.self)
-        offset += 16
-    }
+    repeat _kilnStoreValue(each items, into: values, at: &offset, store: store)
+}
+
+/// Writes one Swift value to the 16-byte value slot at `offset`, and moves `offset` on.
+@inlinable @inline(__always)
+public func _kilnStoreValue<T: WasmValueConvertible>(
+    _ item: T, into values: UnsafeMutableRawPointer, at offset: inout Int, store: Store
+) {
+    values.storeBytes(of: item._kilnBits(store: store), toByteOffset: offset, as: UInt64.self)
+    offset &+= 16
 }
 
 // MARK: - Caller
@@ -250,7 +252,7 @@ public struct Caller: @unchecked Sendable {
 /// The Swift side of a host function: its closure, and the C contexts its stub receives.
 final class HostFunctionBox {
     /// Reads the arguments from the value slots and writes the results back into them.
-    typealias Body = (Caller, UnsafeMutablePointer<kiln_value>) throws -> Void
+    typealias Body = (Caller, UnsafeMutableRawPointer) throws -> Void
 
     let type: FunctionType
     let body: Body
@@ -270,7 +272,8 @@ final class HostFunctionBox {
 
     /// A raw body around a closure over `[Value]`, checking what it returns.
     static func dynamic(_ type: FunctionType, _ body: @escaping (Caller, [Value]) throws -> [Value]) -> Body {
-        return { caller, values in
+        return { caller, raw in
+            let values = raw.assumingMemoryBound(to: kiln_value.self)
             let store = caller.store
             var arguments: [Value] = []
             arguments.reserveCapacity(type.parameters.count)
@@ -303,7 +306,7 @@ final class HostFunctionBox {
     @inline(__always)
     func invoke(_ values: UnsafeMutablePointer<kiln_value>, caller: UnsafeMutableRawPointer?) -> UInt32 {
         do {
-            try body(Caller(store: store, instanceContext: caller?.assumingMemoryBound(to: kiln_instance.self)), values)
+            try body(Caller(store: store, instanceContext: caller?.assumingMemoryBound(to: kiln_instance.self)), UnsafeMutableRawPointer(values))
             return 0
         } catch {
             store.pendingHostError = error
@@ -313,7 +316,7 @@ final class HostFunctionBox {
 
     /// Calls the closure directly from Swift (no Wasm in between): its error comes out as is.
     func callFromSwift(_ values: UnsafeMutablePointer<kiln_value>) throws {
-        try body(Caller(store: store, instanceContext: nil), values)
+        try body(Caller(store: store, instanceContext: nil), UnsafeMutableRawPointer(values))
     }
 }
 

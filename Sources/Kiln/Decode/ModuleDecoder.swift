@@ -13,10 +13,28 @@ enum ModuleDecoder {
         } catch let error as KilnError {
             throw error
         } catch let error as WasmParserError {
-            throw KilnError.malformed(reason: error.description, offset: nil)
+            let (reason, offset) = readable(error)
+            throw KilnError.malformed(reason: reason, offset: offset)
         } catch {
             throw KilnError.malformed(reason: "\(error)", offset: nil)
         }
+    }
+
+    /// WasmParser's description wraps its message (`"Message(text: ...)" at offset 0x..`):
+    /// unwrap it into the reason and the byte offset.
+    private static func readable(_ error: WasmParserError) -> (String, Int?) {
+        var text = error.description
+        var offset: Int?
+        if let range = text.range(of: " at offset 0x", options: .backwards) {
+            let hex = text[range.upperBound...].prefix { $0.isHexDigit }
+            offset = Int(hex, radix: 16)
+            text.removeSubrange(range.lowerBound..<text.index(range.upperBound, offsetBy: hex.count))
+        }
+        for wrapper in ["\"Message(text: \"", "Message(text: \""] where text.hasPrefix(wrapper) {
+            text = String(text.dropFirst(wrapper.count))
+            while text.hasSuffix("\"") || text.hasSuffix(")") { text.removeLast() }
+        }
+        return (text, offset)
     }
 
     private static func decodeThrowing(_ bytes: [UInt8]) throws -> ModuleInfo {

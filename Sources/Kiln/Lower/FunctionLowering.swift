@@ -24,6 +24,12 @@ struct FunctionLowering {
         /// Locals the expression reads: a write to one of them must evaluate it first.
         var locals: [UInt32] = []
         var isSlot = false
+        /// The expression reads a slot (it folded an operand that lived in one): a statement
+        /// that writes a slot must evaluate it first.
+        var readsSlot = false
+
+        /// What an expression built from this operand depends on.
+        var readsAnySlot: Bool { isSlot || readsSlot }
     }
 
     private enum FrameKind { case function, block, loop, `if` }
@@ -117,8 +123,8 @@ struct FunctionLowering {
         return name
     }
 
-    mutating func push(_ type: ValueType, _ expression: String, readsState: Bool = false, locals: [UInt32] = []) {
-        var operand = Operand(type: type, expression: expression, readsState: readsState, locals: locals)
+    mutating func push(_ type: ValueType, _ expression: String, readsState: Bool = false, locals: [UInt32] = [], readsSlot: Bool = false) {
+        var operand = Operand(type: type, expression: expression, readsState: readsState, locals: locals, readsSlot: readsSlot)
         // Long expressions cost TCC nothing to evaluate now and keep the C readable.
         if expression.utf8.count > 160 {
             protectSlots(below: stack.count)
@@ -133,8 +139,9 @@ struct FunctionLowering {
 
     /// Evaluates the operand at `index` into its slot.
     mutating func materialize(_ index: Int) {
+        if stack[index].isSlot { return }
+        protectSlots(below: index)
         let operand = stack[index]
-        if operand.isSlot { return }
         let name = slotName(index, operand.type)
         if operand.expression != name { emit("\(name) = \(operand.expression);") }
         stack[index] = Operand(type: operand.type, expression: name, isSlot: true)
@@ -165,26 +172,28 @@ struct FunctionLowering {
         return pop()
     }
 
-    func merged(_ operands: Operand...) -> (readsState: Bool, locals: [UInt32]) {
+    func merged(_ operands: Operand...) -> (readsState: Bool, locals: [UInt32], readsSlot: Bool) {
         var locals: [UInt32] = []
         var readsState = false
+        var readsSlot = false
         for operand in operands {
             readsState = readsState || operand.readsState
+            readsSlot = readsSlot || operand.readsAnySlot
             for local in operand.locals where !locals.contains(local) { locals.append(local) }
         }
-        return (readsState, locals)
+        return (readsState, locals, readsSlot)
     }
 
     private mutating func unary(_ result: ValueType, _ make: (String) -> String) {
         let a = pop()
-        push(result, make(a.expression), readsState: a.readsState, locals: a.locals)
+        push(result, make(a.expression), readsState: a.readsState, locals: a.locals, readsSlot: a.readsAnySlot)
     }
 
     private mutating func binary(_ result: ValueType, _ make: (String, String) -> String) {
         let b = pop()
         let a = pop()
         let deps = merged(a, b)
-        push(result, make(a.expression, b.expression), readsState: deps.readsState, locals: deps.locals)
+        push(result, make(a.expression, b.expression), readsState: deps.readsState, locals: deps.locals, readsSlot: deps.readsSlot)
     }
 
     /// A result produced by a statement (a call, a check that may trap): its slot at the top.
@@ -195,33 +204,11 @@ struct FunctionLowering {
 
     /// Before a statement writes a slot at `height`: a pending expression below it may read that
     /// slot (`binary` folds a slot above it into its expression), so every pending expression
-    /// below that reads any slot is evaluated first, in stack order (materializing one writes
-    /// only its own slot, which no expression below it still reads by then).
+    /// below that reads a slot is evaluated first, in stack order.
     mutating func protectSlots(below height: Int) {
-        for index in 0..<min(height, stack.count) where !stack[index].isSlot && Self.readsSlot(stack[index].expression) {
+        for index in 0..<min(height, stack.count) where !stack[index].isSlot && stack[index].readsSlot {
             materialize(index)
         }
-    }
-
-    /// Whether C text names a slot (`s12i`): an `s`, digits and a type letter, as a whole token.
-    static func readsSlot(_ expression: String) -> Bool {
-        let bytes = Array(expression.utf8)
-        func isIdentifier(_ byte: UInt8) -> Bool {
-            (byte >= 48 && byte <= 57) || (byte >= 65 && byte <= 90) || (byte >= 97 && byte <= 122) || byte == 95
-        }
-        var index = 0
-        while index < bytes.count {
-            if bytes[index] == UInt8(ascii: "s") && (index == 0 || !isIdentifier(bytes[index - 1])) {
-                var end = index + 1
-                while end < bytes.count && bytes[end] >= 48 && bytes[end] <= 57 { end += 1 }
-                if end > index + 1 && end < bytes.count && "ijfdvr".utf8.contains(bytes[end])
-                    && (end + 1 == bytes.count || !isIdentifier(bytes[end + 1])) {
-                    return true
-                }
-            }
-            index += 1
-        }
-        return false
     }
 
     mutating func pushSlot(_ type: ValueType) {
@@ -407,7 +394,7 @@ struct FunctionLowering {
             let b = popSimpleIfTrapping()
             let a = popSimpleIfTrapping()
             let deps = merged(a, b, condition)
-            push(a.type, "(\(condition.expression) ? \(a.expression) : \(b.expression))", readsState: deps.readsState, locals: deps.locals)
+            push(a.type, "(\(condition.expression) ? \(a.expression) : \(b.expression))", readsState: deps.readsState, locals: deps.locals, readsSlot: deps.readsSlot)
         case .localGet(let index):
             let name = CSyntax.local(Int(index))
             push(localTypes[Int(index)], name, locals: [index])
@@ -600,7 +587,7 @@ struct FunctionLowering {
             }
         usesMemory = true
         let address = pop()
-        push(result, "\(convert)LOAD(M, \(address.expression), \(memarg.offset), \(cType))", readsState: true, locals: address.locals)
+        push(result, "\(convert)LOAD(M, \(address.expression), \(memarg.offset), \(cType))", readsState: true, locals: address.locals, readsSlot: address.readsAnySlot)
     }
 
     private mutating func lowerStore(_ store: Instruction.Store, _ memarg: MemArg) throws(Unsupported) {
@@ -760,7 +747,7 @@ struct FunctionLowering {
         let b = popSimple()
         let a = popSimple()
         let deps = merged(a, b)
-        push(result, make(a.expression, b.expression), readsState: deps.readsState, locals: deps.locals)
+        push(result, make(a.expression, b.expression), readsState: deps.readsState, locals: deps.locals, readsSlot: deps.readsSlot)
     }
 
     /// Integer division and remainder with their traps, as statements.

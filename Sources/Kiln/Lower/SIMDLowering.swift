@@ -29,7 +29,7 @@ extension FunctionLowering {
         let helper: String
         switch load {
         case .v128Load:
-            push(.v128, "LOAD(M, \(address.expression), \(memarg.offset), kiln_value)", readsState: true, locals: address.locals)
+            push(.v128, "LOAD(M, \(address.expression), \(memarg.offset), kiln_value)", readsState: true, locals: address.locals, readsSlot: address.readsAnySlot)
             return
         case .v128Load8X8S: helper = "kiln_v128_load8x8_s"
         case .v128Load8X8U: helper = "kiln_v128_load8x8_u"
@@ -146,7 +146,7 @@ extension FunctionLowering {
             pushSlot(.v128)
         default:
             let vector = popV128(1)[0]
-            push(access.type, access.read("\(vector.expression).\(access.field)[\(lane)]"), locals: vector.locals)
+            push(access.type, access.read("\(vector.expression).\(access.field)[\(lane)]"), locals: vector.locals, readsSlot: vector.readsAnySlot)
         }
     }
 
@@ -187,7 +187,7 @@ extension FunctionLowering {
             pushSlot(.v128)
         case .test:
             let vector = popV128(1)[0]
-            push(.i32, "\(helper)(&\(vector.expression))", locals: vector.locals)
+            push(.i32, "\(helper)(&\(vector.expression))", locals: vector.locals, readsSlot: vector.readsAnySlot)
         case .shift:
             let count = pop()
             let vector = popV128(1)[0]
