@@ -257,9 +257,15 @@ WASMTIME_SNIPPET = r"""
 import argparse, json, sys, time
 sys.path.insert(0, sys.argv[1])
 import wasmtime
-import run_wasmtime  # benchmarks/run_wasmtime.py: the same engine configuration
 path, mode = sys.argv[2], sys.argv[3]
-engine = run_wasmtime.make_engine(argparse.Namespace(opt_level="speed", serial_compile=False))
+try:  # benchmarks/run_wasmtime.py's engine configuration, when it offers it
+    import run_wasmtime
+    engine = run_wasmtime.make_engine(argparse.Namespace(opt_level="speed", serial_compile=False))
+except (ImportError, AttributeError, TypeError):
+    cfg = wasmtime.Config()
+    cfg.wasm_simd = True
+    cfg.cranelift_opt_level = "speed"
+    engine = wasmtime.Engine(cfg)
 wasm = open(path, "rb").read()
 t0 = time.perf_counter_ns()
 module = wasmtime.Module(engine, wasm)
@@ -519,16 +525,17 @@ def svg_chart(result, metric="wall"):
     values = [rel[e][g] for e in engines for g in groups if g in rel[e]]
     if not values:
         return None
-    lo_exp = math.floor(math.log10(min(min(values), 1.0) * 0.9))
-    hi_exp = math.ceil(math.log10(max(values) * 1.15))
-    if hi_exp <= lo_exp:
-        hi_exp = lo_exp + 1
-    W, H = 1000, 520
-    left, right, top, bottom = 80, 20, 60, 110
+    # axis bounds on the 1-2-5 grid: a little room below the fastest and above the slowest bar
+    steps = sorted(m * 10 ** e for e in range(-3, 6) for m in (1, 2, 5))
+    lo = max([v for v in steps if v <= min(min(values), 1.0) * 0.8] or [steps[0]])
+    hi = min([v for v in steps if v >= max(values) * 1.25] or [steps[-1]])
+    lo_l, hi_l = math.log10(lo), math.log10(hi)
+    W, H = 1000, 540
+    left, right, top, bottom = 80, 20, 80, 110
     pw, ph = W - left - right, H - top - bottom
 
     def y(v):
-        return top + ph * (1 - (math.log10(v) - lo_exp) / (hi_exp - lo_exp))
+        return top + ph * (1 - (math.log10(v) - lo_l) / (hi_l - lo_l))
 
     gw = pw / len(groups)
     bw = min(26, gw * 0.8 / max(1, len(engines)))
@@ -542,20 +549,14 @@ def svg_chart(result, metric="wall"):
     o.append(f'<text x="{W / 2}" y="42" text-anchor="middle" fill="#555">median of {result["rounds"]} interleaved rounds, '
              f'{result["machine"]["cpu_model"] or ""}, log scale</text>')
     # grid: 1, 2, 5 per decade
-    for e in range(lo_exp, hi_exp + 1):
-        for mult in (1, 2, 5):
-            v = mult * 10 ** e
-            if v < 10 ** lo_exp or v > 10 ** hi_exp:
-                continue
-            yy = y(v)
-            major = mult == 1
-            o.append(f'<line x1="{left}" x2="{left + pw}" y1="{yy:.1f}" y2="{yy:.1f}" stroke="{"#bbb" if major else "#e5e5e5"}"/>')
-            label = f"{v:g}×"
-            o.append(f'<text x="{left - 6}" y="{yy + 4:.1f}" text-anchor="end" fill="#333">{label}</text>')
-    # native reference line
-    o.append(f'<line x1="{left}" x2="{left + pw}" y1="{y(1):.1f}" y2="{y(1):.1f}" stroke="#000" stroke-dasharray="5,3"/>')
-    o.append(f'<text x="{left + pw - 4}" y="{y(1) - 4:.1f}" text-anchor="end" fill="#000">native = 1×</text>')
-    base = y(10 ** lo_exp)
+    for v in steps:
+        if v < lo or v > hi:
+            continue
+        yy = y(v)
+        major = str(v).lstrip("0.").startswith("1")
+        o.append(f'<line x1="{left}" x2="{left + pw}" y1="{yy:.1f}" y2="{yy:.1f}" stroke="{"#bbb" if major else "#e5e5e5"}"/>')
+        o.append(f'<text x="{left - 6}" y="{yy + 4:.1f}" text-anchor="end" fill="#333">{v:g}×</text>')
+    base = y(1.0)   # bars grow from the native line: up when slower than native, down when faster
     for gi, g in enumerate(groups):
         gx = left + gi * gw + (gw - bw * len(engines)) / 2
         if g == "geomean":
@@ -566,25 +567,31 @@ def svg_chart(result, metric="wall"):
                 continue
             x = gx + ei * bw
             yy = y(v)
-            o.append(f'<rect x="{x:.1f}" y="{yy:.1f}" width="{bw - 2:.1f}" height="{base - yy:.1f}" fill="{colors.get(e, "#888")}">'
+            y0, h = min(yy, base), max(abs(base - yy), 1.0)
+            o.append(f'<rect x="{x:.1f}" y="{y0:.1f}" width="{bw - 2:.1f}" height="{h:.1f}" fill="{colors.get(e, "#888")}">'
                      f'<title>{ENGINE_LABEL[e]} {g}: {v:.2f}× native</title></rect>')
             lbl = f"{v:.1f}" if v < 100 else f"{v:.0f}"
-            o.append(f'<text x="{x + (bw - 2) / 2:.1f}" y="{yy - 3:.1f}" text-anchor="middle" font-size="9" fill="#222">{lbl}</text>')
+            ly = yy - 3 if v >= 1 else yy + 10
+            o.append(f'<text x="{x + (bw - 2) / 2:.1f}" y="{ly:.1f}" text-anchor="middle" font-size="9" fill="#222">{lbl}</text>')
         cx = left + gi * gw + gw / 2
         weight = "bold" if g == "geomean" else "normal"
         o.append(f'<text x="{cx:.1f}" y="{top + ph + 16}" text-anchor="end" font-weight="{weight}" '
                  f'transform="rotate(-30 {cx:.1f} {top + ph + 16})">{g}</text>')
+    # native reference line
+    o.append(f'<line x1="{left}" x2="{left + pw}" y1="{y(1):.1f}" y2="{y(1):.1f}" stroke="#000" stroke-dasharray="5,3"/>')
+    o.append(f'<text x="{left + pw - 4}" y="{y(1) + 14:.1f}" text-anchor="end" fill="#000">native = 1×</text>')
     o.append(f'<line x1="{left}" x2="{left}" y1="{top}" y2="{top + ph}" stroke="#000"/>')
     o.append(f'<line x1="{left}" x2="{left + pw}" y1="{top + ph}" y2="{top + ph}" stroke="#000"/>')
     o.append(f'<text x="18" y="{top + ph / 2}" text-anchor="middle" transform="rotate(-90 18 {top + ph / 2})">'
              f'run time ÷ native run time (log scale)</text>')
     o.append(f'<text x="{left + pw / 2}" y="{H - 12}" text-anchor="middle">benchmark program</text>')
     # legend
-    lx = left + 10
-    for e in engines:
-        o.append(f'<rect x="{lx}" y="{top + 8}" width="14" height="14" fill="{colors.get(e, "#888")}"/>')
-        o.append(f'<text x="{lx + 20}" y="{top + 19}">{ENGINE_LABEL[e]}</text>')
-        lx += 30 + 8 * len(ENGINE_LABEL[e])
+    widths = [34 + 7 * len(ENGINE_LABEL[e]) for e in engines]
+    lx = left + (pw - sum(widths)) / 2
+    for e, w in zip(engines, widths):
+        o.append(f'<rect x="{lx:.1f}" y="{top - 26}" width="14" height="14" fill="{colors.get(e, "#888")}"/>')
+        o.append(f'<text x="{lx + 20:.1f}" y="{top - 15}">{ENGINE_LABEL[e]}</text>')
+        lx += w
     o.append("</svg>")
     return "\n".join(o) + "\n"
 
@@ -606,7 +613,13 @@ def main():
     ap.add_argument("--chart-metric", choices=["wall", "cpu"], default="wall", help="metric of runtime.svg")
     ap.add_argument("--timeout", type=int, default=900, help="seconds per measurement process")
     ap.add_argument("--out", default=RESULTS, help="output directory (default benchmarks/results)")
+    ap.add_argument("--report-only", metavar="JSON", help="rewrite latest.md and runtime.svg from a results JSON, run nothing")
     args = ap.parse_args()
+    if args.report_only:
+        with open(args.report_only) as f:
+            result = json.load(f)
+        write_reports(result, args.out, args.chart_metric)
+        return 0
     if args.quick:
         args.rounds = 1
         args.calls = min(args.calls, 1_000_000)
@@ -724,16 +737,22 @@ def main():
     os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, "latest.json"), "w") as f:
         json.dump(result, f, indent=1)
+    write_reports(result, args.out, args.chart_metric)
+    log(f"done in {result['elapsed_s']} s")
+    return 0
+
+
+def write_reports(result, out_dir, chart_metric):
+    os.makedirs(out_dir, exist_ok=True)
     md = markdown(result)
-    with open(os.path.join(args.out, "latest.md"), "w") as f:
+    with open(os.path.join(out_dir, "latest.md"), "w") as f:
         f.write(md)
-    svg = svg_chart(result, args.chart_metric)
+    svg = svg_chart(result, chart_metric)
     if svg:
-        with open(os.path.join(args.out, "runtime.svg"), "w") as f:
+        with open(os.path.join(out_dir, "runtime.svg"), "w") as f:
             f.write(svg)
     print(md)
-    log(f"wrote {args.out}/latest.json, latest.md, runtime.svg in {result['elapsed_s']} s")
-    return 0
+    log(f"wrote {out_dir}/latest.md and runtime.svg")
 
 
 if __name__ == "__main__":

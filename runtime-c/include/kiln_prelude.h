@@ -283,6 +283,10 @@ typedef union { f64 f; u64 u; } kiln_f64_bits;
 #define F32_COPYSIGN(a, b) BITS_F32((F32_BITS(a) & 0x7fffffffu) | (F32_BITS(b) & 0x80000000u))
 #define F64_COPYSIGN(a, b) BITS_F64((F64_BITS(a) & 0x7fffffffffffffffull) | (F64_BITS(b) & 0x8000000000000000ull))
 
+/* A comparison as an i32 value; as a branch condition the lowering drops it so TCC branches on
+ * the flags. */
+#define CMP(x) ((u32)(x))
+
 #define I32_ROTL(a, b) ((u32)(((u32)(a) << ((b) & 31)) | ((u32)(a) >> ((32 - ((b) & 31)) & 31))))
 #define I32_ROTR(a, b) ((u32)(((u32)(a) >> ((b) & 31)) | ((u32)(a) << ((32 - ((b) & 31)) & 31))))
 #define I64_ROTL(a, b) ((u64)(((u64)(a) << ((b) & 63)) | ((u64)(a) >> ((64 - ((b) & 63)) & 63))))

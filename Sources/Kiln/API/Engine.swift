@@ -3,19 +3,26 @@ import KilnRuntimeC
 
 /// Compilation settings shared by every module an Engine compiles.
 public struct EngineConfiguration: Sendable {
-    /// Bytes of stack for Wasm code on each thread that calls into Wasm.
+    /// Bytes of stack for Wasm code on each thread that calls into Wasm (the Kiln-owned stack
+    /// that calls switch to). Deeper recursion traps with ``TrapReason/callStackExhausted``.
     public var stackSize: Int = 16 << 20
+    /// The default settings.
     public init() {}
 }
 
 /// The compilation context: interns function signatures (so modules compiled by one Engine can
-/// share tables) and caches the native stubs behind host functions. Thread-safe.
+/// share tables and call each other's functions through them) and caches the native stubs behind
+/// host functions. Thread-safe; usually one per process.
+///
+/// Modules, stores and linkers all belong to one engine and cannot be mixed with another's.
 public final class Engine: @unchecked Sendable {
+    /// The settings the engine was created with.
     public let configuration: EngineConfiguration
     private let lock = NSLock()
     private var signatures: [FunctionType: UInt64] = [:]
     private var hostStubs: [UInt64: (code: NativeCode, entry: UnsafeMutableRawPointer)] = [:]
 
+    /// Creates an engine. The stack size applies to every thread that enters Wasm from now on.
     public init(configuration: EngineConfiguration = EngineConfiguration()) {
         self.configuration = configuration
         kiln_set_stack_size(UInt64(configuration.stackSize))

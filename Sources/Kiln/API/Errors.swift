@@ -2,7 +2,7 @@
 /// linking, and using the embedding API with the wrong types.
 ///
 /// A trap while Wasm runs is a ``Trap`` instead, and an error a host function throws comes out of
-/// ``Function/call(_:)`` as itself.
+/// ``Function/call(_:)-20wvs`` as itself.
 public enum KilnError: Error, CustomStringConvertible, Sendable, Equatable {
     /// The bytes are not a well-formed module (binary format), or the text does not parse.
     case malformed(reason: String, offset: Int?)
@@ -24,6 +24,7 @@ public enum KilnError: Error, CustomStringConvertible, Sendable, Equatable {
     /// objects of different stores or engines, re-entering a store from the wrong thread.
     case invalidOperation(reason: String)
 
+    /// The error as one line: its kind, then the reason.
     public var description: String {
         switch self {
         case .malformed(let reason, let offset):
@@ -51,16 +52,27 @@ public enum KilnError: Error, CustomStringConvertible, Sendable, Equatable {
 
 /// Why Wasm code trapped. Raw values match the runtime's `KILN_TRAP_*` codes.
 public enum TrapReason: UInt32, Sendable, Equatable {
+    /// The `unreachable` instruction ran.
     case unreachable = 1
+    /// A load, store or bulk memory operation outside the memory.
     case memoryOutOfBounds = 2
+    /// Integer division or remainder by zero.
     case integerDivideByZero = 3
+    /// Signed division of the minimum value by -1.
     case integerOverflow = 4
+    /// A float-to-integer truncation of NaN or of a value out of range.
     case invalidConversionToInteger = 5
+    /// `call_indirect` with an index past the end of the table.
     case undefinedElement = 6
+    /// `call_indirect` through an empty (null) table slot.
     case uninitializedElement = 7
+    /// `call_indirect` to a function of another type.
     case indirectCallTypeMismatch = 8
+    /// Recursion too deep for the Wasm stack (see ``EngineConfiguration/stackSize``).
     case callStackExhausted = 9
+    /// A table access or bulk table operation outside the table.
     case tableOutOfBounds = 10
+    /// `call_ref` or similar on a null reference.
     case nullReference = 11
     /// A host function threw; the error is in `Trap.underlying`.
     case hostError = 12
@@ -108,12 +120,14 @@ public struct Trap: Error, CustomStringConvertible, @unchecked Sendable {
         /// The module's name from the name section.
         public var moduleName: String?
 
+        /// A frame, for comparing against.
         public init(functionIndex: Int, functionName: String? = nil, moduleName: String? = nil) {
             self.functionIndex = functionIndex
             self.functionName = functionName
             self.moduleName = moduleName
         }
     }
+    /// Why the code trapped.
     public var reason: TrapReason
     /// The Wasm functions that were running, innermost first. Empty for traps raised by the
     /// embedding API (an out-of-bounds `Memory.read`, say).

@@ -2,15 +2,22 @@ import KilnRuntimeC
 import WasmParser
 import WasmTypes
 
+/// A table's element type and limits (in elements).
 public typealias TableType = WasmParser.TableType
+/// A memory's limits, in 64 KiB pages.
 public typealias MemoryType = WasmParser.MemoryType
+/// A global's value type and mutability.
 public typealias GlobalType = WasmParser.GlobalType
 
 /// Anything a module can import or export: a function, table, memory or global of a store.
 public enum Extern: @unchecked Sendable {
+    /// A Wasm or host function.
     case function(Function)
+    /// A table of references.
     case table(Table)
+    /// A linear memory.
     case memory(Memory)
+    /// A global variable.
     case global(Global)
 
     init(store: Store, address: ExternAddress) {
@@ -40,9 +47,13 @@ public enum Extern: @unchecked Sendable {
         }
     }
 
+    /// The function, if this is one.
     public var function: Function? { if case .function(let f) = self { f } else { nil } }
+    /// The table, if this is one.
     public var table: Table? { if case .table(let t) = self { t } else { nil } }
+    /// The memory, if this is one.
     public var memory: Memory? { if case .memory(let m) = self { m } else { nil } }
+    /// The global, if this is one.
     public var global: Global? { if case .global(let g) = self { g } else { nil } }
 
     /// The extern's type, as imports and exports describe it.
@@ -79,6 +90,7 @@ public enum Extern: @unchecked Sendable {
 /// from ``withUnsafeMutableBytes(_:)`` stays valid as long as the memory; only its length is
 /// the size at the time of the call.
 public final class Memory: @unchecked Sendable {
+    /// The store the memory belongs to.
     public let store: Store
     let memory: UnsafeMutablePointer<kiln_memory>
 
@@ -170,6 +182,7 @@ public final class Memory: @unchecked Sendable {
 /// table.grow(by: 5, value: .funcRef(nil))           // old size, or nil past the maximum
 /// ```
 public final class Table: @unchecked Sendable {
+    /// The store the table belongs to.
     public let store: Store
     let table: UnsafeMutablePointer<kiln_table>
 
@@ -262,8 +275,10 @@ public final class Table: @unchecked Sendable {
 /// counter.value                                      // .i32(5)
 /// ```
 public final class Global: @unchecked Sendable {
+    /// The store the global belongs to.
     public let store: Store
     let cell: UnsafeMutablePointer<kiln_value>
+    /// The global's value type and mutability.
     public let type: GlobalType
 
     init(store: Store, cell: UnsafeMutablePointer<kiln_value>, type: GlobalType) {
@@ -307,9 +322,10 @@ public final class Global: @unchecked Sendable {
 
 /// An instantiated module: its functions, tables, memories and globals in a store.
 ///
-/// Create one with ``Linker/instantiate(_:store:)`` (imports by name) or
+/// Create one with ``Linker/instantiate(_:store:)-4g46t`` (imports by name) or
 /// ``init(store:module:imports:)`` (imports in order); reach its exports by name.
 public final class Instance: @unchecked Sendable {
+    /// The store the instance lives in.
     public let store: Store
     let entity: InstanceEntity
 
@@ -325,9 +341,13 @@ public final class Instance: @unchecked Sendable {
     public func export(_ name: String) -> Extern? {
         entity.exports[Array(name.utf8)].map { Extern(store: store, address: $0) }
     }
+    /// The exported function with this name (nil if there is none, or it is not a function).
     public func function(_ name: String) -> Function? { export(name)?.function }
+    /// The exported memory with this name.
     public func memory(_ name: String) -> Memory? { export(name)?.memory }
+    /// The exported table with this name.
     public func table(_ name: String) -> Table? { export(name)?.table }
+    /// The exported global with this name.
     public func global(_ name: String) -> Global? { export(name)?.global }
 
     /// Every export, in the module's order.

@@ -28,8 +28,9 @@ import WasmTypes
 /// ```
 ///
 /// An error a host function throws traps the Wasm code that called it, and comes out of the
-/// outermost ``call(_:)`` as that same error.
+/// outermost ``call(_:)-20wvs`` as that same error.
 public final class Function: @unchecked Sendable {
+    /// The store the function belongs to.
     public let store: Store
     let record: UnsafeMutablePointer<kiln_funcref>
     let entity: FunctionEntity
@@ -221,6 +222,7 @@ public func _kilnStoreValue<T: WasmValueConvertible>(
 /// }
 /// ```
 public struct Caller: @unchecked Sendable {
+    /// The store the host function was called in.
     public let store: Store
     let instanceContext: UnsafeMutablePointer<kiln_instance>?
 
@@ -323,6 +325,8 @@ final class HostFunctionBox {
 /// The one C entry point of every host function: a context pointer in, a status out.
 private let hostTrampoline: kiln_host_callback = { context, values in
     guard let context, let values else { return 1 }
-    let box = Unmanaged<HostFunctionBox>.fromOpaque(context.pointee.swift_context).takeUnretainedValue()
-    return box.invoke(values, caller: context.pointee.caller)
+    // The store keeps the box alive while Wasm can call it: no retain needed here.
+    return Unmanaged<HostFunctionBox>.fromOpaque(context.pointee.swift_context)._withUnsafeGuaranteedRef {
+        $0.invoke(values, caller: context.pointee.caller)
+    }
 }

@@ -20,6 +20,7 @@ import WasmTypes
 /// Instantiation fails with ``KilnError/unlinkable(reason:)`` when an import is missing or does
 /// not match: the message names the import, the expected and the actual type.
 public final class Linker {
+    /// The engine whose modules this linker instantiates.
     public let engine: Engine
     private var definitions: [[UInt8]: Definition] = [:]
 
@@ -28,6 +29,7 @@ public final class Linker {
         case host(HostDefinition)
     }
 
+    /// An empty linker.
     public init(engine: Engine) { self.engine = engine }
 
     private static func key(_ module: String, _ name: String) -> [UInt8] {
@@ -44,18 +46,22 @@ public final class Linker {
         definitions[Linker.key(module, name)] = .extern(extern)
     }
 
+    /// Defines `module`.`name` as a function of a store.
     public func define(module: String, name: String, _ function: Function) {
         define(module: module, name: name, .function(function))
     }
 
+    /// Defines `module`.`name` as a memory of a store.
     public func define(module: String, name: String, _ memory: Memory) {
         define(module: module, name: name, .memory(memory))
     }
 
+    /// Defines `module`.`name` as a table of a store.
     public func define(module: String, name: String, _ table: Table) {
         define(module: module, name: name, .table(table))
     }
 
+    /// Defines `module`.`name` as a global of a store.
     public func define(module: String, name: String, _ global: Global) {
         define(module: module, name: name, .global(global))
     }

@@ -6,7 +6,13 @@ import WasmTypes
 
 /// A compiled module: validated, lowered to C and compiled to native code. Immutable, reusable
 /// across stores and threads.
+///
+/// ```swift
+/// let module = try Module(engine: engine, wat: "(module (func (export \"f\")))")
+/// for entry in module.imports { print(entry.module, entry.name, entry.type) }
+/// ```
 public final class Module: @unchecked Sendable {
+    /// The engine that compiled the module.
     public let engine: Engine
     let info: ModuleInfo
     let code: NativeCode
@@ -19,10 +25,15 @@ public final class Module: @unchecked Sendable {
     /// How long each stage took, in seconds.
     public let timings: Timings
 
+    /// Seconds spent in each stage of compilation.
     public struct Timings: Sendable {
+        /// Reading the binary format.
         public var decode: Double
+        /// Validation.
         public var validate: Double
+        /// Lowering to C.
         public var lower: Double
+        /// Compiling the C with libtcc.
         public var compile: Double
     }
 
@@ -110,24 +121,37 @@ public final class Module: @unchecked Sendable {
 
     // MARK: - Introspection
 
+    /// The type of an import or export.
     public enum ExternType: Sendable, Equatable {
+        /// A function of this type.
         case function(FunctionType)
+        /// A table of this type.
         case table(TableType)
+        /// A memory with these limits.
         case memory(MemoryType)
+        /// A global of this type.
         case global(GlobalType)
     }
 
+    /// One import of the module.
     public struct ImportEntry: Sendable, Equatable {
+        /// The module name it is imported from.
         public var module: String
+        /// The name within that module.
         public var name: String
+        /// What the import must be.
         public var type: ExternType
     }
 
+    /// One export of the module.
     public struct ExportEntry: Sendable, Equatable {
+        /// The export's name.
         public var name: String
+        /// What the export is.
         public var type: ExternType
     }
 
+    /// The module's imports, in order (the order ``Instance/init(store:module:imports:)`` takes).
     public var imports: [ImportEntry] {
         info.imports.compactMap { entry in
             let type: ExternType
@@ -142,6 +166,7 @@ public final class Module: @unchecked Sendable {
         }
     }
 
+    /// The module's exports, in order.
     public var exports: [ExportEntry] {
         info.exports.compactMap { entry in
             let type: ExternType

@@ -58,6 +58,7 @@ public struct TypedFunction<Parameters, Results>: @unchecked Sendable {
         }
     }
 
+    /// Calls a function of two parameters.
     @inlinable @discardableResult
     public func callAsFunction<A: WasmValueConvertible, B: WasmValueConvertible>(_ a: A, _ b: B) throws -> Results where Parameters == (A, B) {
         try _call { values, store in
@@ -66,6 +67,7 @@ public struct TypedFunction<Parameters, Results>: @unchecked Sendable {
         }
     }
 
+    /// Calls a function of three parameters.
     @inlinable @discardableResult
     public func callAsFunction<A: WasmValueConvertible, B: WasmValueConvertible, C: WasmValueConvertible>(_ a: A, _ b: B, _ c: C) throws -> Results where Parameters == (A, B, C) {
         try _call { values, store in
@@ -75,6 +77,7 @@ public struct TypedFunction<Parameters, Results>: @unchecked Sendable {
         }
     }
 
+    /// Calls a function of four parameters.
     @inlinable @discardableResult
     public func callAsFunction<A: WasmValueConvertible, B: WasmValueConvertible, C: WasmValueConvertible, D: WasmValueConvertible>(_ a: A, _ b: B, _ c: C, _ d: D) throws -> Results where Parameters == (A, B, C, D) {
         try _call { values, store in
@@ -85,6 +88,7 @@ public struct TypedFunction<Parameters, Results>: @unchecked Sendable {
         }
     }
 
+    /// Calls a function of five parameters.
     @inlinable @discardableResult
     public func callAsFunction<A: WasmValueConvertible, B: WasmValueConvertible, C: WasmValueConvertible, D: WasmValueConvertible, E: WasmValueConvertible>(_ a: A, _ b: B, _ c: C, _ d: D, _ e: E) throws -> Results where Parameters == (A, B, C, D, E) {
         try _call { values, store in
@@ -96,6 +100,7 @@ public struct TypedFunction<Parameters, Results>: @unchecked Sendable {
         }
     }
 
+    /// Calls a function of six parameters.
     @inlinable @discardableResult
     public func callAsFunction<A: WasmValueConvertible, B: WasmValueConvertible, C: WasmValueConvertible, D: WasmValueConvertible, E: WasmValueConvertible, F: WasmValueConvertible>(_ a: A, _ b: B, _ c: C, _ d: D, _ e: E, _ f: F) throws -> Results where Parameters == (A, B, C, D, E, F) {
         try _call { values, store in
@@ -108,6 +113,7 @@ public struct TypedFunction<Parameters, Results>: @unchecked Sendable {
         }
     }
 
+    /// Calls a function of seven parameters.
     @inlinable @discardableResult
     public func callAsFunction<A: WasmValueConvertible, B: WasmValueConvertible, C: WasmValueConvertible, D: WasmValueConvertible, E: WasmValueConvertible, F: WasmValueConvertible, G: WasmValueConvertible>(_ a: A, _ b: B, _ c: C, _ d: D, _ e: E, _ f: F, _ g: G) throws -> Results where Parameters == (A, B, C, D, E, F, G) {
         try _call { values, store in
@@ -121,6 +127,7 @@ public struct TypedFunction<Parameters, Results>: @unchecked Sendable {
         }
     }
 
+    /// Calls a function of eight parameters.
     @inlinable @discardableResult
     public func callAsFunction<A: WasmValueConvertible, B: WasmValueConvertible, C: WasmValueConvertible, D: WasmValueConvertible, E: WasmValueConvertible, F: WasmValueConvertible, G: WasmValueConvertible, H: WasmValueConvertible>(_ a: A, _ b: B, _ c: C, _ d: D, _ e: E, _ f: F, _ g: G, _ h: H) throws -> Results where Parameters == (A, B, C, D, E, F, G, H) {
         try _call { values, store in
@@ -183,8 +190,7 @@ public struct TypedFunction<Parameters, Results>: @unchecked Sendable {
 @usableFromInline
 final class _TypedFunctionCore<Results> {
     let function: Function
-    /// Kept alive by `function`.
-    @usableFromInline unowned(unsafe) let store: Store
+    @usableFromInline let store: Store
     /// 16-byte value slots a call needs: enough for the parameters and for the results.
     @usableFromInline let slots: Int
     /// Reads the results from the value slots; made where the result types are known.

@@ -1,25 +1,46 @@
 import WasmParser
 import WasmTypes
 
+/// A Wasm value type: `.i32`, `.i64`, `.f32`, `.f64`, `.v128` or `.ref(...)`.
 public typealias ValueType = WasmTypes.ValueType
+/// A function's parameter and result types.
 public typealias FunctionType = WasmTypes.FunctionType
+/// A reference type: `.funcRef` or `.externRef`.
 public typealias ReferenceType = WasmTypes.ReferenceType
 
-/// A Wasm value. Floats are kept as bit patterns so NaN payloads survive the trip.
+/// A dynamically typed Wasm value, for ``Function/call(_:)-20wvs`` and host functions over
+/// `[Value]`. Integers and floats are kept as bit patterns so NaN payloads survive the trip.
+///
+/// ```swift
+/// let values: [Value] = [.i32(1), Value(Int32(-1)), Value(2.5), .funcRef(nil)]
+/// values[1].i32   // -1
+/// ```
 public enum Value: Equatable, @unchecked Sendable {
+    /// An `i32`, as its bits.
     case i32(UInt32)
+    /// An `i64`, as its bits.
     case i64(UInt64)
+    /// An `f32`, as its bits.
     case f32(UInt32)
+    /// An `f64`, as its bits.
     case f64(UInt64)
+    /// A `v128`, as 16 bytes, lane 0 first.
     case v128([UInt8])
+    /// A function reference (nil for null).
     case funcRef(Function?)
+    /// An external reference (nil for null).
     case externRef(ExternRef?)
 
+    /// An `i32`.
     public init(_ value: Int32) { self = .i32(UInt32(bitPattern: value)) }
+    /// An `i64`.
     public init(_ value: Int64) { self = .i64(UInt64(bitPattern: value)) }
+    /// An `f32`.
     public init(_ value: Float) { self = .f32(value.bitPattern) }
+    /// An `f64`.
     public init(_ value: Double) { self = .f64(value.bitPattern) }
 
+    /// The value's Wasm type.
     public var type: ValueType {
         switch self {
         case .i32: return .i32
@@ -32,9 +53,13 @@ public enum Value: Equatable, @unchecked Sendable {
         }
     }
 
+    /// The value as a signed `i32`, if it is one.
     public var i32: Int32? { if case .i32(let v) = self { Int32(bitPattern: v) } else { nil } }
+    /// The value as a signed `i64`, if it is one.
     public var i64: Int64? { if case .i64(let v) = self { Int64(bitPattern: v) } else { nil } }
+    /// The value as an `f32`, if it is one.
     public var f32: Float? { if case .f32(let v) = self { Float(bitPattern: v) } else { nil } }
+    /// The value as an `f64`, if it is one.
     public var f64: Double? { if case .f64(let v) = self { Double(bitPattern: v) } else { nil } }
 
     /// The zero value of a type (null for references).
@@ -50,6 +75,7 @@ public enum Value: Equatable, @unchecked Sendable {
         }
     }
 
+    /// Same type and same bits; references are equal when they are the same function or object.
     public static func == (lhs: Value, rhs: Value) -> Bool {
         switch (lhs, rhs) {
         case (.i32(let a), .i32(let b)): return a == b
@@ -64,9 +90,12 @@ public enum Value: Equatable, @unchecked Sendable {
     }
 }
 
-/// An opaque host value passed to Wasm as an `externref`. Identity is preserved through Wasm.
+/// An opaque host value passed to Wasm as an `externref`. Identity is preserved through Wasm:
+/// the object that comes back is the one that went in.
 public final class ExternRef: @unchecked Sendable {
+    /// The host value.
     public let value: Any
+    /// Wraps a host value.
     public init(_ value: Any) { self.value = value }
 }
 
@@ -184,9 +213,13 @@ extension Optional: WasmValueConvertible where Wrapped: WasmReference {
 extension Value {
     /// A Swift value as a Wasm value: `Value(Int32(1))`, `Value(3.5)`, `Value(function)`.
     public init(_ value: some WasmValueConvertible) { self = value.wasmValue }
+    /// An `i32` from its bits.
     public init(_ value: UInt32) { self = .i32(value) }
+    /// An `i64` from its bits.
     public init(_ value: UInt64) { self = .i64(value) }
+    /// A function reference.
     public init(_ function: Function?) { self = .funcRef(function) }
+    /// An external reference.
     public init(_ reference: ExternRef?) { self = .externRef(reference) }
 }
 

@@ -24,7 +24,8 @@ enum FeatureScan {
         for global in info.globals { try check(global.valueType) }
         for segment in info.elements { try check(.ref(segment.type)) }
         for segment in info.data {
-            if case .active(let active) = segment, active.index != 0 {
+            // An index past the memories is the validator's "unknown memory", not a feature.
+            if case .active(let active) = segment, active.index != 0, active.index < info.memories.count {
                 throw KilnError.unsupported(feature: "multi-memory")
             }
         }
@@ -44,16 +45,19 @@ enum FeatureScan {
         }
     }
 
-    static func check(_ instruction: Instruction) throws(KilnError) {
+    /// `memoryCount`: memories of the module; an index past them is left to the validator.
+    static func check(_ instruction: Instruction, memoryCount: Int) throws(KilnError) {
+        func memory(_ index: UInt32) throws(KilnError) {
+            if index != 0 && index < memoryCount { throw KilnError.unsupported(feature: "multi-memory") }
+        }
         switch instruction {
-        case .load(_, let memarg), .store(_, let memarg):
-            if memarg.memory != 0 { throw KilnError.unsupported(feature: "multi-memory") }
-        case .simdMemLane(_, let memarg, _):
-            if memarg.memory != 0 { throw KilnError.unsupported(feature: "multi-memory") }
-        case .memorySize(let memory), .memoryGrow(let memory), .memoryFill(let memory), .memoryInit(_, let memory):
-            if memory != 0 { throw KilnError.unsupported(feature: "multi-memory") }
+        case .load(_, let memarg), .store(_, let memarg), .simdMemLane(_, let memarg, _):
+            try memory(memarg.memory)
+        case .memorySize(let index), .memoryGrow(let index), .memoryFill(let index), .memoryInit(_, let index):
+            try memory(index)
         case .memoryCopy(let destination, let source):
-            if destination != 0 || source != 0 { throw KilnError.unsupported(feature: "multi-memory") }
+            try memory(destination)
+            try memory(source)
         case .refNull(let heapType):
             try check(.ref(ReferenceType(isNullable: true, heapType: heapType)))
         case .typedSelect(let type):

@@ -130,12 +130,12 @@ enum ModuleDecoder {
         try FeatureScan.checkModule(info)
         info.bodies.reserveCapacity(codes.count)
         for code in codes {
-            info.bodies.append(try decodeBody(code))
+            info.bodies.append(try decodeBody(code, memoryCount: info.memories.count))
         }
         return info
     }
 
-    private static func decodeBody(_ code: Code) throws -> FunctionBody {
+    private static func decodeBody(_ code: Code, memoryCount: Int) throws -> FunctionBody {
         var instructions: [Instruction] = []
         var offsets: [Int] = []
         var reader = ExpressionParser(code: code)
@@ -143,7 +143,7 @@ enum ModuleDecoder {
         for local in code.locals { try FeatureScan.check(local) }
         while let visit = try reader.parse() {
             try visit(visitor: &collector)
-            try FeatureScan.check(collector.last!)
+            try FeatureScan.check(collector.last!, memoryCount: memoryCount)
             instructions.append(collector.last!)
             offsets.append(collector.binaryOffset)
         }

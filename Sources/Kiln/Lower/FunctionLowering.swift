@@ -446,13 +446,13 @@ struct FunctionLowering {
         case .refNull(let heapType):
             push(.ref(ReferenceType(isNullable: true, heapType: heapType)), "(void *)0")
         case .refIsNull:
-            unary(.i32) { "(u32)(\($0) == 0)" }
+            unary(.i32) { "CMP(\($0) == 0)" }
         case .refFunc(let function):
             push(.ref(.funcRef), "ctx->funcs[\(function)]->ref")
         case .i32Eqz:
-            unary(.i32) { "(u32)(\($0) == 0)" }
+            unary(.i32) { "CMP(\($0) == 0)" }
         case .i64Eqz:
-            unary(.i32) { "(u32)(\($0) == 0)" }
+            unary(.i32) { "CMP(\($0) == 0)" }
         case .cmp(let cmp):
             lowerCompare(cmp)
         case .unary(let op):
@@ -629,7 +629,7 @@ struct FunctionLowering {
             case .i64LeS: ("<=", "(s64)")
             case .i64GeS: (">=", "(s64)")
             }
-        binary(.i32) { "(u32)(\(cast)\($0) \(op) \(cast)\($1))" }
+        binary(.i32) { "CMP(\(cast)\($0) \(op) \(cast)\($1))" }
     }
 
     private mutating func lowerUnary(_ op: Instruction.Unary) {
@@ -711,11 +711,11 @@ struct FunctionLowering {
         }
     }
 
-    /// A condition in parentheses, without the `(u32)` that turns a comparison into a value:
+    /// A condition in parentheses, without the `CMP` that turns a comparison into a value:
     /// TCC then branches on the flags directly.
     private static func truth(_ condition: String) -> String {
-        if condition.hasPrefix("(u32)(") && condition.hasSuffix(")") && balanced(condition.dropFirst(5)) {
-            return String(condition.dropFirst(5))
+        if condition.hasPrefix("CMP(") && condition.hasSuffix(")") && balanced(condition.dropFirst(3)) {
+            return String(condition.dropFirst(3))
         }
         return "(\(condition))"
     }

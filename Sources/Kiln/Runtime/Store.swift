@@ -12,6 +12,7 @@ import WasmTypes
 /// A store runs one call at a time: use it from one thread at a time (async calls, which run on
 /// the store's own thread, are queued). After a trap the store stays usable.
 public final class Store: @unchecked Sendable {
+    /// The engine whose modules run in this store.
     public let engine: Engine
     /// Anything the embedder wants host functions to reach through ``Caller/userData``.
     public var userData: Any?
@@ -32,6 +33,7 @@ public final class Store: @unchecked Sendable {
     /// Host functions made from a Linker's `defineFunction` closures, by definition.
     var linkerFunctions: [ObjectIdentifier: (definition: AnyObject, record: UnsafeMutablePointer<kiln_funcref>)] = [:]
 
+    /// An empty store.
     public init(engine: Engine) {
         self.engine = engine
         exec = .allocate(capacity: 1)
