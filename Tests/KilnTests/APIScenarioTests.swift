@@ -406,6 +406,36 @@ final class APIScenarioTests: XCTestCase {
         XCTAssertEqual(try isNull(seven), 0)
     }
 
+    func testManyParametersAndConversions() throws {
+        let store = Store(engine: engine)
+        let linker = Linker(engine: engine)
+        // Nine parameters: past the specialized arities, through the generic path both ways.
+        linker.defineFunction(module: "host", name: "sum9") {
+            (a: Int32, b: Int64, c: Float, d: Double, e: UInt32, f: UInt64, g: Int32, h: Int32, i: Int32) -> Double in
+            Double(a) + Double(b) + Double(c) + d + Double(e) + Double(f) + Double(g) + Double(h) + Double(i)
+        }
+        let instance = try linker.instantiate(try module(#"""
+            (module
+              (import "host" "sum9" (func $sum9 (param i32 i64 f32 f64 i32 i64 i32 i32 i32) (result f64)))
+              (func (export "sum9") (param i32 i64 f32 f64 i32 i64 i32 i32 i32) (result f64)
+                (call $sum9 (local.get 0) (local.get 1) (local.get 2) (local.get 3) (local.get 4)
+                            (local.get 5) (local.get 6) (local.get 7) (local.get 8))))
+            """#), store: store)
+        let sum9 = try instance.typedFunction(
+            "sum9", (Int32, Int64, Float, Double, UInt32, UInt64, Int32, Int32, Int32).self, Double.self)
+        XCTAssertEqual(try sum9(1, 2, 3.5, 4.25, 5, 6, 7, 8, -9), 27.75)
+        XCTAssertEqual(try instance.function("sum9")!.type.parameters.count, 9)
+
+        XCTAssertEqual(Value(Int32(-1)), .i32(0xffff_ffff))
+        XCTAssertEqual(Value(UInt64.max), Value(Int64(-1)))
+        XCTAssertEqual(Value(Float.nan).f32?.isNaN, true)
+        XCTAssertEqual(Int32.wasmType, .i32)
+        XCTAssertEqual(Function?.wasmType, .ref(.funcRef))
+        XCTAssertEqual(ExternRef?.wasmType, .ref(.externRef))
+        guard case .function(let type)? = instance.export("sum9")?.type else { return XCTFail("no function type") }
+        XCTAssertEqual(type.results, [.f64])
+    }
+
     // MARK: 6. Re-entrancy
 
     func testReentrantTrapSurfacesInHostFunction() throws {
@@ -452,6 +482,24 @@ final class APIScenarioTests: XCTestCase {
         XCTAssertEqual(state.seen, ["unreachable", "unreachable"])
         XCTAssertEqual(try outer(0), 42, "the store works after the trap")
         XCTAssertEqual(try instance.typedFunction("inner", Int32.self, Int32.self)(0), 41)
+    }
+
+    func testUnboundedRecursionThroughHost() throws {
+        let store = Store(engine: engine)
+        let linker = Linker(engine: engine)
+        linker.defineFunction(module: "host", name: "again") { (caller: Caller, depth: Int32) throws -> Int32 in
+            let down = try caller.instance!.typedFunction("down", Int32.self, Int32.self)
+            return try down(depth + 1)
+        }
+        let instance = try linker.instantiate(try module(#"""
+            (module
+              (import "host" "again" (func $again (param i32) (result i32)))
+              (func (export "down") (param i32) (result i32) (call $again (local.get 0))))
+            """#), store: store)
+        let down = try instance.typedFunction("down", Int32.self, Int32.self)
+        XCTAssertEqual(trapReason { _ = try down(0) }, .callStackExhausted)
+        XCTAssertEqual(trapReason { _ = try down(0) }, .callStackExhausted)
+        XCTAssertEqual(try instance.typedFunction("down", Int32.self, Int32.self).type.results, [.i32])
     }
 
     func testStoreUsableAfterTraps() throws {

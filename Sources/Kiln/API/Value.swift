@@ -186,7 +186,8 @@ extension Function: WasmReference {
         store.function(fromReference: UnsafeMutableRawPointer(bitPattern: UInt(bits))) as? Self
     }
     public static func _kilnReferenceBits(_ reference: Function?, store: Store) -> UInt64 {
-        UInt64(UInt(bitPattern: reference?.record.pointee.ref))
+        precondition(reference == nil || reference!.store === store, "a function of another store cannot be used in this store")
+        return UInt64(UInt(bitPattern: reference?.record.pointee.ref))
     }
     public static func _kilnValue(_ reference: Function?) -> Value { .funcRef(reference) }
 }
