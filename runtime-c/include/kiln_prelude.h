@@ -119,6 +119,7 @@ enum {
     KILN_TRAP_TABLE_OOB = 10,
     KILN_TRAP_NULL_REFERENCE = 11,
     KILN_TRAP_HOST = 12,
+    KILN_TRAP_NULL_FUNCTION_REFERENCE = 13,
 };
 
 /* Runtime entry points, registered with tcc_add_symbol. */

@@ -72,10 +72,12 @@ public enum TrapReason: UInt32, Sendable, Equatable {
     case callStackExhausted = 9
     /// A table access or bulk table operation outside the table.
     case tableOutOfBounds = 10
-    /// `call_ref` or similar on a null reference.
+    /// `ref.as_non_null` on a null reference.
     case nullReference = 11
     /// A host function threw; the error is in `Trap.underlying`.
     case hostError = 12
+    /// `call_ref` on a null function reference.
+    case nullFunctionReference = 13
 
     /// The spec interpreter's wording, which the spec tests match.
     public var message: String {
@@ -92,6 +94,7 @@ public enum TrapReason: UInt32, Sendable, Equatable {
         case .tableOutOfBounds: return "out of bounds table access"
         case .nullReference: return "null reference"
         case .hostError: return "host function failed"
+        case .nullFunctionReference: return "null function reference"
         }
     }
 }

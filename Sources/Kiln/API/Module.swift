@@ -82,7 +82,7 @@ public final class Module: @unchecked Sendable {
     public static func generateC(engine: Engine, bytes: [UInt8]) throws(KilnError) -> String {
         let info = try ModuleDecoder.decode(bytes)
         try Validator.validate(info)
-        return try ModuleLowering.lower(info, signatureIDs: info.types.map(engine.signatureID)).source
+        return try ModuleLowering.lower(info, signatureIDs: engine.signatureIDs(of: info.types)).source
     }
 
     /// Decodes and validates only.
@@ -102,7 +102,7 @@ public final class Module: @unchecked Sendable {
         let decodeTime = lap()
         try Validator.validate(info)
         let validateTime = lap()
-        let signatureIDs = info.types.map(engine.signatureID)
+        let signatureIDs = engine.signatureIDs(of: info.types)
         let lowered = try ModuleLowering.lower(info, signatureIDs: signatureIDs)
         let lowerTime = lap()
         let code = try TCCCompiler.compile(lowered.source)

@@ -1,9 +1,11 @@
 import WasmParser
 import WasmTypes
 
-/// Kiln implements WebAssembly 2.0. Modules using later proposals (typed function references,
-/// GC, exceptions, tail calls, threads, memory64, multi-memory) are decoded, then rejected here
-/// as unsupported: a clear answer instead of a misleading "malformed" or "invalid".
+/// Kiln implements WebAssembly 2.0 and typed function references (non-null and concrete
+/// function reference types, table initializers, `call_ref`, `ref.as_non_null`, `br_on_null`,
+/// `br_on_non_null`). Modules using other later proposals (GC, exceptions, tail calls, threads,
+/// memory64, multi-memory) are decoded, then rejected here as unsupported: a clear answer
+/// instead of a misleading "malformed" or "invalid".
 enum FeatureScan {
     static func checkModule(_ info: ModuleInfo) throws(KilnError) {
         for type in info.types {
@@ -12,9 +14,6 @@ enum FeatureScan {
         for table in info.tables {
             try check(.ref(table.elementType))
             if table.limits.isMemory64 { throw KilnError.unsupported(feature: "memory64 (64-bit table)") }
-        }
-        if info.tableInitializers.contains(where: { $0 != nil }) {
-            throw KilnError.unsupported(feature: "typed function references (table initializer)")
         }
         for memory in info.memories {
             if memory.isMemory64 { throw KilnError.unsupported(feature: "memory64") }
@@ -34,14 +33,13 @@ enum FeatureScan {
     static func check(_ type: ValueType) throws(KilnError) {
         guard case .ref(let reference) = type else { return }
         switch reference.heapType {
-        case .abstract(.funcRef), .abstract(.externRef):
-            if !reference.isNullable { throw KilnError.unsupported(feature: "typed function references (non-null reference)") }
+        case .abstract(.funcRef), .abstract(.externRef), .abstract(.noFunc), .abstract(.noExtern), .concrete:
+            // Concrete heap types can only name function types: the decoder rejects GC types.
+            break
         case .abstract(.exnRef), .abstract(.noExn):
             throw KilnError.unsupported(feature: "exception handling (exnref)")
         case .abstract:
             throw KilnError.unsupported(feature: "GC (reference type \(reference.heapType))")
-        case .concrete:
-            throw KilnError.unsupported(feature: "typed function references (concrete reference type)")
         }
     }
 
@@ -69,12 +67,10 @@ enum FeatureScan {
             .i32Const, .i64Const, .f32Const, .f64Const, .refIsNull, .refFunc, .i32Eqz, .i64Eqz,
             .cmp, .unary, .binary, .conversion, .dataDrop, .tableInit, .elemDrop, .tableCopy,
             .tableFill, .tableGet, .tableSet, .tableGrow, .tableSize, .v128Const, .i8x16Shuffle,
-            .simd, .simdLane:
+            .simd, .simdLane, .callRef, .refAsNonNull, .brOnNull, .brOnNonNull:
             break
         case .returnCall, .returnCallIndirect, .returnCallRef:
             throw KilnError.unsupported(feature: "tail calls")
-        case .callRef, .refAsNonNull, .brOnNull, .brOnNonNull:
-            throw KilnError.unsupported(feature: "typed function references")
         case .throw, .throwRef, .tryTable:
             throw KilnError.unsupported(feature: "exception handling")
         default:

@@ -14,6 +14,7 @@ enum ModuleDecoder {
             throw error
         } catch let error as WasmParserError {
             let (reason, offset) = readable(error)
+            if let invalid = LimitsScan.oversizedLimit(in: bytes, errorOffset: offset) { throw invalid }
             throw KilnError.malformed(reason: reason, offset: offset)
         } catch {
             throw KilnError.malformed(reason: "\(error)", offset: nil)
@@ -53,8 +54,8 @@ enum ModuleDecoder {
                 for group in groups {
                     for subtype in group.types {
                         guard case .function(let type) = subtype.body, group.types.count == 1,
-                            subtype.supertypes.isEmpty
-                        else { throw KilnError.unsupported(feature: "GC types (struct, array, rec)") }
+                            subtype.supertypes.isEmpty, subtype.isFinal
+                        else { throw KilnError.unsupported(feature: "GC types (struct, array, rec, sub)") }
                         info.types.append(type)
                     }
                 }
@@ -100,14 +101,8 @@ enum ModuleDecoder {
             case .startSection(let index):
                 info.start = index
             case .elementSection(let elements):
-                // With typed references enabled, WasmParser types a segment of function indices as
-                // non-null `(ref func)`; in WebAssembly 2.0 that is plain funcref.
-                info.elements = elements.map { segment in
-                    guard !segment.type.isNullable else { return segment }
-                    return ElementSegment(
-                        type: ReferenceType(isNullable: true, heapType: segment.type.heapType),
-                        initializer: segment.initializer, mode: segment.mode)
-                }
+                // A segment of function indices is typed `(ref func)`, a subtype of funcref.
+                info.elements = elements
             case .codeSection(let sectionCodes):
                 sawCodeSection = true
                 codes = sectionCodes

@@ -449,6 +449,29 @@ struct FunctionLowering {
             unary(.i32) { "CMP(\($0) == 0)" }
         case .refFunc(let function):
             push(.ref(.funcRef), "ctx->funcs[\(function)]->ref")
+        case .refAsNonNull:
+            let reference = popSimple()
+            flushState()
+            emit("if (!\(reference.expression)) TRAP(NULL_REFERENCE);")
+            stack.append(reference)
+        case .brOnNull(let depth):
+            let reference = popSimple()
+            flushAll()
+            emit("if (!\(reference.expression)) {")
+            branch(to: depth)
+            emit("}")
+            stack.append(reference)
+        case .brOnNonNull(let depth):
+            // The reference goes to the label with the operands below it; on null it is dropped.
+            let reference = popSimple()
+            flushAll()
+            emit("if (\(reference.expression)) {")
+            stack.append(reference)
+            branch(to: depth)
+            stack.removeLast()
+            emit("}")
+        case .callRef(let typeIndex):
+            lowerCallRef(typeIndex: Int(typeIndex))
         case .i32Eqz:
             unary(.i32) { "CMP(\($0) == 0)" }
         case .i64Eqz:
@@ -561,6 +584,23 @@ struct FunctionLowering {
         emit("entry = &table->elems[element];")
         emit("if (entry->sig != \(signature)ull) { if (!entry->ref) TRAP(UNINITIALIZED_ELEMENT); TRAP(INDIRECT_MISMATCH); }")
         emitCall(calleeType, callee: "((\(CSyntax.functionPointerType(typeIndex)))entry->code)", context: "entry->ctx", arguments: arguments)
+        emit("}")
+    }
+
+    /// `call_ref`: the operand is a function's canonical record. Validation guarantees its type;
+    /// the signature is checked anyway (one compare), so that a reference of another type that
+    /// came in through the embedding API traps instead of being called with the wrong arguments.
+    private mutating func lowerCallRef(typeIndex: Int) {
+        let calleeType = module.types[typeIndex]
+        makesCalls = true
+        let reference = pop()
+        flushAll()
+        let arguments = stack.suffix(calleeType.parameters.count).map(\.expression)
+        stack.removeLast(calleeType.parameters.count)
+        emit("{ kiln_funcref *callee = (kiln_funcref *)(\(reference.expression));")
+        emit("if (!callee) TRAP(NULL_FUNCTION_REFERENCE);")
+        emit("if (callee->sig != \(signatureIDs[typeIndex])ull) TRAP(INDIRECT_MISMATCH);")
+        emitCall(calleeType, callee: "((\(CSyntax.functionPointerType(typeIndex)))callee->code)", context: "callee->ctx", arguments: arguments)
         emit("}")
     }
 

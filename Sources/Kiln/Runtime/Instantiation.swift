@@ -58,12 +58,16 @@ struct Instantiation {
         if info.memories.count > 0, let memory = memories[0] { context.pointee.mem0 = memory.pointee.base }
         for index in info.importedGlobalCount..<info.globals.count {
             let value = try evaluate(info.globalInitializers[index - info.importedGlobalCount], context: context)
-            globals[index] = store.makeGlobalCell(value)
+            let cell = store.makeGlobalCell(value)
+            globals[index] = cell
+            store.recordType(of: cell, info.globals[index].valueType, signatureIDs: module.signatureIDs)
         }
         for index in info.importedTableCount..<info.tables.count {
             let initializer = info.tableInitializers[index - info.importedTableCount]
             let initial = try initializer.map { try evaluate($0, context: context).ref } ?? nil
-            tables[index] = try store.makeTable(info.tables[index], initial: initial)
+            let table = try store.makeTable(info.tables[index], initial: initial)
+            tables[index] = table
+            store.recordType(of: table, info.tables[index].elementType, signatureIDs: module.signatureIDs)
         }
 
         // Segments: element references evaluated now, passive data copied out of the module.
@@ -220,7 +224,9 @@ struct Instantiation {
                 }
             case (.table(let type), .table(let table)):
                 let actual = table.type
-                guard actual.elementType == type.elementType, limitsMatch(actual.limits, type.limits) else {
+                // Element types must be equal (reference types compared across modules).
+                let expectedElement = CanonicalTypes.reference(type.elementType, signatureIDs: module.signatureIDs)
+                guard store.elementType(of: table) == expectedElement, limitsMatch(actual.limits, type.limits) else {
                     throw incompatible("table \(type.wasmText)", "table \(actual.wasmText)")
                 }
             case (.memory(let type), .memory(let memory)):
@@ -229,7 +235,11 @@ struct Instantiation {
                     throw incompatible("memory \(type.wasmText)", "memory \(actual.wasmText)")
                 }
             case (.global(let type), .global(let global)):
-                guard global.type == type else {
+                // A constant global's type may be a subtype of the import's; a variable's must be equal.
+                let actual = store.valueType(of: global)
+                let expected = CanonicalTypes.value(type.valueType, signatureIDs: module.signatureIDs)
+                let typesMatch = type.mutability == .variable ? actual == expected : CanonicalTypes.matches(actual, expected)
+                guard global.type.mutability == type.mutability, typesMatch else {
                     throw incompatible("global \(type.wasmText)", "global \(global.type.wasmText)")
                 }
             default:

@@ -92,7 +92,8 @@ public final class Store: @unchecked Sendable {
             table.deallocate()
             throw KilnError.unlinkable(reason: "cannot allocate a table of \(type.limits.min) elements")
         }
-        table.pointee.is_funcref = type.elementType.heapType == .externRef ? 0 : 1
+        let heap = type.elementType.heapType
+        table.pointee.is_funcref = heap == .externRef || heap == .abstract(.noExtern) ? 0 : 1
         tables.append(table)
         let slot = tableSlot(for: initial, isFuncRef: table.pointee.is_funcref != 0)
         for index in 0..<Int(table.pointee.size) { table.pointee.elems[index] = slot }
@@ -109,6 +110,35 @@ public final class Store: @unchecked Sendable {
 
     func makeGlobalCell(_ value: kiln_value) -> UnsafeMutablePointer<kiln_value> {
         allocate(kiln_value.self, count: 1, initialValue: value)
+    }
+
+    // MARK: - Types of tables and globals across modules
+
+    /// Reference types of tables and globals that instances defined, where the embedding API's
+    /// view (funcref or externref tables; a global's type in its module's type indices) is not
+    /// enough to check an import against: concrete reference types, made comparable across
+    /// modules (`CanonicalTypes`), and non-nullable ones.
+    private var tableElementTypes: [UnsafeMutablePointer<kiln_table>: ReferenceType] = [:]
+    private var globalValueTypes: [UnsafeMutablePointer<kiln_value>: ValueType] = [:]
+
+    func recordType(of table: UnsafeMutablePointer<kiln_table>, _ type: ReferenceType, signatureIDs: [UInt64]) {
+        guard type != .funcRef && type != .externRef else { return }
+        tableElementTypes[table] = CanonicalTypes.reference(type, signatureIDs: signatureIDs)
+    }
+
+    func recordType(of cell: UnsafeMutablePointer<kiln_value>, _ type: ValueType, signatureIDs: [UInt64]) {
+        guard case .ref(let reference) = type, reference != .funcRef, reference != .externRef else { return }
+        globalValueTypes[cell] = CanonicalTypes.value(type, signatureIDs: signatureIDs)
+    }
+
+    /// The element type of a table, for import matching.
+    func elementType(of table: Table) -> ReferenceType {
+        tableElementTypes[table.table] ?? table.elementType
+    }
+
+    /// The value type of a global, for import matching.
+    func valueType(of global: Global) -> ValueType {
+        globalValueTypes[global.cell] ?? global.type.valueType
     }
 
     /// A canonical function record owned by this store.

@@ -14,9 +14,15 @@ extension Validator {
             var type: Signature
             var height: Int
             var unreachable: Bool
+            /// Length of `initializedLocals` when the frame was entered.
+            var initHeight: Int
         }
 
-        let pool: [VType]
+        /// Grows past the module's sequences with the one-type sequences of block types that are
+        /// not at its start (`singletons`).
+        var pool: [VType]
+        var singletons: [VType: Int32] = [:]
+        let types: TypeSpace
         let signatures: [Signature]
         let functionTypes: [UInt32]
         let tables: [VType]
@@ -34,6 +40,11 @@ extension Validator {
         var stackCapacity: Int
         var frames: [Frame] = []
         var locals: [VType] = []
+        /// Local initialization, tracked only when a local is not defaultable (`tracksInit`):
+        /// whether each local holds a value, and the locals set since each frame was entered.
+        var tracksInit = false
+        var localInitialized: [Bool] = []
+        var initializedLocals: [Int] = []
         var results = Signature()
         /// Cached `frames.last.height` and `frames.last.unreachable`.
         var height = 0
@@ -48,6 +59,7 @@ extension Validator {
 
         init(context: Context) {
             pool = context.pool
+            types = context.types
             signatures = context.signatures
             functionTypes = context.functionTypes
             tables = context.tables
@@ -121,7 +133,15 @@ extension Validator {
             }
             stackCount &-= 1
             let actual = stack[stackCount]
-            if actual != expected && actual != .unknown { throw mismatch() }
+            if actual != expected && actual != .unknown && !VType.referenceMatches(actual, expected) { throw mismatch() }
+        }
+
+        /// Pops a reference operand; Unknown becomes `(ref bot)`.
+        mutating func popReference() throws(KilnError) -> VType {
+            let type = try pop()
+            if type == .unknown { return VType.reference(heap: VType.bottomHeap, nullable: false) }
+            guard type.isReference else { throw mismatch() }
+            return type
         }
 
         @inline(__always)
@@ -164,7 +184,7 @@ extension Validator {
                 let expected = pool[Int(start) + count - 1 - offset]
                 if position >= height {
                     let actual = stack[position]
-                    if actual != expected && actual != .unknown { throw mismatch() }
+                    if !VType.matches(actual, expected) { throw mismatch() }
                 } else if !unreachable {
                     throw mismatch()
                 }
@@ -174,7 +194,7 @@ extension Validator {
         // MARK: Control stack
 
         mutating func pushFrame(_ kind: FrameKind, _ type: Signature) {
-            frames.append(Frame(kind: kind, type: type, height: stackCount, unreachable: false))
+            frames.append(Frame(kind: kind, type: type, height: stackCount, unreachable: false, initHeight: initializedLocals.count))
             height = stackCount
             unreachable = false
             push(sequence: type.paramStart, count: type.paramCount)
@@ -185,6 +205,11 @@ extension Validator {
             try pop(sequence: frame.type.resultStart, count: frame.type.resultCount)
             guard stackCount == frame.height else { throw mismatch() }
             frames.removeLast()
+            if tracksInit {
+                while initializedLocals.count > frame.initHeight {
+                    localInitialized[initializedLocals.removeLast()] = false
+                }
+            }
             if let outer = frames.last {
                 height = outer.height
                 unreachable = outer.unreachable
@@ -206,23 +231,42 @@ extension Validator {
             return (frame.type.resultStart, frame.type.resultCount)
         }
 
-        func blockType(_ type: WasmParser.BlockType) throws(KilnError) -> Signature {
+        mutating func blockType(_ type: WasmParser.BlockType) throws(KilnError) -> Signature {
             switch type {
             case .empty:
                 return Signature()
             case .type(let valueType):
-                let operand = try operandType(valueType)
-                return Signature(paramStart: 0, paramCount: 0, resultStart: Int32(operand.rawValue), resultCount: 1)
+                let operand = try types.operandType(valueType)
+                return Signature(paramStart: 0, paramCount: 0, resultStart: singleton(operand), resultCount: 1)
             case .funcType(let index):
                 guard Int(index) < signatures.count else { throw fail("unknown type \(index)") }
                 return signatures[Int(index)]
             }
         }
 
-        func sameSequence(_ a: Int32, _ aCount: Int32, _ b: Int32, _ bCount: Int32) -> Bool {
+        /// Start of the one-type sequence `[type]` in the pool.
+        mutating func singleton(_ type: VType) -> Int32 {
+            if let index = type.prefixPoolIndex { return index }
+            if let index = singletons[type] { return index }
+            let index = Int32(truncatingIfNeeded: pool.count)
+            pool.append(type)
+            singletons[type] = index
+            return index
+        }
+
+        /// Whether sequence `a` matches sequence `b` (an `if` without `else` passes its
+        /// parameters on as its results).
+        func matchingSequence(_ a: Int32, _ aCount: Int32, _ b: Int32, _ bCount: Int32) -> Bool {
             guard aCount == bCount else { return false }
-            for i in 0..<Int(aCount) where pool[Int(a) + i] != pool[Int(b) + i] { return false }
+            for i in 0..<Int(aCount) where !VType.matches(pool[Int(a) + i], pool[Int(b) + i]) { return false }
             return true
+        }
+
+        mutating func initialize(_ local: Int) {
+            if !localInitialized[local] {
+                localInitialized[local] = true
+                initializedLocals.append(local)
+            }
         }
 
         // MARK: Index spaces
@@ -257,7 +301,16 @@ extension Validator {
             locals.removeAll(keepingCapacity: true)
             let paramStart = Int(type.paramStart)
             locals.append(contentsOf: pool[paramStart..<(paramStart + Int(type.paramCount))])
-            for local in body.locals { locals.append(try operandType(local)) }
+            tracksInit = false
+            for local in body.locals {
+                let type = try types.operandType(local)
+                locals.append(type)
+                if !type.isDefaultable { tracksInit = true }
+            }
+            initializedLocals.removeAll(keepingCapacity: true)
+            if tracksInit {
+                localInitialized = locals.indices.map { $0 < Int(type.paramCount) || locals[$0].isDefaultable }
+            }
             results = type
 
             pushFrame(.function, Signature(paramStart: 0, paramCount: 0, resultStart: type.resultStart, resultCount: type.resultCount))
@@ -307,7 +360,7 @@ extension Validator {
                     throw malformed("operators remaining after end of function")
                 }
                 if frame.kind == .if,
-                    !sameSequence(frame.type.paramStart, frame.type.paramCount, frame.type.resultStart, frame.type.resultCount)
+                    !matchingSequence(frame.type.paramStart, frame.type.paramCount, frame.type.resultStart, frame.type.resultCount)
                 {
                     throw mismatch()
                 }
@@ -344,7 +397,7 @@ extension Validator {
             case .callIndirect(let typeIndex, let tableIndex):
                 let elementType = try table(tableIndex)
                 guard Int(typeIndex) < signatures.count else { throw fail("unknown type \(typeIndex)") }
-                guard elementType == .funcref else { throw mismatch() }
+                guard VType.matches(elementType, .funcref) else { throw mismatch() }
                 let type = signatures[Int(typeIndex)]
                 try pop(.i32)
                 try pop(sequence: type.paramStart, count: type.paramCount)
@@ -363,21 +416,24 @@ extension Validator {
                 guard first == second || first == .unknown || second == .unknown else { throw mismatch() }
                 push(first == .unknown ? second : first)
             case .typedSelect(let valueType):
-                let type = try operandType(valueType)
+                let type = try types.operandType(valueType)
                 try pop(type, type, .i32)
                 push(type)
 
             // Variables.
             case .localGet(let index):
                 guard Int(index) < locals.count else { throw fail("unknown local \(index)") }
+                if tracksInit && !localInitialized[Int(index)] { throw fail("uninitialized local \(index)") }
                 push(locals[Int(index)])
             case .localSet(let index):
                 guard Int(index) < locals.count else { throw fail("unknown local \(index)") }
                 try pop(locals[Int(index)])
+                if tracksInit { initialize(Int(index)) }
             case .localTee(let index):
                 guard Int(index) < locals.count else { throw fail("unknown local \(index)") }
                 let type = locals[Int(index)]
                 try pop(type)
+                if tracksInit { initialize(Int(index)) }
                 push(type)
             case .globalGet(let index):
                 guard Int(index) < globalTypes.count else { throw fail("unknown global \(index)") }
@@ -408,12 +464,12 @@ extension Validator {
             case .tableCopy(let destination, let source):
                 let destinationType = try table(destination)
                 let sourceType = try table(source)
-                guard destinationType == sourceType else { throw mismatch() }
+                guard VType.matches(sourceType, destinationType) else { throw mismatch() }
                 try pop(.i32, .i32, .i32)
             case .tableInit(let elementIndex, let tableIndex):
                 let tableType = try table(tableIndex)
                 guard Int(elementIndex) < elementTypes.count else { throw fail("unknown elem segment \(elementIndex)") }
-                guard elementTypes[Int(elementIndex)] == tableType else { throw mismatch() }
+                guard VType.matches(elementTypes[Int(elementIndex)], tableType) else { throw mismatch() }
                 try pop(.i32, .i32, .i32)
             case .elemDrop(let elementIndex):
                 guard Int(elementIndex) < elementTypes.count else { throw fail("unknown elem segment \(elementIndex)") }
@@ -422,10 +478,10 @@ extension Validator {
             case .load(let op, let memarg):
                 try checkMemArg(memarg, natural: op.naturalAlignment)
                 try pop(.i32)
-                push(try operandType(op.type))
+                push(try types.operandType(op.type))
             case .store(let op, let memarg):
                 try checkMemArg(memarg, natural: op.naturalAlignment)
-                try pop(.i32, try operandType(op.type))
+                try pop(.i32, try types.operandType(op.type))
             case .memorySize(let memory):
                 try checkMemory(memory)
                 push(.i32)
@@ -449,15 +505,37 @@ extension Validator {
 
             // References.
             case .refNull(let heap):
-                push(try operandType(heap: heap))
+                push(VType.reference(heap: try types.heap(heap), nullable: true))
             case .refIsNull:
-                let type = try pop()
-                guard type == .unknown || type.isReference else { throw mismatch() }
+                _ = try popReference()
                 push(.i32)
             case .refFunc(let function):
                 guard Int(function) < functionTypes.count else { throw fail("unknown function \(function)") }
                 guard declaredFunctions[Int(function)] else { throw fail("undeclared function reference") }
-                push(.funcref)
+                push(types.functionReference(functionTypes[Int(function)], nullable: false))
+            case .refAsNonNull:
+                push(try popReference().nonNullable)
+            case .brOnNull(let depth):
+                let label = try self.label(depth)
+                let type = try popReference()
+                try pop(sequence: label.start, count: label.count)
+                push(sequence: label.start, count: label.count)
+                push(type.nonNullable)
+            case .brOnNonNull(let depth):
+                let label = try self.label(depth)
+                let type = try popReference()
+                // The label takes the operands below and the reference, non-null, last.
+                guard label.count > 0, VType.matches(type.nonNullable, pool[Int(label.start + label.count - 1)]) else {
+                    throw mismatch()
+                }
+                try pop(sequence: label.start, count: label.count - 1)
+                push(sequence: label.start, count: label.count - 1)
+            case .callRef(let typeIndex):
+                guard Int(typeIndex) < signatures.count else { throw fail("unknown type \(typeIndex)") }
+                try pop(types.functionReference(typeIndex, nullable: true))
+                let type = signatures[Int(typeIndex)]
+                try pop(sequence: type.paramStart, count: type.paramCount)
+                push(sequence: type.resultStart, count: type.resultCount)
 
             // Numeric.
             case .i32Const: push(.i32)
@@ -537,8 +615,6 @@ extension Validator {
                 throw KilnError.unsupported(feature: "exception handling")
             case .returnCall, .returnCallIndirect, .returnCallRef:
                 throw KilnError.unsupported(feature: "tail calls")
-            case .callRef, .refAsNonNull, .brOnNull, .brOnNonNull:
-                throw KilnError.unsupported(feature: "typed function references")
             case .atomicFence, .memoryAtomicNotify, .memoryAtomicWait32, .memoryAtomicWait64,
                 .i32AtomicRmwAdd, .i64AtomicRmwAdd, .i32AtomicRmw8AddU, .i32AtomicRmw16AddU,
                 .i64AtomicRmw8AddU, .i64AtomicRmw16AddU, .i64AtomicRmw32AddU,

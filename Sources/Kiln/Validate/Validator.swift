@@ -38,47 +38,12 @@ enum Validator {
 // MARK: - Types
 
 extension Validator {
-    /// An operand type: the Wasm 2.0 value types plus the algorithm's Unknown (bottom) type.
-    /// Raw values 0...6 double as indices of the one-type sequences at the start of the pool.
-    enum VType: UInt8 {
-        case i32 = 0, i64, f32, f64, v128, funcref, externref, unknown
-
-        var isNumeric: Bool { rawValue <= 3 }
-        var isReference: Bool { self == .funcref || self == .externref }
-    }
-
     /// A function or block type: parameter and result sequences as ranges of the type pool.
     struct Signature {
         var paramStart: Int32 = 0
         var paramCount: Int32 = 0
         var resultStart: Int32 = 0
         var resultCount: Int32 = 0
-    }
-
-    static func operandType(_ type: WasmTypes.ValueType) throws(KilnError) -> VType {
-        switch type {
-        case .i32: return .i32
-        case .i64: return .i64
-        case .f32: return .f32
-        case .f64: return .f64
-        case .v128: return .v128
-        case .ref(let ref): return try operandType(ref)
-        }
-    }
-
-    static func operandType(_ ref: WasmTypes.ReferenceType) throws(KilnError) -> VType {
-        guard ref.isNullable else { throw KilnError.unsupported(feature: "typed function references (non-nullable reference types)") }
-        return try operandType(heap: ref.heapType)
-    }
-
-    static func operandType(heap: WasmTypes.HeapType) throws(KilnError) -> VType {
-        switch heap {
-        case .abstract(.funcRef): return .funcref
-        case .abstract(.externRef): return .externref
-        case .abstract(.exnRef): throw KilnError.unsupported(feature: "exception handling (exnref)")
-        case .abstract: throw KilnError.unsupported(feature: "GC reference types")
-        case .concrete: throw KilnError.unsupported(feature: "typed function references (concrete heap types)")
-        }
     }
 }
 
@@ -88,8 +53,10 @@ extension Validator {
     /// What function bodies and constant expressions are checked against: the module's index
     /// spaces, in the validator's flat representation.
     struct Context {
-        /// Type sequences. Starts with the seven one-type sequences `[t]`, indexed by `t.rawValue`.
+        /// Type sequences. Starts with the seven one-type sequences `[t]` (see `VType.prefixPoolIndex`).
         var pool: [VType] = [.i32, .i64, .f32, .f64, .v128, .funcref, .externref]
+        /// Canonical type indices, for concrete reference types.
+        var types = TypeSpace()
         /// One per type index.
         var signatures: [Signature] = []
         /// Type index of every function (imports first), already checked to be in range.
@@ -109,14 +76,15 @@ extension Validator {
 
         init(_ module: ModuleInfo) throws(KilnError) {
             // Types.
+            types = try TypeSpace(module.types)
             signatures.reserveCapacity(module.types.count)
             for type in module.types {
                 var signature = Signature()
                 signature.paramStart = Int32(truncatingIfNeeded: pool.count)
-                for parameter in type.parameters { pool.append(try operandType(parameter)) }
+                for parameter in type.parameters { pool.append(try types.operandType(parameter)) }
                 signature.paramCount = Int32(truncatingIfNeeded: type.parameters.count)
                 signature.resultStart = Int32(truncatingIfNeeded: pool.count)
-                for result in type.results { pool.append(try operandType(result)) }
+                for result in type.results { pool.append(try types.operandType(result)) }
                 signature.resultCount = Int32(truncatingIfNeeded: type.results.count)
                 signatures.append(signature)
             }
@@ -127,11 +95,11 @@ extension Validator {
                 case .function(let typeIndex):
                     guard Int(typeIndex) < signatures.count else { throw invalid("unknown type \(typeIndex)") }
                 case .table(let type):
-                    try Context.checkTableType(type)
+                    try checkTableType(type)
                 case .memory(let type):
                     try Context.checkMemoryType(type)
                 case .global(let type):
-                    _ = try operandType(type.valueType)
+                    _ = try types.operandType(type.valueType)
                 case .tag:
                     throw KilnError.unsupported(feature: "exception handling (tag import)")
                 }
@@ -146,19 +114,19 @@ extension Validator {
             // Tables and memories (their types are checked in `checkModuleFields`, like the
             // reference interpreter, after globals).
             tables.reserveCapacity(module.tables.count)
-            for table in module.tables { tables.append(try operandType(table.elementType)) }
+            for table in module.tables { tables.append(try types.operandType(table.elementType)) }
             memoryCount = module.memories.count
 
             // Globals: types now, initializers in `checkModuleFields`.
             globalTypes.reserveCapacity(module.globals.count)
             globalMutable.reserveCapacity(module.globals.count)
             for global in module.globals {
-                globalTypes.append(try operandType(global.valueType))
+                globalTypes.append(try types.operandType(global.valueType))
                 globalMutable.append(global.mutability == .variable)
             }
 
             elementTypes.reserveCapacity(module.elements.count)
-            for segment in module.elements { elementTypes.append(try operandType(segment.type)) }
+            for segment in module.elements { elementTypes.append(try types.operandType(segment.type)) }
             dataSegmentCount = module.data.count
             hasDataCountSection = module.dataCount != nil
 
@@ -193,10 +161,10 @@ extension Validator {
 
         // MARK: Limits
 
-        static func checkTableType(_ type: WasmParser.TableType) throws(KilnError) {
-            _ = try operandType(type.elementType)
+        func checkTableType(_ type: WasmParser.TableType) throws(KilnError) {
+            _ = try types.operandType(type.elementType)
             if type.limits.isMemory64 { throw KilnError.unsupported(feature: "table64") }
-            try checkLimits(type.limits, range: 0xFFFF_FFFF, message: "table size must be at most 2^32-1")
+            try Context.checkLimits(type.limits, range: 0xFFFF_FFFF, message: "table size must be at most 2^32-1")
         }
 
         static func checkMemoryType(_ type: WasmParser.MemoryType) throws(KilnError) {
@@ -226,10 +194,14 @@ extension Validator {
             }
 
             for (index, table) in module.tables.enumerated() where index >= module.importedTableCount {
-                try Context.checkTableType(table)
+                try checkTableType(table)
                 let definedIndex = index - module.importedTableCount
                 if definedIndex < module.tableInitializers.count, let initializer = module.tableInitializers[definedIndex] {
-                    try checkConstant(initializer, expected: tables[index], globalLimit: globalTypes.count)
+                    // The table section precedes the global section: only imported globals exist yet.
+                    try checkConstant(initializer, expected: tables[index], globalLimit: importedGlobals)
+                } else if !tables[index].isDefaultable {
+                    // Without an initializer the elements would be null.
+                    throw invalid("type mismatch")
                 }
             }
 
@@ -244,7 +216,7 @@ extension Validator {
                 }
                 if case .active(let table, let offset) = segment.mode {
                     guard Int(table) < tables.count else { throw invalid("unknown table \(table)") }
-                    guard tables[Int(table)] == type else { throw invalid("type mismatch") }
+                    guard VType.matches(type, tables[Int(table)]) else { throw invalid("type mismatch") }
                     try checkConstant(offset, expected: .i32, globalLimit: globalTypes.count)
                 }
             }
@@ -294,7 +266,7 @@ extension Validator {
             // Fast path for the overwhelmingly common single-instruction form.
             if expression.count == 1 || (expression.count == 2 && expression[1] == .end) {
                 if let type = try constantType(expression[0], globalLimit: globalLimit) {
-                    guard type == expected else { throw invalid("type mismatch") }
+                    guard VType.matches(type, expected) else { throw invalid("type mismatch") }
                     return
                 }
             }
@@ -327,7 +299,7 @@ extension Validator {
                 }
                 if case .end = instruction { break }
             }
-            guard !mismatch, constStack.count == 1, constStack[0] == expected else { throw invalid("type mismatch") }
+            guard !mismatch, constStack.count == 1, VType.matches(constStack[0], expected) else { throw invalid("type mismatch") }
         }
 
         /// The type a constant, nullary instruction pushes; nil if it is not one.
@@ -338,10 +310,10 @@ extension Validator {
             case .f32Const: return .f32
             case .f64Const: return .f64
             case .v128Const: return .v128
-            case .refNull(let heap): return try operandType(heap: heap)
+            case .refNull(let heap): return VType.reference(heap: try types.heap(heap), nullable: true)
             case .refFunc(let index):
                 guard Int(index) < functionTypes.count else { throw invalid("unknown function \(index)") }
-                return .funcref
+                return types.functionReference(functionTypes[Int(index)], nullable: false)
             case .globalGet(let index):
                 guard Int(index) < globalLimit, Int(index) < globalTypes.count else { throw invalid("unknown global \(index)") }
                 guard !globalMutable[Int(index)] else { throw invalid("constant expression required") }
