@@ -30,10 +30,8 @@ final class SpecTests: XCTestCase {
     /// initializers, 64-bit limits, multi-memory) come out as `malformed` (or `invalid`) instead
     /// of `unsupported`, and a failing module fails every directive that uses it.
     static let mvpKnownFailures: [String: (maximum: Int, reason: String)] = [
-        // 2 x memop flags >= 0x80 reported invalid, not malformed (WasmParser reads them as
-        // multi-memory flags); 1 x a 33-bit offset accepted ("offset out of range").
-        "align": (3, "memarg flags/offset decoding"),
-        // WasmParser rejects a non-minimal LEB128 sub-opcode after 0xfc ("\fc\80\00").
+        // WasmParser (WasmKit 0.4.2) reads the 0xfc prefix's sub-opcode as a byte, not a LEB128,
+        // so a non-minimal encoding ("\fc\80\00") is rejected as an illegal opcode.
         "binary-leb128": (1, "WasmParser: non-minimal 0xfc sub-opcode"),
     ]
 

@@ -287,7 +287,11 @@ extension Validator {
 
         func checkMemArg(_ memarg: WasmParser.MemArg, natural: Int) throws(KilnError) {
             try checkMemory(memarg.memory)
+            // Flag bits above the alignment and the memory-index bit make the encoding malformed.
+            guard memarg.align < 64 else { throw malformed("malformed memop flags") }
             guard memarg.align <= UInt32(natural) else { throw fail("alignment must not be larger than natural") }
+            // 32-bit memories take 32-bit offsets.
+            guard memarg.offset <= UInt64(UInt32.max) else { throw fail("offset out of range") }
         }
 
         // MARK: Function bodies
