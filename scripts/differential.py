@@ -98,14 +98,27 @@ def main():
             subprocess.run(["wasm-tools", "smith", *flags, seed_path, "-o", wasm_path], check=True)
             wasm = open(wasm_path, "rb").read()
             module = wasmtime.Module(engine, wasm)
-            for export in module.exports:
+            try:
+                exports = list(module.exports)
+            except Exception:  # the Python API cannot describe some v128 signatures
+                skipped += 1
+                continue
+            for export in exports:
                 if not isinstance(export.type, wasmtime.FuncType):
                     continue
                 params = export.type.params
-                if any(str(p) not in ("i32", "i64", "f32", "f64") for p in params):
+                # wasmtime's Python API cannot pass v128 values; reference params need values.
+                if any(str(p) not in ("i32", "i64", "f32", "f64") for p in params) or any(
+                        str(r) == "v128" for r in export.type.results):
                     skipped += 1
                     continue
-                expected = wasmtime_results(wasm, export.name)
+                try:
+                    expected = wasmtime_results(wasm, export.name)
+                except wasmtime.WasmtimeError as error:
+                    if "v128" not in str(error):
+                        raise
+                    skipped += 1
+                    continue
                 got = kiln_results(args.kiln, wasm_path, export.name, params)
                 checked += 1
                 results = export.type.results
@@ -120,7 +133,7 @@ def main():
                     open(keep, "wb").write(wasm)
                     print(f"MISMATCH module {index} export {export.name!r}: wasmtime {expected}, "
                           f"kiln {got} (saved {keep})")
-    print(f"differential: {checked} calls compared, {skipped} skipped (reference params)")
+    print(f"differential: {checked} calls compared, {skipped} skipped (reference or v128 signatures)")
     print(f"{checked - mismatches} passed, {mismatches} failed")
     return 1 if mismatches else 0
 
