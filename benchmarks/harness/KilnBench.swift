@@ -35,8 +35,8 @@ enum KilnBench {
         ]
     }
 
-    /// decode+validate, lower, libtcc compile+relocate, instantiate, run() -> i64.
-    static func run(path: String) throws -> Record {
+    /// Reads and compiles a module, with Kiln's per-stage timings, wall and CPU time.
+    static func compileTimed(_ path: String) throws -> (bytes: [UInt8], engine: Engine, module: Module, fields: Record) {
         let bytes = readBytes(path)
         let engine = Engine()
         let c0 = threadCPUNs()
@@ -44,6 +44,13 @@ enum KilnBench {
         let module = try Module(engine: engine, bytes: bytes)
         let t1 = nowNs()
         let c1 = threadCPUNs()
+        return (bytes, engine, module, timingFields(module, wallNs: t1 - t0) + [("module_cpu_ns", Int(c1 - c0))])
+    }
+
+    /// decode+validate, lower, libtcc compile+relocate, instantiate, run() -> i64.
+    static func run(path: String) throws -> Record {
+        let (bytes, engine, module, compiled) = try compileTimed(path)
+        let t1 = nowNs()
         let store = Store(engine: engine)
         let instance = try Instance(store: store, module: module)
         let t2 = nowNs()
@@ -54,24 +61,16 @@ enum KilnBench {
         let t4 = nowNs()
         let c4 = threadCPUNs()
         return [("program", programName(path)), ("wasm_bytes", bytes.count)]
-            + timingFields(module, wallNs: t1 - t0)
-            + [("module_cpu_ns", Int(c1 - c0)), ("instantiate_ns", Int(t2 - t1)),
+            + compiled
+            + [("instantiate_ns", Int(t2 - t1)),
                ("run_ns", Int(t4 - t3)), ("run_cpu_ns", Int(c4 - c3)), ("checksum", checksum)]
     }
 
     /// Compile latency of a large module; then instantiation against trapping stub imports
     /// (reported as null with the reason if the module imports something other than functions).
     static func compile(path: String) throws -> Record {
-        let bytes = readBytes(path)
-        let engine = Engine()
-        let c0 = threadCPUNs()
-        let t0 = nowNs()
-        let module = try Module(engine: engine, bytes: bytes)
-        let t1 = nowNs()
-        let c1 = threadCPUNs()
-        var record: Record = [("program", programName(path)), ("wasm_bytes", bytes.count)]
-        record += timingFields(module, wallNs: t1 - t0)
-        record.append(("module_cpu_ns", Int(c1 - c0)))
+        let (bytes, engine, module, compiled) = try compileTimed(path)
+        var record: Record = [("program", programName(path)), ("wasm_bytes", bytes.count)] + compiled
         let rssAfterCompile = peakRSSKiB()
         let store = Store(engine: engine)
         var imports: [Extern] = []
@@ -118,13 +117,7 @@ enum KilnBench {
         let instance2 = try Instance(store: store2, module: module, imports: [.function(dynamicNoop)])
         let loop2 = try instance2.typedFunction("loop", Int32.self, Void.self)
         let dynamicNs = try fastest(reps: reps) { try loop2(n) }
-        return [
-            ("count", count), ("reps", reps),
-            ("ns_per_call", perCall(callNs, count) - perCall(emptyNs, count)),
-            ("raw_ns_per_iteration", perCall(callNs, count)),
-            ("empty_loop_ns_per_iteration", perCall(emptyNs, count)),
-            ("dynamic_host_ns_per_call", perCall(dynamicNs, count) - perCall(emptyNs, count)),
-        ]
+        return hostCallRecord(count: count, reps: reps, callNs: callNs, emptyNs: emptyNs, dynamicNs: dynamicNs)
     }
 
     static func typedCall(wasm: [UInt8], count: Int, reps: Int) throws -> Record {

@@ -98,13 +98,7 @@ enum WasmKitBench {
         imports2.define(module: "env", name: "noop", Function(store: store2, parameters: []) { _, _ in [] })
         let loop2 = try module.instantiate(store: store2, imports: imports2).exports[function: "loop"]!
         let dynamicNs = try fastest(reps: reps) { try loop2.invoke([n]) }
-        return [
-            ("count", count), ("reps", reps),
-            ("ns_per_call", perCall(callNs, count) - perCall(emptyNs, count)),
-            ("raw_ns_per_iteration", perCall(callNs, count)),
-            ("empty_loop_ns_per_iteration", perCall(emptyNs, count)),
-            ("dynamic_host_ns_per_call", perCall(dynamicNs, count) - perCall(emptyNs, count)),
-        ]
+        return hostCallRecord(count: count, reps: reps, callNs: callNs, emptyNs: emptyNs, dynamicNs: dynamicNs)
     }
 
     static func typedCall(wasm: [UInt8], count: Int, reps: Int) throws -> Record {

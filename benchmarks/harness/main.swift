@@ -159,6 +159,17 @@ func fastest(reps: Int, warmUp: Bool = true, _ body: () throws -> Void) rethrows
 
 func perCall(_ ns: UInt64, _ count: Int) -> Double { Double(ns) / Double(count) }
 
+/// The host-call figures, the same for every engine: the loop's cost less an empty loop's.
+func hostCallRecord(count: Int, reps: Int, callNs: UInt64, emptyNs: UInt64, dynamicNs: UInt64) -> Record {
+    [
+        ("count", count), ("reps", reps),
+        ("ns_per_call", perCall(callNs, count) - perCall(emptyNs, count)),
+        ("raw_ns_per_iteration", perCall(callNs, count)),
+        ("empty_loop_ns_per_iteration", perCall(emptyNs, count)),
+        ("dynamic_host_ns_per_call", perCall(dynamicNs, count) - perCall(emptyNs, count)),
+    ]
+}
+
 // MARK: - Micro-benchmark modules (text format, converted with Kiln's WAT front end)
 
 /// Wasm -> host: `loop(n)` calls the imported no-op `env.noop` n times; `empty(n)` is the same

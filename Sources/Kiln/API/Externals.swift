@@ -66,14 +66,7 @@ public enum Extern: @unchecked Sendable {
         }
     }
 
-    var kindText: String {
-        switch self {
-        case .function(let f): return "function \(f.type.wasmText)"
-        case .table(let t): return "table \(t.type.wasmText)"
-        case .memory(let m): return "memory \(m.type.wasmText)"
-        case .global(let g): return "global \(g.type.wasmText)"
-        }
-    }
+    var kindText: String { type.wasmText }
 }
 
 /// A linear memory: bytes the Wasm code loads from and stores to, in pages of 64 KiB.

@@ -22,6 +22,7 @@ public final class Module: @unchecked Sendable {
     let functionAddresses: [UnsafeMutableRawPointer]
     /// Entry thunk of every type index.
     let entryThunks: [kiln_thunk]
+    let codeIndex: CodeIndex
     /// How long each stage took, in seconds.
     public let timings: Timings
 
@@ -67,6 +68,7 @@ public final class Module: @unchecked Sendable {
         self.functionAddresses = compiled.functionAddresses
         self.entryThunks = compiled.entryThunks
         self.timings = compiled.timings
+        self.codeIndex = CodeIndex(functionAddresses: compiled.functionAddresses, entryThunks: compiled.entryThunks)
     }
 
     private struct Compiled {
@@ -193,15 +195,28 @@ public final class Module: @unchecked Sendable {
     /// Maps a native return address to the defined function containing it.
     func functionIndex(containing address: UnsafeRawPointer) -> Int? {
         let target = UInt(bitPattern: address)
-        var best: (index: Int, start: UInt)?
-        for (offset, start) in functionAddresses.enumerated() {
-            let value = UInt(bitPattern: start)
-            if value <= target, best == nil || value > best!.start { best = (offset, value) }
+        guard target < codeIndex.end else { return nil }
+        let starts = codeIndex.starts
+        // The last function starting at or below the address.
+        var low = 0, high = starts.count
+        while low < high {
+            let middle = (low + high) / 2
+            if starts[middle].address <= target { low = middle + 1 } else { high = middle }
         }
-        guard let best else { return nil }
-        // The entry thunks follow the functions; an address past them is not ours.
-        let end = entryThunks.map { UInt(bitPattern: unsafeBitCast($0, to: UnsafeRawPointer.self)) }.filter { $0 > best.start }.min() ?? UInt.max
-        return target < end ? best.index + info.importedFunctionCount : nil
+        return low == 0 ? nil : starts[low - 1].function + info.importedFunctionCount
+    }
+}
+
+/// Where each defined function's native code starts, sorted, and where the functions end (the
+/// entry thunks follow them): built once per module, for backtraces.
+struct CodeIndex: Sendable {
+    var starts: [(address: UInt, function: Int)]
+    var end: UInt
+
+    init(functionAddresses: [UnsafeMutableRawPointer], entryThunks: [kiln_thunk]) {
+        starts = functionAddresses.enumerated().map { (UInt(bitPattern: $0.element), $0.offset) }.sorted { $0.address < $1.address }
+        let last = starts.last?.address ?? 0
+        end = entryThunks.map { UInt(bitPattern: unsafeBitCast($0, to: UnsafeRawPointer.self)) }.filter { $0 > last }.min() ?? UInt.max
     }
 }
 
