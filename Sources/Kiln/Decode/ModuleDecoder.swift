@@ -131,7 +131,7 @@ enum ModuleDecoder {
     }
 
     private static func decodeBody(_ code: Code, memoryCount: Int) throws -> FunctionBody {
-        var instructions: [Instruction] = []
+        var instructions: [BodyInstruction] = []
         var offsets: [Int] = []
         var reader = ExpressionParser(code: code)
         var collector = InstructionCollector()
@@ -139,7 +139,7 @@ enum ModuleDecoder {
         while let visit = try reader.parse() {
             try visit(visitor: &collector)
             try FeatureScan.check(collector.last!, memoryCount: memoryCount)
-            instructions.append(collector.last!)
+            instructions.append(.standard(collector.last!))
             offsets.append(collector.binaryOffset)
         }
         return FunctionBody(locals: code.locals, instructions: instructions, offsets: offsets)

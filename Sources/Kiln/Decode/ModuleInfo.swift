@@ -19,6 +19,9 @@ struct ModuleInfo: Sendable {
     var globals: [GlobalType] = []
     var globalInitializers: [ConstExpression] = []
     var importedGlobalCount = 0
+    /// Type index of every exception tag, imported ones first.
+    var tags: [UInt32] = []
+    var importedTagCount = 0
     var exports: [Export] = []
     var start: UInt32?
     var elements: [ElementSegment] = []
@@ -47,7 +50,7 @@ struct ModuleInfo: Sendable {
 struct FunctionBody: Sendable {
     /// Declared locals, parameters excluded.
     var locals: [ValueType]
-    var instructions: [Instruction]
+    var instructions: [BodyInstruction]
     /// Byte offset in the module of each instruction, for error messages.
     var offsets: [Int]
 }
@@ -56,4 +59,19 @@ struct FunctionBody: Sendable {
 struct NameInfo: Sendable {
     var module: String?
     var functions: [UInt32: String] = [:]
+}
+
+/// One instruction of a function body: WasmParser's `Instruction`, or one of the legacy
+/// exception-handling instructions (the pre-3.0 proposal, still emitted by older LLVM), which
+/// WasmParser does not know.
+enum BodyInstruction: Sendable {
+    case standard(Instruction)
+    /// `try bt`: a block whose body's exceptions go to the `catch`/`catch_all` clauses after it.
+    case legacyTry(BlockType)
+    case legacyCatch(tag: UInt32)
+    case legacyCatchAll
+    /// `delegate l`: ends a `try` whose exceptions go on to the handlers of label `l`.
+    case legacyDelegate(relativeDepth: UInt32)
+    /// `rethrow l`: throws again the exception caught by the `catch` at label `l`.
+    case legacyRethrow(relativeDepth: UInt32)
 }

@@ -78,7 +78,10 @@ struct FunctionLowering {
         frames = [Frame(kind: .function, label: newLabel(), height: 0, parameters: [], results: type.results)]
         for (index, instruction) in body.instructions.enumerated() {
             do {
-                try lower(instruction)
+                switch instruction {
+                case .standard(let instruction): try lower(instruction)
+                default: try lowerLegacy(instruction)
+                }
             } catch {
                 throw KilnError.unsupported(feature: "\(error.reason) (function \(functionIndex), byte offset \(body.offsets[index]))")
             }
@@ -299,6 +302,10 @@ struct FunctionLowering {
     }
 
     // MARK: - Instructions
+
+    private mutating func lowerLegacy(_ instruction: BodyInstruction) throws(Unsupported) {
+        throw Unsupported(reason: "legacy exception handling")
+    }
 
     private mutating func lower(_ instruction: Instruction) throws(Unsupported) {
         if dead {

@@ -324,13 +324,21 @@ extension Validator {
             lastIndex = count &- 1
             while index < count {
                 pc = index
-                try step(instructions[index])
+                switch instructions[index] {
+                case .standard(let instruction): try step(instruction)
+                case .legacyTry, .legacyCatch, .legacyCatchAll, .legacyDelegate, .legacyRethrow:
+                    try stepLegacy(instructions[index])
+                }
                 index &+= 1
             }
             if !frames.isEmpty {
                 pc = count
                 throw malformed("END opcode expected")
             }
+        }
+
+        mutating func stepLegacy(_ instruction: BodyInstruction) throws(KilnError) {
+            throw KilnError.unsupported(feature: "legacy exception handling")
         }
 
         mutating func step(_ instruction: WasmParser.Instruction) throws(KilnError) {
