@@ -434,8 +434,13 @@ private struct ScriptRun {
             }
             throw Outcome.failed("expected unlinkable \"\(message)\", but the module instantiated")
 
-        case .assertException:
-            throw Outcome.unsupported("assert_exception (exception handling)")
+        case .assertException(let execute):
+            do {
+                let values = try self.execute(execute)
+                throw Outcome.failed("expected an exception, got \(describe(values))")
+            } catch is WasmException {
+                // An uncaught Wasm exception left the call, as expected.
+            }
         case .assertFuel, .assertOutOfFuel:
             throw Outcome.unsupported("fuel metering")
         }

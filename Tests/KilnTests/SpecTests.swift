@@ -87,6 +87,31 @@ final class SpecTests: XCTestCase {
         }
     }
 
+    /// Exception handling (Wasm 3.0 and the legacy proposal).
+    static let exceptionFiles = ["tag", "throw", "throw_ref", "try_table", "legacy/throw", "legacy/rethrow", "legacy/try_catch", "legacy/try_delegate"]
+
+    func testExceptions() throws {
+        let results = try run(Self.exceptionFiles)
+        XCTAssertEqual(results.count, Self.exceptionFiles.count)
+        // The legacy scripts need the legacy opcodes decoded (WasmKit's text parser and
+        // WasmParser know neither); `tag` defines GC types in its last modules.
+        for result in results where !result.file.hasPrefix("legacy/") {
+            XCTAssertEqual(result.failed, 0, "\(result.file): \(result.failures.prefix(3).joined(separator: "; "))")
+            XCTAssertLessThanOrEqual(result.unsupported, result.file == "tag" ? 4 : 0, "\(result.file): \(result.unsupportedReasons.prefix(3).joined(separator: "; "))")
+        }
+    }
+
+    static let tailCallFiles = ["return_call", "return_call_indirect", "return_call_ref"]
+
+    func testTailCalls() throws {
+        let results = try run(Self.tailCallFiles)
+        XCTAssertEqual(results.count, Self.tailCallFiles.count)
+        for result in results {
+            XCTAssertEqual(result.failed, 0, "\(result.file): \(result.failures.prefix(3).joined(separator: "; "))")
+            XCTAssertEqual(result.unsupported, 0, "\(result.file): \(result.unsupportedReasons.prefix(3).joined(separator: "; "))")
+        }
+    }
+
     /// Runs the scripts (or those of them named in `$KILN_SPEC_FILES`), prints the table and
     /// returns the results.
     private func run(_ files: [String]) throws -> [SpecRunner.FileResult] {

@@ -48,6 +48,15 @@ typedef struct kiln_funcref {
     void *ref;    /* the reference value itself: the canonical record, or an externref */
 } kiln_funcref;
 
+/* A function's canonical record (a funcref points at its `record`), with how a tail call runs
+ * it: tail_thunk(tail_code, ctx, values) takes the arguments from values and leaves the results
+ * there, or leaves the exec's next tail call pending. */
+typedef struct kiln_function {
+    kiln_funcref record;
+    void *tail_thunk;
+    void *tail_code;
+} kiln_function;
+
 typedef struct kiln_table {
     kiln_funcref *elems;
     u32 size;
@@ -63,12 +72,43 @@ typedef struct kiln_memory {
     u64 reserved;     /* bytes of address space reserved, guard included */
 } kiln_memory;
 
+/* An exception tag: its identity is its address (an imported tag is the exporter's). */
+typedef struct kiln_tag {
+    u64 sig;             /* Engine-interned signature id of the tag's type (payload = params) */
+} kiln_tag;
+
+/* A thrown Wasm exception; an exnref value points at one. */
+typedef struct kiln_exception {
+    kiln_tag *tag;
+    struct kiln_exception *next_kept; /* the store's list of exceptions an exnref may still name */
+    u32 count;
+    u32 kept;            /* an exnref was made of it: freed with the store, not when caught */
+    kiln_value values[]; /* the payload */
+} kiln_exception;
+
+/* A Wasm exception handler: a try_table or legacy try in a running frame. It lives in the C
+ * frame of the function; `jump` is a jmp_buf filled by _setjmp (no signal mask, no syscall). */
+typedef struct kiln_handler {
+    struct kiln_handler *prev;
+    u64 jump[48];
+} kiln_handler;
+
 /* Per-thread-of-execution state shared by every instance of a store. */
 typedef struct kiln_exec {
     char *stack_limit;   /* generated code traps when its frame would reach below this */
     void *jmp;           /* innermost entry's jump buffer */
     u32 trap_code;
     u32 depth;
+    kiln_handler *handler;       /* innermost handler of the innermost entry, NULL if none */
+    kiln_exception *exception;   /* the exception being thrown or leaving Wasm */
+    kiln_exception *kept;        /* exceptions an exnref may name, freed with the store */
+    /* A pending tail call (return_call*): the function that made it has returned to the
+     * trampoline (kiln_tail_loop), which calls tail_thunk(tail_code, tail_ctx, tail_values). */
+    void *tail_thunk;
+    void *tail_code;
+    void *tail_ctx;
+    kiln_value *tail_values;     /* arguments in, results out; room for the largest arity */
+    u64 tail_capacity;
 } kiln_exec;
 
 typedef struct kiln_segment {
@@ -102,6 +142,7 @@ typedef struct kiln_instance {
     kiln_segment *data;
     kiln_elem_segment *elems;
     void *host;                 /* the Swift instance, unretained */
+    kiln_tag **tags;            /* every tag index, imports included */
 } kiln_instance;
 
 /* Trap codes: keep in sync with TrapReason in Swift. */
@@ -120,6 +161,9 @@ enum {
     KILN_TRAP_NULL_REFERENCE = 11,
     KILN_TRAP_HOST = 12,
     KILN_TRAP_NULL_FUNCTION_REFERENCE = 13,
+    KILN_TRAP_NULL_EXCEPTION_REFERENCE = 14,
+    /* Not a trap: a Wasm exception left the entry (exec->exception holds it). */
+    KILN_TRAP_EXCEPTION = 15,
 };
 
 /* Runtime entry points, registered with tcc_add_symbol. */
@@ -136,6 +180,21 @@ void kiln_table_fill(kiln_instance *ctx, u32 table, u32 dst, void *ref, u32 n);
 void kiln_table_copy(kiln_instance *ctx, u32 dtab, u32 stab, u32 dst, u32 src, u32 n);
 void kiln_table_init(kiln_instance *ctx, u32 table, u32 seg, u32 dst, u32 src, u32 n);
 u32 kiln_host_call(void *host_ctx, kiln_value *values);
+/* A host function's non-zero status: KILN_TRAP_EXCEPTION throws exec->exception, else a trap. */
+void kiln_host_failed(kiln_exec *exec, u32 status) __attribute__((noreturn));
+/* Exceptions: a new one with room for `count` payload values; throw (to the innermost handler
+ * of this entry, or out of the entry); after a catch, keep it for an exnref or release it. */
+kiln_exception *kiln_exception_new(kiln_exec *exec, kiln_tag *tag, u32 count);
+void kiln_throw(kiln_exec *exec, kiln_exception *exception) __attribute__((noreturn));
+kiln_exception *kiln_exception_keep(kiln_exec *exec, kiln_exception *exception);
+void kiln_exception_release(kiln_exec *exec, kiln_exception *exception);
+/* Runs pending tail calls until one returns (its results then in exec->tail_values). */
+void kiln_tail_loop(kiln_exec *exec);
+/* A host function as a tail-call target: values in and out, like an entry thunk. */
+void kiln_host_tail(void *code, void *host_ctx, kiln_value *values);
+
+/* _setjmp under Kiln's name (the prelude cannot include <setjmp.h>): saves no signal mask. */
+int kiln_setjmp(u64 *jump) __attribute__((returns_twice));
 f32 kiln_f32_nearest(f32 x);
 f64 kiln_f64_nearest(f64 x);
 f32 kiln_f32_trunc(f32 x);
@@ -255,6 +314,11 @@ void kiln_v128_store(u8 *p, const kiln_value *v);
 /* ---- Building blocks of generated code: macros, because TCC never inlines. ---- */
 
 #define TRAP(code) kiln_trap(ctx, KILN_TRAP_##code)
+
+/* Entering a try block links the frame's handler in; then `if (kiln_setjmp(H.jump))` is where
+ * a throw comes back to, with the exception in CAUGHT. */
+#define TRY_LINK(H) ((H).prev = ctx->exec->handler, ctx->exec->handler = &(H))
+#define CAUGHT (ctx->exec->exception)
 
 /* The frame check: a Wasm call whose frame would cross the limit traps instead of overflowing. */
 #define STACK_CHECK(frame) \

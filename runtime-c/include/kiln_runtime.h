@@ -12,6 +12,15 @@ typedef void (*kiln_thunk)(void *code, void *ctx, kiln_value *values);
  * one), with traps unwinding to here. Returns 0 or the KILN_TRAP_* code. */
 u32 kiln_enter(kiln_exec *exec, kiln_thunk thunk, void *code, void *ctx, kiln_value *values);
 
+/* Swift cannot reach a flexible array member: the payload of an exception. */
+kiln_value *kiln_exception_payload(kiln_exception *exception);
+
+/* Makes room for `count` values in the exec's tail-call buffer. Returns 0 on success. */
+int kiln_exec_reserve_tail(kiln_exec *exec, u64 count);
+
+/* Frees what a store's execution state still holds (exceptions kept for exnrefs). */
+void kiln_exec_release(kiln_exec *exec);
+
 /* The innermost trap's backtrace: return addresses, innermost first. */
 u32 kiln_trap_backtrace(void **out, u32 capacity);
 

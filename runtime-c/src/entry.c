@@ -7,6 +7,7 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -248,6 +249,10 @@ static __attribute__((noinline)) void *enter_here(void *argument) {
     kiln_exec *exec = call->exec;
     kiln_jump jump;
     void *volatile outer_jump = exec->jmp;
+    /* Handlers of outer entries are behind Swift frames: a throw must not reach them directly,
+     * it leaves this entry first (KILN_TRAP_EXCEPTION) and the host function rethrows it. */
+    kiln_handler *volatile outer_handler = exec->handler;
+    exec->handler = 0;
     kiln_exec *volatile outer_exec = current.exec;
     volatile int outer_in_wasm = current.in_wasm;
     jump.frame = (char *)__builtin_frame_address(0);
@@ -260,9 +265,11 @@ static __attribute__((noinline)) void *enter_here(void *argument) {
         call->result = 0;
     } else {
         call->result = exec->trap_code ? exec->trap_code : KILN_TRAP_UNREACHABLE;
+        exec->tail_thunk = 0;
     }
     current.in_wasm = outer_in_wasm;
     current.exec = outer_exec;
+    exec->handler = outer_handler;
     exec->jmp = outer_jump;
     exec->depth--;
     return 0;
@@ -290,6 +297,87 @@ u32 kiln_host_call(void *host_ctx, kiln_value *values) {
     u32 status = host->callback(host, values);
     current.in_wasm = outer;
     return status;
+}
+
+void kiln_host_failed(kiln_exec *exec, u32 status) {
+    if (status == KILN_TRAP_EXCEPTION && exec->exception) kiln_throw(exec, exec->exception);
+    kiln_trap_exec(exec, status == KILN_TRAP_EXCEPTION ? KILN_TRAP_HOST : status);
+}
+
+/* ---- Tail calls ---- */
+
+void kiln_tail_loop(kiln_exec *exec) {
+    while (exec->tail_thunk) {
+        kiln_thunk thunk = (kiln_thunk)exec->tail_thunk;
+        exec->tail_thunk = 0;
+        thunk(exec->tail_code, exec->tail_ctx, exec->tail_values);
+    }
+}
+
+void kiln_host_tail(void *code, void *host_ctx, kiln_value *values) {
+    (void)code;
+    kiln_host_context *host = (kiln_host_context *)host_ctx;
+    u32 status = kiln_host_call(host_ctx, values);
+    if (status) kiln_host_failed(host->exec, status);
+}
+
+int kiln_exec_reserve_tail(kiln_exec *exec, u64 count) {
+    if (count <= exec->tail_capacity) return 0;
+    kiln_value *values = realloc(exec->tail_values, count * sizeof(kiln_value));
+    if (!values) return -1;
+    exec->tail_values = values;
+    exec->tail_capacity = count;
+    return 0;
+}
+
+/* ---- Exceptions ---- */
+
+kiln_exception *kiln_exception_new(kiln_exec *exec, kiln_tag *tag, u32 count) {
+    (void)exec;
+    kiln_exception *exception = calloc(1, sizeof(kiln_exception) + (size_t)count * sizeof(kiln_value));
+    if (!exception) trap_with(exec, KILN_TRAP_STACK_EXHAUSTED, 0, (char **)__builtin_frame_address(0));
+    exception->tag = tag;
+    exception->count = count;
+    return exception;
+}
+
+void kiln_throw(kiln_exec *exec, kiln_exception *exception) {
+    exec->exception = exception;
+    kiln_handler *handler = exec->handler;
+    if (handler) {
+        /* The catching frame unlinks its handler itself (it knows the one outside it). */
+        _longjmp(*(struct __jmp_buf_tag(*)[1])handler->jump, 1);
+    }
+    trap_with(exec, KILN_TRAP_EXCEPTION, 0, (char **)__builtin_frame_address(0));
+}
+
+kiln_exception *kiln_exception_keep(kiln_exec *exec, kiln_exception *exception) {
+    if (!exception->kept) {
+        exception->kept = 1;
+        exception->next_kept = exec->kept;
+        exec->kept = exception;
+    }
+    return exception;
+}
+
+void kiln_exception_release(kiln_exec *exec, kiln_exception *exception) {
+    if (exec->exception == exception) exec->exception = 0;
+    if (!exception->kept) free(exception);
+}
+
+kiln_value *kiln_exception_payload(kiln_exception *exception) { return exception->values; }
+
+void kiln_exec_release(kiln_exec *exec) {
+    kiln_exception *exception = exec->kept;
+    while (exception) {
+        kiln_exception *next = exception->next_kept;
+        free(exception);
+        exception = next;
+    }
+    exec->kept = 0;
+    free(exec->tail_values);
+    exec->tail_values = 0;
+    exec->tail_capacity = 0;
 }
 
 /* ---- Memories ---- */

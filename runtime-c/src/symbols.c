@@ -1,6 +1,9 @@
 /* Every runtime entry point generated code may call, for tcc_add_symbol. */
 #include "kiln_runtime.h"
+#include <setjmp.h>
 #include <string.h>
+
+_Static_assert(sizeof(jmp_buf) <= sizeof(((kiln_handler *)0)->jump), "kiln_handler.jump must hold a jmp_buf");
 
 const kiln_symbol kiln_runtime_symbols[] = {
     /* TCC copies and zeroes structs (a v128 kiln_value) by calling these. */
@@ -20,6 +23,15 @@ const kiln_symbol kiln_runtime_symbols[] = {
     {"kiln_table_copy", (const void *)kiln_table_copy},
     {"kiln_table_init", (const void *)kiln_table_init},
     {"kiln_host_call", (const void *)kiln_host_call},
+    {"kiln_host_failed", (const void *)kiln_host_failed},
+    {"kiln_exception_new", (const void *)kiln_exception_new},
+    {"kiln_throw", (const void *)kiln_throw},
+    {"kiln_tail_loop", (const void *)kiln_tail_loop},
+    {"kiln_exception_keep", (const void *)kiln_exception_keep},
+    {"kiln_exception_release", (const void *)kiln_exception_release},
+    /* The real _setjmp, called by generated code directly: a wrapper would return before the
+     * longjmp that comes back to it. */
+    {"kiln_setjmp", (const void *)_setjmp},
     {"kiln_f32_nearest", (const void *)kiln_f32_nearest},
     {"kiln_f64_nearest", (const void *)kiln_f64_nearest},
     {"kiln_f32_trunc", (const void *)kiln_f32_trunc},

@@ -78,6 +78,8 @@ public enum TrapReason: UInt32, Sendable, Equatable {
     case hostError = 12
     /// `call_ref` on a null function reference.
     case nullFunctionReference = 13
+    /// `throw_ref` on a null exception reference.
+    case nullExceptionReference = 14
 
     /// The spec interpreter's wording, which the spec tests match.
     public var message: String {
@@ -95,6 +97,7 @@ public enum TrapReason: UInt32, Sendable, Equatable {
         case .nullReference: return "null reference"
         case .hostError: return "host function failed"
         case .nullFunctionReference: return "null function reference"
+        case .nullExceptionReference: return "null exception reference"
         }
     }
 }

@@ -19,6 +19,8 @@ public enum Extern: @unchecked Sendable {
     case memory(Memory)
     /// A global variable.
     case global(Global)
+    /// An exception tag.
+    case tag(Tag)
 
     init(store: Store, address: ExternAddress) {
         switch address {
@@ -26,6 +28,7 @@ public enum Extern: @unchecked Sendable {
         case .table(let table): self = .table(Table(store: store, table: table))
         case .memory(let memory): self = .memory(Memory(store: store, memory: memory))
         case .global(let cell, let type): self = .global(Global(store: store, cell: cell, type: type))
+        case .tag(let tag): self = .tag(Tag(store: store, tag: tag))
         }
     }
 
@@ -35,6 +38,7 @@ public enum Extern: @unchecked Sendable {
         case .table(let t): return .table(t.table)
         case .memory(let m): return .memory(m.memory)
         case .global(let g): return .global(g.cell, g.type)
+        case .tag(let t): return .tag(t.tag)
         }
     }
 
@@ -44,6 +48,7 @@ public enum Extern: @unchecked Sendable {
         case .table(let t): return t.store
         case .memory(let m): return m.store
         case .global(let g): return g.store
+        case .tag(let t): return t.store
         }
     }
 
@@ -55,6 +60,8 @@ public enum Extern: @unchecked Sendable {
     public var memory: Memory? { if case .memory(let m) = self { m } else { nil } }
     /// The global, if this is one.
     public var global: Global? { if case .global(let g) = self { g } else { nil } }
+    /// The tag, if this is one.
+    public var tag: Tag? { if case .tag(let t) = self { t } else { nil } }
 
     /// The extern's type, as imports and exports describe it.
     public var type: Module.ExternType {
@@ -63,6 +70,7 @@ public enum Extern: @unchecked Sendable {
         case .table(let t): return .table(t.type)
         case .memory(let m): return .memory(m.type)
         case .global(let g): return .global(g.type)
+        case .tag(let t): return .tag(t.type)
         }
     }
 

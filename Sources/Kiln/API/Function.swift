@@ -98,7 +98,8 @@ public final class Function: @unchecked Sendable {
         let context = box.makeContext(caller: nil)
         let entity = FunctionEntity(type: type, thunk: nil, host: box, module: nil)
         let record = store.makeFunctionRecord(
-            signature: store.engine.signatureID(type), code: stub, context: UnsafeMutableRawPointer(context), entity: entity)
+            signature: store.engine.signatureID(type), code: stub, context: UnsafeMutableRawPointer(context),
+            tailThunk: hostTailThunk, tailCode: stub, entity: entity)
         box.stub = stub
         store.retain(box)
         self.store = store
@@ -310,9 +311,11 @@ final class HostFunctionBox {
         do {
             try body(Caller(store: store, instanceContext: caller?.assumingMemoryBound(to: kiln_instance.self)), UnsafeMutableRawPointer(values))
             return 0
+        } catch let exception as WasmException {
+            return store.raise(exception)
         } catch {
             store.pendingHostError = error
-            return 1
+            return UInt32(KILN_TRAP_HOST)
         }
     }
 
@@ -322,9 +325,12 @@ final class HostFunctionBox {
     }
 }
 
+/// How a tail call runs a host function: the values buffer goes straight to the Swift side.
+private var hostTailThunk: UnsafeMutableRawPointer { unsafeBitCast(kiln_host_tail as kiln_thunk, to: UnsafeMutableRawPointer.self) }
+
 /// The one C entry point of every host function: a context pointer in, a status out.
 private let hostTrampoline: kiln_host_callback = { context, values in
-    guard let context, let values else { return 1 }
+    guard let context, let values else { return UInt32(KILN_TRAP_HOST) }
     // The store keeps the box alive while Wasm can call it: no retain needed here.
     return Unmanaged<HostFunctionBox>.fromOpaque(context.pointee.swift_context)._withUnsafeGuaranteedRef {
         $0.invoke(values, caller: context.pointee.caller)

@@ -66,6 +66,11 @@ public final class Linker {
         define(module: module, name: name, .global(global))
     }
 
+    /// Defines `module`.`name` as an exception tag of a store.
+    public func define(module: String, name: String, _ tag: Tag) {
+        define(module: module, name: name, .tag(tag))
+    }
+
     /// Defines every export of an instance under a module name.
     public func define(module: String, instance: Instance) {
         for (name, value) in instance.exports { define(module: module, name: name, value) }
@@ -212,6 +217,7 @@ extension Module.ExternType {
         case .table(let type): return "table \(type.wasmText)"
         case .memory(let type): return "memory \(type.wasmText)"
         case .global(let type): return "global \(type.wasmText)"
+        case .tag(let type): return "tag \(type.wasmText)"
         }
     }
 }

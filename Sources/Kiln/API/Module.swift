@@ -22,6 +22,8 @@ public final class Module: @unchecked Sendable {
     let functionAddresses: [UnsafeMutableRawPointer]
     /// Entry thunk of every type index.
     let entryThunks: [kiln_thunk]
+    /// How a tail call runs each defined function (see `TailCalls`).
+    let tailEntries: [UnsafeMutableRawPointer]
     let codeIndex: CodeIndex
     /// How long each stage took, in seconds.
     public let timings: Timings
@@ -67,6 +69,7 @@ public final class Module: @unchecked Sendable {
         self.signatureIDs = compiled.signatureIDs
         self.functionAddresses = compiled.functionAddresses
         self.entryThunks = compiled.entryThunks
+        self.tailEntries = compiled.tailEntries
         self.timings = compiled.timings
         self.codeIndex = CodeIndex(functionAddresses: compiled.functionAddresses, entryThunks: compiled.entryThunks)
     }
@@ -77,6 +80,7 @@ public final class Module: @unchecked Sendable {
         var signatureIDs: [UInt64]
         var functionAddresses: [UnsafeMutableRawPointer]
         var entryThunks: [kiln_thunk]
+        var tailEntries: [UnsafeMutableRawPointer]
         var timings: Timings
     }
 
@@ -109,7 +113,8 @@ public final class Module: @unchecked Sendable {
         let lowerTime = lap()
         let code = try TCCCompiler.compile(lowered.source)
         guard let functions = code.symbol(LoweredModule.functionTableSymbol),
-            let entries = code.symbol(LoweredModule.entryTableSymbol)
+            let entries = code.symbol(LoweredModule.entryTableSymbol),
+            let tails = code.symbol(LoweredModule.tailEntryTableSymbol)
         else { throw KilnError.compilation(reason: "generated code lacks its address tables") }
         let functionTable = functions.assumingMemoryBound(to: UnsafeMutableRawPointer.self)
         let entryTable = entries.assumingMemoryBound(to: kiln_thunk.self)
@@ -118,6 +123,7 @@ public final class Module: @unchecked Sendable {
             info: info, code: code, signatureIDs: signatureIDs,
             functionAddresses: (0..<info.definedFunctionCount).map { functionTable[$0] },
             entryThunks: (0..<info.types.count).map { entryTable[$0] },
+            tailEntries: (0..<info.definedFunctionCount).map { tails.assumingMemoryBound(to: UnsafeMutableRawPointer.self)[$0] },
             timings: Timings(decode: decodeTime, validate: validateTime, lower: lowerTime, compile: compileTime))
     }
 
@@ -133,6 +139,8 @@ public final class Module: @unchecked Sendable {
         case memory(MemoryType)
         /// A global of this type.
         case global(GlobalType)
+        /// An exception tag of this type (its parameters are the payload).
+        case tag(FunctionType)
     }
 
     /// One import of the module.
@@ -162,7 +170,7 @@ public final class Module: @unchecked Sendable {
             case .table(let table): type = .table(table)
             case .memory(let memory): type = .memory(memory)
             case .global(let global): type = .global(global)
-            case .tag: return nil
+            case .tag(let index): type = .tag(info.types[Int(index)])
             }
             return ImportEntry(module: entry.module, name: entry.name, type: type)
         }
@@ -177,7 +185,7 @@ public final class Module: @unchecked Sendable {
             case .table(let index): type = .table(info.tables[Int(index)])
             case .memory(let index): type = .memory(info.memories[Int(index)])
             case .global(let index): type = .global(info.globals[Int(index)])
-            case .tag: return nil
+            case .tag(let index): type = .tag(info.types[Int(info.tags[Int(index)])])
             }
             return ExportEntry(name: entry.name, type: type)
         }

@@ -33,11 +33,10 @@ enum FeatureScan {
     static func check(_ type: ValueType) throws(KilnError) {
         guard case .ref(let reference) = type else { return }
         switch reference.heapType {
-        case .abstract(.funcRef), .abstract(.externRef), .abstract(.noFunc), .abstract(.noExtern), .concrete:
+        case .abstract(.funcRef), .abstract(.externRef), .abstract(.noFunc), .abstract(.noExtern), .concrete,
+            .abstract(.exnRef), .abstract(.noExn):
             // Concrete heap types can only name function types: the decoder rejects GC types.
             break
-        case .abstract(.exnRef), .abstract(.noExn):
-            throw KilnError.unsupported(feature: "exception handling (exnref)")
         case .abstract:
             throw KilnError.unsupported(feature: "GC (reference type \(reference.heapType))")
         }
@@ -67,12 +66,9 @@ enum FeatureScan {
             .i32Const, .i64Const, .f32Const, .f64Const, .refIsNull, .refFunc, .i32Eqz, .i64Eqz,
             .cmp, .unary, .binary, .conversion, .dataDrop, .tableInit, .elemDrop, .tableCopy,
             .tableFill, .tableGet, .tableSet, .tableGrow, .tableSize, .v128Const, .i8x16Shuffle,
-            .simd, .simdLane, .callRef, .refAsNonNull, .brOnNull, .brOnNonNull:
+            .simd, .simdLane, .callRef, .refAsNonNull, .brOnNull, .brOnNonNull, .throw, .throwRef, .tryTable,
+            .returnCall, .returnCallIndirect, .returnCallRef:
             break
-        case .returnCall, .returnCallIndirect, .returnCallRef:
-            throw KilnError.unsupported(feature: "tail calls")
-        case .throw, .throwRef, .tryTable:
-            throw KilnError.unsupported(feature: "exception handling")
         default:
             throw KilnError.unsupported(feature: "post-2.0 instruction (GC or threads)")
         }

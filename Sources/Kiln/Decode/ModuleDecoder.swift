@@ -75,8 +75,9 @@ enum ModuleDecoder {
                     case .global(let type):
                         info.globals.append(type)
                         info.importedGlobalCount += 1
-                    case .tag:
-                        throw KilnError.unsupported(feature: "exception handling (tag import)")
+                    case .tag(let typeIndex):
+                        info.tags.append(typeIndex)
+                        info.importedTagCount += 1
                     }
                 }
             case .functionSection(let indices):
@@ -94,8 +95,8 @@ enum ModuleDecoder {
                     info.globals.append(global.type)
                     info.globalInitializers.append(global.initializer)
                 }
-            case .tagSection:
-                throw KilnError.unsupported(feature: "exception handling (tag section)")
+            case .tagSection(let tags):
+                info.tags += tags.map(\.type)
             case .exportSection(let exports):
                 info.exports = exports
             case .startSection(let index):

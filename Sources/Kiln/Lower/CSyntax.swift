@@ -57,6 +57,11 @@ enum CSyntax {
     static func local(_ index: Int) -> String { "l\(index)" }
     static func slot(_ height: Int, _ type: ValueType) -> String { "s\(height)\(suffix(type))" }
     static func label(_ id: Int) -> String { "L\(id)" }
+    static func handler(_ index: Int) -> String { "H\(index)" }
+    static func tailBody(_ index: Int) -> String { "fn\(index)_body" }
+    static func tailEntry(_ index: Int) -> String { "fn\(index)_tail" }
+    static let selfTailLabel = "Lself"
+    static func caught(_ index: Int) -> String { "E\(index)" }
     static func resultPointer(_ index: Int) -> String { "kiln_r\(index)" }
 
     static func i32(_ value: UInt32) -> String { "\(value)u" }

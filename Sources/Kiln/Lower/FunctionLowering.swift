@@ -32,9 +32,11 @@ struct FunctionLowering {
         var readsAnySlot: Bool { isSlot || readsSlot }
     }
 
-    private enum FrameKind { case function, block, loop, `if` }
+    /// `tryTable` and `legacyTry` install an exception handler for their body; `legacyCatch` is
+    /// a legacy `catch`/`catch_all` body (its handler already removed).
+    enum FrameKind { case function, block, loop, `if`, tryTable, legacyTry, legacyCatch }
 
-    private struct Frame {
+    struct Frame {
         var kind: FrameKind
         var label: Int
         var height: Int
@@ -42,15 +44,27 @@ struct FunctionLowering {
         var results: [ValueType]
         var branchedTo = false
         var sawElse = false
-        /// Where an `if`'s false path starts.
+        /// Where an `if`'s false path starts; where a legacy try's handler dispatches; where a
+        /// legacy catch clause's tag test goes when it does not match.
         var elseLabel = 0
+        /// The C expression of the exception handler active in the frame's body (`HE`, the one
+        /// at function entry, or `&H3`): a branch out restores its target's.
+        var insideHandler = "HE"
+        /// The `kiln_handler` variable of a try frame.
+        var handler: String?
+        /// The variable holding a legacy catch's exception, for `rethrow`.
+        var caught: String?
+        var sawCatchAll = false
         /// Branch values go to the loop's parameters, otherwise to the results.
         var branchTypes: [ValueType] { kind == .loop ? parameters : results }
     }
 
     private var out = ""
     var stack: [Operand] = []
-    private var frames: [Frame] = []
+    var frames: [Frame] = []
+    /// Exception handlers and caught-exception variables the function declares.
+    var handlerCount = 0
+    var usesEntryHandler = false
     private var localTypes: [ValueType] = []
     var slotsUsed: Set<String> = []
     var slotDeclarations: [String] = []
@@ -60,9 +74,13 @@ struct FunctionLowering {
     /// prelude (SIMD): ModuleLowering emits them once per module.
     var helperDeclarations: Set<String> = []
     private var makesCalls = false
+    /// The function makes tail calls: it is emitted as a body, a wrapper that runs the pending
+    /// tail calls (the function's address) and a tail entry (how other tail calls run it).
+    var makesTailCalls = false
+    var usesSelfTailCall = false
     /// Nesting depth of blocks opened inside unreachable code, which emit nothing.
-    private var deadDepth = 0
-    private var dead = false
+    var deadDepth = 0
+    var dead = false
 
     init(module: ModuleInfo, functionIndex: Int, signatureIDs: [UInt64]) {
         self.module = module
@@ -86,7 +104,9 @@ struct FunctionLowering {
                 throw KilnError.unsupported(feature: "\(error.reason) (function \(functionIndex), byte offset \(body.offsets[index]))")
             }
         }
-        var header = "static \(CSyntax.returnType(type)) \(CSyntax.function(functionIndex))("
+        if usesSelfTailCall { out = "\(CSyntax.selfTailLabel):;\n" + out }
+        let name = makesTailCalls ? CSyntax.tailBody(functionIndex) : CSyntax.function(functionIndex)
+        var header = "static \(CSyntax.returnType(type)) \(name)("
         header += CSyntax.parameterList(type, context: "kiln_instance *ctx", named: true) + ") {\n"
         for (index, local) in body.locals.enumerated() {
             let name = CSyntax.local(type.parameters.count + index)
@@ -97,17 +117,22 @@ struct FunctionLowering {
             header += "    " + slotDeclarations.joined(separator: "\n    ") + "\n"
         }
         if usesMemory { header += "    u8 *M = ctx->mem0;\n" }
+        if usesEntryHandler { header += "    kiln_handler *HE = ctx->exec->handler;\n" }
+        for index in 0..<handlerCount {
+            header += "    kiln_handler \(CSyntax.handler(index)); kiln_exception *\(CSyntax.caught(index));\n"
+        }
         // A leaf function cannot recurse: its frame fits in the margin below the limit.
-        let frameEstimate = 16 * (localTypes.count + slotDeclarations.count) + 128
+        let frameEstimate = 16 * (localTypes.count + slotDeclarations.count) + 400 * handlerCount + 128
         if makesCalls || frameEstimate > 64 * 1024 { header += "    STACK_CHECK(\(frameEstimate));\n" }
-        return header + out + "}\n"
+        let definition = header + out + "}\n"
+        return makesTailCalls ? TailCalls.wrapper(functionIndex, type) + definition + TailCalls.entry(functionIndex, type) : definition
     }
 
     struct Unsupported: Error { var reason: String }
 
     // MARK: - Emission helpers
 
-    private mutating func newLabel() -> Int {
+    mutating func newLabel() -> Int {
         defer { nextLabel += 1 }
         return nextLabel
     }
@@ -151,7 +176,7 @@ struct FunctionLowering {
     }
 
     /// Every pending expression evaluated, in stack order: before control flow.
-    private mutating func flushAll() {
+    mutating func flushAll() {
         for index in stack.indices { materialize(index) }
     }
 
@@ -231,19 +256,32 @@ struct FunctionLowering {
         }
     }
 
-    private mutating func branch(to depth: UInt32) {
+    /// Branches to the label at `depth`, with its values on top of the stack; `beforeJump` runs
+    /// after the values are in place (it may no longer be needed by them).
+    mutating func branch(to depth: UInt32, beforeJump: String? = nil) {
         let frameIndex = frames.count - 1 - Int(depth)
         frames[frameIndex].branchedTo = true
         let frame = frames[frameIndex]
         if frame.kind == .function {
+            if let beforeJump { flushAll(); emit(beforeJump) }
             emitReturn()
             return
         }
         moveTop(frame.branchTypes, to: frame.height)
+        if let beforeJump { emit(beforeJump) }
+        restoreHandler(to: frames[frameIndex - 1].insideHandler)
         emit("goto \(CSyntax.label(frame.label));")
     }
 
-    private mutating func emitReturn() {
+    /// Leaving try frames: the handler active where control goes becomes the innermost again.
+    mutating func restoreHandler(to target: String) {
+        guard target != frames[frames.count - 1].insideHandler else { return }
+        if target == "HE" { usesEntryHandler = true }
+        emit("ctx->exec->handler = \(target);")
+    }
+
+    mutating func emitReturn() {
+        restoreHandler(to: frames[0].insideHandler)
         let results = type.results
         let base = stack.count - results.count
         for (index, _) in results.enumerated().dropFirst() {
@@ -252,45 +290,50 @@ struct FunctionLowering {
         emit(results.isEmpty ? "return;" : "return \(stack[base].expression);")
     }
 
-    private mutating func becomeDead() {
+    mutating func becomeDead() {
         dead = true
         deadDepth = 0
     }
 
     /// Leaves the stack of the innermost frame as its results, in their slots.
-    private mutating func resetStack(to frame: Frame, types: [ValueType]) {
+    mutating func resetStack(to frame: Frame, types: [ValueType]) {
         stack.removeLast(stack.count - frame.height)
         for type in types { pushSlot(type) }
     }
 
-    private mutating func enterBlock(_ kind: FrameKind, _ blockType: BlockType) {
+    mutating func enterBlock(_ kind: FrameKind, _ blockType: BlockType) {
         let signature = module.blockSignature(blockType)
         flushAll()
         let height = stack.count - signature.parameters.count
-        let frame = Frame(kind: kind, label: newLabel(), height: height, parameters: signature.parameters, results: signature.results)
+        var frame = Frame(kind: kind, label: newLabel(), height: height, parameters: signature.parameters, results: signature.results)
+        frame.insideHandler = frames[frames.count - 1].insideHandler
         frames.append(frame)
         if kind == .loop { emitLabel(frame.label) }
     }
 
-    private mutating func emitLabel(_ label: Int) {
+    mutating func emitLabel(_ label: Int) {
         out += "\(CSyntax.label(label)):;\n"
     }
 
-    private mutating func endBlock() {
-        var frame = frames.removeLast()
-        if !dead {
-            if frame.kind == .function {
+    mutating func endBlock() {
+        if frames[frames.count - 1].kind == .function {
+            if !dead {
                 // A single result can be returned as an expression; several are evaluated in order.
                 if type.results.count > 1 { flushAll() }
                 emitReturn()
-                return
             }
-            flushAll()
-            // The fallthrough results are already in their slots: heights match by construction.
-        }
-        if frame.kind == .function {
+            frames.removeLast()
             return
         }
+        if !dead {
+            flushAll()
+            // The fallthrough results are already in their slots: heights match by construction.
+            if let handler = frames[frames.count - 1].handler { emit("ctx->exec->handler = \(handler).prev;") }
+        }
+        if frames[frames.count - 1].kind == .legacyTry || frames[frames.count - 1].kind == .legacyCatch {
+            endLegacyTry()
+        }
+        var frame = frames.removeLast()
         if frame.kind == .if && !frame.sawElse {
             // The false path of an if without else: its parameters are its results.
             emitLabel(frame.elseLabel)
@@ -303,14 +346,10 @@ struct FunctionLowering {
 
     // MARK: - Instructions
 
-    private mutating func lowerLegacy(_ instruction: BodyInstruction) throws(Unsupported) {
-        throw Unsupported(reason: "legacy exception handling")
-    }
-
     private mutating func lower(_ instruction: Instruction) throws(Unsupported) {
         if dead {
             switch instruction {
-            case .block, .loop, .if:
+            case .block, .loop, .if, .tryTable:
                 deadDepth += 1
                 return
             case .end:
@@ -342,6 +381,7 @@ struct FunctionLowering {
             let height = stack.count - signature.parameters.count
             var frame = Frame(kind: .if, label: newLabel(), height: height, parameters: signature.parameters, results: signature.results)
             frame.elseLabel = newLabel()
+            frame.insideHandler = frames[frames.count - 1].insideHandler
             frames.append(frame)
             emit("if (!\(Self.truth(condition.expression))) goto \(CSyntax.label(frame.elseLabel));")
         case .else:
@@ -388,6 +428,15 @@ struct FunctionLowering {
             lowerCall(function: Int(function))
         case .callIndirect(let typeIndex, let tableIndex):
             lowerCallIndirect(typeIndex: Int(typeIndex), table: Int(tableIndex))
+        case .returnCall(let function):
+            lowerReturnCall(function: Int(function))
+            becomeDead()
+        case .returnCallIndirect(let typeIndex, let tableIndex):
+            lowerCallIndirect(typeIndex: Int(typeIndex), table: Int(tableIndex), tail: true)
+            becomeDead()
+        case .returnCallRef(let typeIndex):
+            lowerCallRef(typeIndex: Int(typeIndex), tail: true)
+            becomeDead()
         case .drop:
             let operand = pop()
             // A dropped load may still trap: evaluate it into its slot (TCC discards a `(void)` load).
@@ -479,6 +528,12 @@ struct FunctionLowering {
             emit("}")
         case .callRef(let typeIndex):
             lowerCallRef(typeIndex: Int(typeIndex))
+        case .tryTable(let blockType, let clauses):
+            lowerTryTable(blockType, clauses.catches)
+        case .throw(let tag):
+            lowerThrow(tag: Int(tag))
+        case .throwRef:
+            lowerThrowRef()
         case .i32Eqz:
             unary(.i32) { "CMP(\($0) == 0)" }
         case .i64Eqz:
@@ -578,7 +633,7 @@ struct FunctionLowering {
         for result in calleeType.results { pushSlot(result) }
     }
 
-    private mutating func lowerCallIndirect(typeIndex: Int, table: Int) {
+    private mutating func lowerCallIndirect(typeIndex: Int, table: Int, tail: Bool = false) {
         let calleeType = module.types[typeIndex]
         makesCalls = true
         let index = pop()
@@ -590,14 +645,18 @@ struct FunctionLowering {
         emit("if (element >= table->size) TRAP(UNDEFINED_ELEMENT);")
         emit("entry = &table->elems[element];")
         emit("if (entry->sig != \(signature)ull) { if (!entry->ref) TRAP(UNINITIALIZED_ELEMENT); TRAP(INDIRECT_MISMATCH); }")
-        emitCall(calleeType, callee: "((\(CSyntax.functionPointerType(typeIndex)))entry->code)", context: "entry->ctx", arguments: arguments)
+        if tail {
+            emitTailCall(calleeType, function: "((kiln_function *)entry->ref)", context: "entry->ctx", arguments: arguments)
+        } else {
+            emitCall(calleeType, callee: "((\(CSyntax.functionPointerType(typeIndex)))entry->code)", context: "entry->ctx", arguments: arguments)
+        }
         emit("}")
     }
 
     /// `call_ref`: the operand is a function's canonical record. Validation guarantees its type;
     /// the signature is checked anyway (one compare), so that a reference of another type that
     /// came in through the embedding API traps instead of being called with the wrong arguments.
-    private mutating func lowerCallRef(typeIndex: Int) {
+    private mutating func lowerCallRef(typeIndex: Int, tail: Bool = false) {
         let calleeType = module.types[typeIndex]
         makesCalls = true
         let reference = pop()
@@ -607,7 +666,11 @@ struct FunctionLowering {
         emit("{ kiln_funcref *callee = (kiln_funcref *)(\(reference.expression));")
         emit("if (!callee) TRAP(NULL_FUNCTION_REFERENCE);")
         emit("if (callee->sig != \(signatureIDs[typeIndex])ull) TRAP(INDIRECT_MISMATCH);")
-        emitCall(calleeType, callee: "((\(CSyntax.functionPointerType(typeIndex)))callee->code)", context: "callee->ctx", arguments: arguments)
+        if tail {
+            emitTailCall(calleeType, function: "((kiln_function *)callee)", context: "callee->ctx", arguments: arguments)
+        } else {
+            emitCall(calleeType, callee: "((\(CSyntax.functionPointerType(typeIndex)))callee->code)", context: "callee->ctx", arguments: arguments)
+        }
         emit("}")
     }
 

@@ -8,6 +8,8 @@ struct LoweredModule: Sendable {
     static let functionTableSymbol = "kiln_functions"
     /// Symbol of the array holding the entry thunk of every type index (NULL where unused).
     static let entryTableSymbol = "kiln_entries"
+    /// Symbol of the array holding every defined function's tail-call thunk, in index order.
+    static let tailEntryTableSymbol = "kiln_tail_entries"
 }
 
 /// Validated module -> C source. The source is the prelude's `#include` followed by one C
@@ -31,11 +33,14 @@ enum ModuleLowering {
         }
         var functions = ""
         var helpers: Set<String> = []
+        var tailEntries: [String] = []
         for index in defined {
             var lowering = FunctionLowering(module: module, functionIndex: index, signatureIDs: signatureIDs)
             functions += "\n/* func \(index) */\n"
             functions += try lowering.lower()
             helpers.formUnion(lowering.helperDeclarations)
+            tailEntries.append(lowering.makesTailCalls
+                ? CSyntax.tailEntry(index) : CSyntax.entryThunk(Int(module.functionTypes[index])))
         }
         if !helpers.isEmpty {
             source += "\n/* Runtime helpers the prelude declares to TCC only on demand. */\n"
@@ -52,6 +57,9 @@ enum ModuleLowering {
         source += "void *\(LoweredModule.entryTableSymbol)[] = {"
         source += module.types.indices.map { "(void *)\(CSyntax.entryThunk($0))" }.joined(separator: ", ")
         source += module.types.isEmpty ? "0};\n" : "};\n"
+        source += "void *\(LoweredModule.tailEntryTableSymbol)[] = {"
+        source += tailEntries.map { "(void *)\($0)" }.joined(separator: ", ")
+        source += tailEntries.isEmpty ? "0};\n" : "};\n"
         return LoweredModule(source: source)
     }
 
@@ -90,7 +98,7 @@ enum ModuleLowering {
         for (index, parameter) in type.parameters.enumerated() {
             source += "    \(CSyntax.member("v[\(index)]", parameter)) = \(CSyntax.local(index));\n"
         }
-        source += "    if (kiln_host_call(host, v)) kiln_trap_exec(((kiln_host_context *)host)->exec, KILN_TRAP_HOST);\n"
+        source += "    { u32 status = kiln_host_call(host, v); if (status) kiln_host_failed(((kiln_host_context *)host)->exec, status); }\n"
         for (index, result) in type.results.enumerated().dropFirst() {
             source += "    *\(CSyntax.resultPointer(index)) = \(CSyntax.member("v[\(index)]", result));\n"
         }

@@ -21,13 +21,15 @@ struct Instantiation {
         let tables = store.allocate(UnsafeMutablePointer<kiln_table>?.self, count: info.tables.count, initialValue: nil)
         let globals = store.allocate(UnsafeMutablePointer<kiln_value>?.self, count: info.globals.count, initialValue: nil)
         let functions = store.allocate(UnsafeMutablePointer<kiln_funcref>?.self, count: info.functionTypes.count, initialValue: nil)
+        let tags = store.allocate(UnsafeMutablePointer<kiln_tag>?.self, count: info.tags.count, initialValue: nil)
+        context.pointee.tags = tags
         context.pointee.memories = memories
         context.pointee.tables = tables
         context.pointee.globals = globals
         context.pointee.funcs = functions
         context.pointee.host = Unmanaged.passUnretained(entity).toOpaque()
 
-        var counts = (function: 0, table: 0, memory: 0, global: 0)
+        var counts = (function: 0, table: 0, memory: 0, global: 0, tag: 0)
         for (entry, extern) in zip(info.imports, imports) {
             switch (entry.descriptor, extern) {
             case (.function, .function(let function)):
@@ -42,15 +44,24 @@ struct Instantiation {
             case (.global, .global(let global)):
                 globals[counts.global] = global.cell
                 counts.global += 1
+            case (.tag, .tag(let tag)):
+                tags[counts.tag] = tag.tag
+                counts.tag += 1
             default: break
             }
         }
         for index in info.importedFunctionCount..<info.functionTypes.count {
             let typeIndex = Int(info.functionTypes[index])
             let function = FunctionEntity(type: info.types[typeIndex], thunk: module.entryThunks[typeIndex], host: nil, module: module)
+            let defined = index - info.importedFunctionCount
             functions[index] = store.makeFunctionRecord(
-                signature: module.signatureIDs[typeIndex], code: module.functionAddresses[index - info.importedFunctionCount],
-                context: UnsafeMutableRawPointer(context), entity: function)
+                signature: module.signatureIDs[typeIndex], code: module.functionAddresses[defined],
+                context: UnsafeMutableRawPointer(context),
+                tailThunk: module.tailEntries[defined], tailCode: module.functionAddresses[defined], entity: function)
+        }
+        for index in info.importedTagCount..<info.tags.count {
+            let typeIndex = Int(info.tags[index])
+            tags[index] = store.makeTag(signature: module.signatureIDs[typeIndex], type: info.types[typeIndex])
         }
         for index in info.importedMemoryCount..<info.memories.count {
             memories[index] = try store.makeMemory(info.memories[index])
@@ -100,7 +111,7 @@ struct Instantiation {
             case .table(let index): address = .table(tables[Int(index)]!)
             case .memory(let index): address = .memory(memories[Int(index)]!)
             case .global(let index): address = .global(globals[Int(index)]!, info.globals[Int(index)])
-            case .tag: continue
+            case .tag(let index): address = .tag(tags[Int(index)]!)
             }
             entity.exports[Array(entry.name.utf8)] = address
             entity.exportOrder.append((entry.name, address))
@@ -119,8 +130,7 @@ struct Instantiation {
     /// for host functions a copy whose context names the importing instance (for `Caller`).
     private func importedFunctionRecord(_ function: Function, caller: UnsafeMutablePointer<kiln_instance>) -> UnsafeMutablePointer<kiln_funcref> {
         guard let host = function.entity.host else { return function.record }
-        let record = store.allocate(kiln_funcref.self, count: 1, initialValue: function.record.pointee)
-        record.pointee.ctx = UnsafeMutableRawPointer(host.makeContext(caller: caller))
+        let record = store.copyFunctionRecord(function.record, context: UnsafeMutableRawPointer(host.makeContext(caller: caller)))
         store.functions[UnsafeMutableRawPointer(record)] = function.entity
         return record
     }
@@ -241,6 +251,10 @@ struct Instantiation {
                 let typesMatch = type.mutability == .variable ? actual == expected : CanonicalTypes.matches(actual, expected)
                 guard global.type.mutability == type.mutability, typesMatch else {
                     throw incompatible("global \(type.wasmText)", "global \(global.type.wasmText)")
+                }
+            case (.tag(let typeIndex), .tag(let tag)):
+                guard tag.tag.pointee.sig == module.signatureIDs[Int(typeIndex)] else {
+                    throw incompatible("tag \(info.types[Int(typeIndex)].wasmText)", "tag \(tag.type.wasmText)")
                 }
             default:
                 let expected: String

@@ -51,6 +51,7 @@ public final class Store: @unchecked Sendable {
             table.deallocate()
         }
         for allocation in allocations { allocation.deallocate() }
+        kiln_exec_release(exec)
         exec.deallocate()
     }
 
@@ -76,6 +77,8 @@ public final class Store: @unchecked Sendable {
     }
 
     private var memoryTypes: [UnsafeMutablePointer<kiln_memory>: MemoryType] = [:]
+    /// The type of every tag of this store.
+    var tagTypes: [UnsafeMutablePointer<kiln_tag>: FunctionType] = [:]
 
     /// The memory's limits as declared, with its current size as the minimum.
     func declaredLimits(of memory: UnsafeMutablePointer<kiln_memory>) -> Limits {
@@ -142,11 +145,32 @@ public final class Store: @unchecked Sendable {
     }
 
     /// A canonical function record owned by this store.
-    func makeFunctionRecord(signature: UInt64, code: UnsafeMutableRawPointer, context: UnsafeMutableRawPointer, entity: FunctionEntity) -> UnsafeMutablePointer<kiln_funcref> {
-        let record = allocate(kiln_funcref.self, count: 1, initialValue: kiln_funcref())
-        record.pointee = kiln_funcref(sig: signature, code: code, ctx: context, ref: UnsafeMutableRawPointer(record))
+    /// `tailThunk(tailCode, context, values)` is how a tail call runs the function.
+    func makeFunctionRecord(signature: UInt64, code: UnsafeMutableRawPointer, context: UnsafeMutableRawPointer,
+                            tailThunk: UnsafeMutableRawPointer, tailCode: UnsafeMutableRawPointer, entity: FunctionEntity) -> UnsafeMutablePointer<kiln_funcref> {
+        let function = allocate(kiln_function.self, count: 1, initialValue: kiln_function())
+        // The record comes first: a funcref value is a pointer to it, and to the whole.
+        let record = UnsafeMutableRawPointer(function).assumingMemoryBound(to: kiln_funcref.self)
+        function.pointee = kiln_function(
+            record: kiln_funcref(sig: signature, code: code, ctx: context, ref: UnsafeMutableRawPointer(record)),
+            tail_thunk: tailThunk, tail_code: tailCode)
         functions[UnsafeMutableRawPointer(record)] = entity
+        reserveTailCallArguments(for: entity.type)
         return record
+    }
+
+    /// A copy of a function's whole record (`kiln_function`) with another context.
+    func copyFunctionRecord(_ record: UnsafeMutablePointer<kiln_funcref>, context: UnsafeMutableRawPointer) -> UnsafeMutablePointer<kiln_funcref> {
+        let original = UnsafeMutableRawPointer(record).assumingMemoryBound(to: kiln_function.self)
+        let copy = allocate(kiln_function.self, count: 1, initialValue: original.pointee)
+        copy.pointee.record.ctx = context
+        return UnsafeMutableRawPointer(copy).assumingMemoryBound(to: kiln_funcref.self)
+    }
+
+    /// The tail-call buffer holds the arguments and results of any function of the store.
+    func reserveTailCallArguments(for type: FunctionType) {
+        let count = UInt64(max(1, type.parameters.count, type.results.count))
+        if count > exec.pointee.tail_capacity { _ = kiln_exec_reserve_tail(exec, count) }
     }
 
     func retain(_ box: HostFunctionBox) { hostBoxes.append(box) }
@@ -202,6 +226,7 @@ public final class Store: @unchecked Sendable {
     // MARK: - Traps
 
     func trap(code: UInt32) -> any Error {
+        if code == UInt32(KILN_TRAP_EXCEPTION) { return takeException() }
         if code == UInt32(KILN_TRAP_HOST), let error = pendingHostError {
             pendingHostError = nil
             return error
@@ -261,4 +286,5 @@ enum ExternAddress {
     case table(UnsafeMutablePointer<kiln_table>)
     case memory(UnsafeMutablePointer<kiln_memory>)
     case global(UnsafeMutablePointer<kiln_value>, GlobalType)
+    case tag(UnsafeMutablePointer<kiln_tag>)
 }

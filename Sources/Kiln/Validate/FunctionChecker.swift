@@ -7,7 +7,9 @@ extension Validator {
     /// start and end types, the operand stack height at entry, and an `unreachable` flag.
     /// The stacks are reused across functions; checking a body allocates nothing per instruction.
     struct FunctionChecker: ~Copyable {
-        enum FrameKind: UInt8 { case block, loop, `if`, `else`, function }
+        /// `legacyTry` is a legacy `try` body, `legacyCatch` a `catch`/`catch_all` body (what
+        /// `rethrow` may name); `legacyCatchAll` admits no further `catch`.
+        enum FrameKind: UInt8 { case block, loop, `if`, `else`, function, legacyTry, legacyCatch, legacyCatchAll }
 
         struct Frame {
             var kind: FrameKind
@@ -27,6 +29,7 @@ extension Validator {
         let functionTypes: [UInt32]
         let tables: [VType]
         let memoryCount: Int
+        let tagTypes: [UInt32]
         let globalTypes: [VType]
         let globalMutable: [Bool]
         let elementTypes: [VType]
@@ -64,6 +67,7 @@ extension Validator {
             functionTypes = context.functionTypes
             tables = context.tables
             memoryCount = context.memoryCount
+            tagTypes = context.tagTypes
             globalTypes = context.globalTypes
             globalMutable = context.globalMutable
             elementTypes = context.elementTypes
@@ -326,8 +330,7 @@ extension Validator {
                 pc = index
                 switch instructions[index] {
                 case .standard(let instruction): try step(instruction)
-                case .legacyTry, .legacyCatch, .legacyCatchAll, .legacyDelegate, .legacyRethrow:
-                    try stepLegacy(instructions[index])
+                default: try stepLegacy(instructions[index])
                 }
                 index &+= 1
             }
@@ -337,8 +340,72 @@ extension Validator {
             }
         }
 
+        /// A tail call returns the callee's results as the caller's: they must match.
+        func checkTailResults(_ callee: Signature) throws(KilnError) {
+            guard callee.resultCount == results.resultCount else { throw mismatch() }
+            for offset in 0..<Int(callee.resultCount) {
+                guard VType.matches(pool[Int(callee.resultStart) + offset], pool[Int(results.resultStart) + offset]) else {
+                    throw mismatch()
+                }
+            }
+        }
+
+        /// The payload types of tag `index`.
+        func tag(_ index: UInt32) throws(KilnError) -> Signature {
+            guard Int(index) < tagTypes.count else { throw fail("unknown tag \(index)") }
+            return signatures[Int(tagTypes[Int(index)])]
+        }
+
+        /// Checks that a catch clause's values (`payload`, then an exnref if `withReference`)
+        /// match the label's types.
+        func checkCatchLabel(_ depth: UInt32, payload: Signature?, withReference: Bool) throws(KilnError) {
+            let label = try self.label(depth)
+            let payloadCount = Int(payload?.paramCount ?? 0)
+            guard Int(label.count) == payloadCount + (withReference ? 1 : 0) else { throw mismatch() }
+            for offset in 0..<payloadCount {
+                let actual = pool[Int(payload!.paramStart) + offset]
+                guard VType.matches(actual, pool[Int(label.start) + offset]) else { throw mismatch() }
+            }
+            if withReference {
+                let expected = pool[Int(label.start) + payloadCount]
+                guard VType.matches(VType.exnref.nonNullable, expected) else { throw mismatch() }
+            }
+        }
+
         mutating func stepLegacy(_ instruction: BodyInstruction) throws(KilnError) {
-            throw KilnError.unsupported(feature: "legacy exception handling")
+            switch instruction {
+            case .standard(let instruction):
+                try step(instruction)
+            case .legacyTry(let blockType):
+                let type = try self.blockType(blockType)
+                try pop(sequence: type.paramStart, count: type.paramCount)
+                pushFrame(.legacyTry, type)
+            case .legacyCatch(let tagIndex):
+                guard let last = frames.last, last.kind == .legacyTry || last.kind == .legacyCatch else {
+                    throw malformed("catch without matching try")
+                }
+                let payload = try tag(tagIndex)
+                let frame = try popFrame()
+                pushFrame(.legacyCatch, Signature(paramStart: 0, paramCount: 0, resultStart: frame.type.resultStart, resultCount: frame.type.resultCount))
+                push(sequence: payload.paramStart, count: payload.paramCount)
+            case .legacyCatchAll:
+                guard let last = frames.last, last.kind == .legacyTry || last.kind == .legacyCatch else {
+                    throw malformed("catch_all without matching try")
+                }
+                let frame = try popFrame()
+                pushFrame(.legacyCatchAll, Signature(paramStart: 0, paramCount: 0, resultStart: frame.type.resultStart, resultCount: frame.type.resultCount))
+            case .legacyDelegate(let depth):
+                guard let last = frames.last, last.kind == .legacyTry else { throw malformed("delegate without matching try") }
+                let frame = try popFrame()
+                // The label is counted from outside the try.
+                guard Int(depth) < frames.count else { throw fail("unknown label \(depth)") }
+                push(sequence: frame.type.resultStart, count: frame.type.resultCount)
+            case .legacyRethrow(let depth):
+                guard Int(depth) < frames.count else { throw fail("invalid rethrow label") }
+                let kind = frames[frames.count - 1 - Int(depth)].kind
+                guard kind == .legacyCatch || kind == .legacyCatchAll else { throw fail("invalid rethrow label") }
+                markUnreachable()
+            }
         }
 
         mutating func step(_ instruction: WasmParser.Instruction) throws(KilnError) {
@@ -622,11 +689,56 @@ extension Validator {
                 try pop(.i32, .v128)
                 if !isStore { push(.v128) }
 
+            // Exceptions.
+            case .throw(let tagIndex):
+                let payload = try tag(tagIndex)
+                try pop(sequence: payload.paramStart, count: payload.paramCount)
+                markUnreachable()
+            case .throwRef:
+                try pop(.exnref)
+                markUnreachable()
+            case .tryTable(let blockType, let clauses):
+                let type = try self.blockType(blockType)
+                // Catch labels are resolved outside the try_table.
+                for clause in clauses.catches {
+                    switch clause {
+                    case .catch(let tagIndex, let depth):
+                        try checkCatchLabel(depth, payload: try tag(tagIndex), withReference: false)
+                    case .catchRef(let tagIndex, let depth):
+                        try checkCatchLabel(depth, payload: try tag(tagIndex), withReference: true)
+                    case .catchAll(let depth):
+                        try checkCatchLabel(depth, payload: nil, withReference: false)
+                    case .catchAllRef(let depth):
+                        try checkCatchLabel(depth, payload: nil, withReference: true)
+                    }
+                }
+                try pop(sequence: type.paramStart, count: type.paramCount)
+                pushFrame(.block, type)
+
             // Beyond Wasm 2.0.
-            case .throw, .throwRef, .tryTable:
-                throw KilnError.unsupported(feature: "exception handling")
-            case .returnCall, .returnCallIndirect, .returnCallRef:
-                throw KilnError.unsupported(feature: "tail calls")
+            // Tail calls: the callee's results must be the caller's.
+            case .returnCall(let function):
+                guard Int(function) < functionTypes.count else { throw fail("unknown function \(function)") }
+                let type = signatures[Int(functionTypes[Int(function)])]
+                try checkTailResults(type)
+                try pop(sequence: type.paramStart, count: type.paramCount)
+                markUnreachable()
+            case .returnCallIndirect(let typeIndex, let tableIndex):
+                let elementType = try table(tableIndex)
+                guard Int(typeIndex) < signatures.count else { throw fail("unknown type \(typeIndex)") }
+                guard VType.matches(elementType, .funcref) else { throw mismatch() }
+                let type = signatures[Int(typeIndex)]
+                try checkTailResults(type)
+                try pop(.i32)
+                try pop(sequence: type.paramStart, count: type.paramCount)
+                markUnreachable()
+            case .returnCallRef(let typeIndex):
+                guard Int(typeIndex) < signatures.count else { throw fail("unknown type \(typeIndex)") }
+                try pop(types.functionReference(typeIndex, nullable: true))
+                let type = signatures[Int(typeIndex)]
+                try checkTailResults(type)
+                try pop(sequence: type.paramStart, count: type.paramCount)
+                markUnreachable()
             case .atomicFence, .memoryAtomicNotify, .memoryAtomicWait32, .memoryAtomicWait64,
                 .i32AtomicRmwAdd, .i64AtomicRmwAdd, .i32AtomicRmw8AddU, .i32AtomicRmw16AddU,
                 .i64AtomicRmw8AddU, .i64AtomicRmw16AddU, .i64AtomicRmw32AddU,

@@ -37,6 +37,8 @@ extension Validator {
         static let noExternHeap: UInt32 = 0x3FFF_FFF3
         /// The heap type of what `ref.as_non_null` and friends make of an Unknown operand.
         static let bottomHeap: UInt32 = 0x3FFF_FFF4
+        static let exnHeap: UInt32 = 0x3FFF_FFF5
+        static let noExnHeap: UInt32 = 0x3FFF_FFF6
 
         static func reference(heap: UInt32, nullable: Bool) -> VType {
             VType(bits: referenceFlag | (nullable ? nullableFlag : 0) | heap)
@@ -44,6 +46,7 @@ extension Validator {
 
         static let funcref = reference(heap: funcHeap, nullable: true)
         static let externref = reference(heap: externHeap, nullable: true)
+        static let exnref = reference(heap: exnHeap, nullable: true)
 
         var isNumeric: Bool { bits <= 3 }
         var isReference: Bool { bits & Self.referenceFlag != 0 }
@@ -76,7 +79,8 @@ extension Validator {
             let e = expected.heap
             if a == e || a == bottomHeap { return true }
             switch a {
-            case funcHeap, externHeap: return false
+            case funcHeap, externHeap, exnHeap: return false
+            case noExnHeap: return e == exnHeap
             case noFuncHeap: return e == funcHeap || e < funcHeap
             case noExternHeap: return e == externHeap
             default: return e == funcHeap  // a concrete function type
@@ -151,7 +155,8 @@ extension Validator {
             case .abstract(.externRef): return VType.externHeap
             case .abstract(.noFunc): return VType.noFuncHeap
             case .abstract(.noExtern): return VType.noExternHeap
-            case .abstract(.exnRef), .abstract(.noExn): throw KilnError.unsupported(feature: "exception handling (exnref)")
+            case .abstract(.exnRef): return VType.exnHeap
+            case .abstract(.noExn): return VType.noExnHeap
             case .abstract: throw KilnError.unsupported(feature: "GC reference types")
             case .concrete(let index):
                 guard Int(index) < canonical.count else { throw Validator.invalid("unknown type \(index)") }

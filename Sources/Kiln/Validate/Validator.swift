@@ -64,6 +64,8 @@ extension Validator {
         /// Element type of every table.
         var tables: [VType] = []
         var memoryCount = 0
+        /// Type index of every tag, imports first.
+        var tagTypes: [UInt32] = []
         var globalTypes: [VType] = []
         var globalMutable: [Bool] = []
         var elementTypes: [VType] = []
@@ -101,8 +103,15 @@ extension Validator {
                 case .global(let type):
                     _ = try types.operandType(type.valueType)
                 case .tag:
-                    throw KilnError.unsupported(feature: "exception handling (tag import)")
+                    break  // with the module's own tags below
                 }
+            }
+
+            // Tags: a tag's type is a function type without results.
+            tagTypes = module.tags
+            for typeIndex in tagTypes {
+                guard Int(typeIndex) < signatures.count else { throw invalid("unknown type \(typeIndex)") }
+                guard signatures[Int(typeIndex)].resultCount == 0 else { throw invalid("non-empty tag result type") }
             }
 
             // Function index space.
@@ -250,8 +259,8 @@ extension Validator {
                     guard Int(index) < memoryCount else { throw invalid("unknown memory \(index)") }
                 case .global(let index):
                     guard Int(index) < globalTypes.count else { throw invalid("unknown global \(index)") }
-                case .tag:
-                    throw KilnError.unsupported(feature: "exception handling (tag export)")
+                case .tag(let index):
+                    guard Int(index) < tagTypes.count else { throw invalid("unknown tag \(index)") }
                 }
                 // Names are compared as byte strings: `String ==` uses canonical equivalence.
                 guard names.insert(Array(export.name.utf8)).inserted else { throw invalid("duplicate export name") }
