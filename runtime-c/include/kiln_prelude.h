@@ -162,6 +162,8 @@ enum {
     KILN_TRAP_HOST = 12,
     KILN_TRAP_NULL_FUNCTION_REFERENCE = 13,
     KILN_TRAP_NULL_EXCEPTION_REFERENCE = 14,
+    KILN_TRAP_UNALIGNED_ATOMIC = 16,
+    KILN_TRAP_EXPECTED_SHARED_MEMORY = 17,
     /* Not a trap: a Wasm exception left the entry (exec->exception holds it). */
     KILN_TRAP_EXCEPTION = 15,
 };

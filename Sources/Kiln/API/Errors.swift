@@ -80,6 +80,10 @@ public enum TrapReason: UInt32, Sendable, Equatable {
     case nullFunctionReference = 13
     /// `throw_ref` on a null exception reference.
     case nullExceptionReference = 14
+    /// An atomic access to an address that is not a multiple of its size.
+    case unalignedAtomic = 16
+    /// `memory.atomic.wait` on a memory that is not shared.
+    case expectedSharedMemory = 17
 
     /// The spec interpreter's wording, which the spec tests match.
     public var message: String {
@@ -98,6 +102,8 @@ public enum TrapReason: UInt32, Sendable, Equatable {
         case .hostError: return "host function failed"
         case .nullFunctionReference: return "null function reference"
         case .nullExceptionReference: return "null exception reference"
+        case .unalignedAtomic: return "unaligned atomic"
+        case .expectedSharedMemory: return "expected shared memory"
         }
     }
 }

@@ -69,8 +69,12 @@ enum FeatureScan {
             .simd, .simdLane, .callRef, .refAsNonNull, .brOnNull, .brOnNonNull, .throw, .throwRef, .tryTable,
             .returnCall, .returnCallIndirect, .returnCallRef:
             break
+        case .atomicFence, .memoryAtomicNotify, .memoryAtomicWait32, .memoryAtomicWait64:
+            break
         default:
-            throw KilnError.unsupported(feature: "post-2.0 instruction (GC or threads)")
+            // Atomic read-modify-writes are supported (on unshared memories); GC is not.
+            if AtomicAccess.readModifyWrite(instruction) != nil { break }
+            throw KilnError.unsupported(feature: "post-2.0 instruction (GC)")
         }
     }
 }

@@ -477,10 +477,22 @@ struct FunctionLowering {
             lowerV128Load(load, memarg)
         case .store(.v128Store, let memarg):
             lowerV128Store(memarg)
+        case .load(let load, let memarg) where AtomicAccess.isAtomic(load):
+            try lowerAtomicLoad(load, memarg)
+        case .store(let store, let memarg) where AtomicAccess.isAtomic(store):
+            try lowerAtomicStore(store, memarg)
         case .load(let load, let memarg):
             try lowerLoad(load, memarg)
         case .store(let store, let memarg):
             try lowerStore(store, memarg)
+        case .atomicFence:
+            break  // one thread per memory: nothing to order
+        case .memoryAtomicNotify(let memarg):
+            lowerAtomicNotify(memarg)
+        case .memoryAtomicWait32(let memarg):
+            lowerAtomicWait(memarg, alignment: 2)
+        case .memoryAtomicWait64(let memarg):
+            lowerAtomicWait(memarg, alignment: 3)
         case .v128Const, .i8x16Shuffle, .simd, .simdLane, .simdMemLane:
             try lowerSIMD(instruction)
         case .memorySize(let memory):
@@ -581,7 +593,10 @@ struct FunctionLowering {
         case .tableSize(let table):
             push(.i32, "ctx->tables[\(table)]->size", readsState: true)
         default:
-            throw Unsupported(reason: "instruction \(instruction)")
+            guard let (operation, type, cType, memarg) = AtomicAccess.readModifyWrite(instruction) else {
+                throw Unsupported(reason: "instruction \(instruction)")
+            }
+            lowerAtomicReadModifyWrite(operation, type, cType: cType, memarg)
         }
     }
 
@@ -676,7 +691,7 @@ struct FunctionLowering {
 
     // MARK: - Memory
 
-    private mutating func lowerLoad(_ load: Instruction.Load, _ memarg: MemArg) throws(Unsupported) {
+    mutating func lowerLoad(_ load: Instruction.Load, _ memarg: MemArg) throws(Unsupported) {
         let (result, cType, convert): (ValueType, String, String) =
             switch load {
             case .i32Load: (.i32, "u32", "")
@@ -700,7 +715,7 @@ struct FunctionLowering {
         push(result, "\(convert)LOAD(M, \(address.expression), \(memarg.offset), \(cType))", readsState: true, locals: address.locals, readsSlot: address.readsAnySlot)
     }
 
-    private mutating func lowerStore(_ store: Instruction.Store, _ memarg: MemArg) throws(Unsupported) {
+    mutating func lowerStore(_ store: Instruction.Store, _ memarg: MemArg) throws(Unsupported) {
         let cType: String =
             switch store {
             case .i32Store: "u32"

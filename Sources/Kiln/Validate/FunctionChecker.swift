@@ -289,6 +289,12 @@ extension Validator {
             guard hasDataCountSection else { throw malformed("data count section required") }
         }
 
+        /// Atomic accesses must be exactly naturally aligned.
+        func checkAtomicMemArg(_ memarg: WasmParser.MemArg, natural: Int) throws(KilnError) {
+            try checkMemArg(memarg, natural: natural)
+            guard memarg.align == UInt32(natural) else { throw fail("alignment must be equal to natural alignment") }
+        }
+
         func checkMemArg(_ memarg: WasmParser.MemArg, natural: Int) throws(KilnError) {
             try checkMemory(memarg.memory)
             // Flag bits above the alignment and the memory-index bit make the encoding malformed.
@@ -556,10 +562,12 @@ extension Validator {
             // Memory.
             case .load(let op, let memarg):
                 try checkMemArg(memarg, natural: op.naturalAlignment)
+                if AtomicAccess.isAtomic(op) { try checkAtomicMemArg(memarg, natural: op.naturalAlignment) }
                 try pop(.i32)
                 push(try types.operandType(op.type))
             case .store(let op, let memarg):
                 try checkMemArg(memarg, natural: op.naturalAlignment)
+                if AtomicAccess.isAtomic(op) { try checkAtomicMemArg(memarg, natural: op.naturalAlignment) }
                 try pop(.i32, try types.operandType(op.type))
             case .memorySize(let memory):
                 try checkMemory(memory)
@@ -739,8 +747,22 @@ extension Validator {
                 try checkTailResults(type)
                 try pop(sequence: type.paramStart, count: type.paramCount)
                 markUnreachable()
-            case .atomicFence, .memoryAtomicNotify, .memoryAtomicWait32, .memoryAtomicWait64,
-                .i32AtomicRmwAdd, .i64AtomicRmwAdd, .i32AtomicRmw8AddU, .i32AtomicRmw16AddU,
+            // Atomics (threads proposal) on unshared memories: plain accesses, exact alignment.
+            case .atomicFence:
+                break
+            case .memoryAtomicNotify(let memarg):
+                try checkAtomicMemArg(memarg, natural: 2)
+                try pop(.i32, .i32)
+                push(.i32)
+            case .memoryAtomicWait32(let memarg):
+                try checkAtomicMemArg(memarg, natural: 2)
+                try pop(.i32, .i32, .i64)
+                push(.i32)
+            case .memoryAtomicWait64(let memarg):
+                try checkAtomicMemArg(memarg, natural: 3)
+                try pop(.i32, .i64, .i64)
+                push(.i32)
+            case .i32AtomicRmwAdd, .i64AtomicRmwAdd, .i32AtomicRmw8AddU, .i32AtomicRmw16AddU,
                 .i64AtomicRmw8AddU, .i64AtomicRmw16AddU, .i64AtomicRmw32AddU,
                 .i32AtomicRmwSub, .i64AtomicRmwSub, .i32AtomicRmw8SubU, .i32AtomicRmw16SubU,
                 .i64AtomicRmw8SubU, .i64AtomicRmw16SubU, .i64AtomicRmw32SubU,
@@ -754,7 +776,11 @@ extension Validator {
                 .i64AtomicRmw8XchgU, .i64AtomicRmw16XchgU, .i64AtomicRmw32XchgU,
                 .i32AtomicRmwCmpxchg, .i64AtomicRmwCmpxchg, .i32AtomicRmw8CmpxchgU, .i32AtomicRmw16CmpxchgU,
                 .i64AtomicRmw8CmpxchgU, .i64AtomicRmw16CmpxchgU, .i64AtomicRmw32CmpxchgU:
-                throw KilnError.unsupported(feature: "threads (atomic instructions)")
+                let (operation, valueType, cType, memarg) = AtomicAccess.readModifyWrite(instruction)!
+                try checkAtomicMemArg(memarg, natural: AtomicAccess.naturalAlignment(cType))
+                let type = try types.operandType(valueType)
+                if operation == .compareExchange { try pop(.i32, type, type) } else { try pop(.i32, type) }
+                push(type)
             case .refI31, .i31GetS, .i31GetU, .structNew, .structNewDefault, .structGet, .structGetS,
                 .structGetU, .structSet, .arrayNew, .arrayNewDefault, .arrayNewFixed, .arrayGet, .arrayGetS,
                 .arrayGetU, .arraySet, .arrayLen, .refEq, .anyConvertExtern, .externConvertAny,
