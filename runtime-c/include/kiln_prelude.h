@@ -87,10 +87,11 @@ typedef struct kiln_exception {
 } kiln_exception;
 
 /* A Wasm exception handler: a try_table or legacy try in a running frame. It lives in the C
- * frame of the function; `jump` is a jmp_buf filled by _setjmp (no signal mask, no syscall). */
+ * frame of the function; `jump` holds what kiln_setjmp saves (callee-saved registers, stack
+ * pointer, resume address): no signal mask, no system call. */
 typedef struct kiln_handler {
     struct kiln_handler *prev;
-    u64 jump[48];
+    u64 jump[20];
 } kiln_handler;
 
 /* Per-thread-of-execution state shared by every instance of a store. */
@@ -195,7 +196,7 @@ void kiln_tail_loop(kiln_exec *exec);
 /* A host function as a tail-call target: values in and out, like an entry thunk. */
 void kiln_host_tail(void *code, void *host_ctx, kiln_value *values);
 
-/* _setjmp under Kiln's name (the prelude cannot include <setjmp.h>): saves no signal mask. */
+/* A minimal setjmp (entry.c): returns 0, and again 1 when kiln_throw jumps back. */
 int kiln_setjmp(u64 *jump) __attribute__((returns_twice));
 f32 kiln_f32_nearest(f32 x);
 f64 kiln_f64_nearest(f64 x);

@@ -332,6 +332,82 @@ int kiln_exec_reserve_tail(kiln_exec *exec, u64 count) {
 
 /* ---- Exceptions ---- */
 
+/* kiln_setjmp saves only what a jump back needs: the callee-saved registers (code between the
+ * handler's frame and the throw may have changed them), the stack pointer and the resume
+ * address. About a third of glibc's _setjmp, which also mangles pointers and checks the shadow
+ * stack: try blocks are entered on hot paths of C++ code. */
+void kiln_longjmp(u64 *jump) __attribute__((noreturn));
+#if defined(__x86_64__)
+__asm__(".text\n"
+        ".globl kiln_setjmp\n"
+        ".type kiln_setjmp,@function\n"
+        "kiln_setjmp:\n"
+        "  movq %rbx, 0(%rdi)\n"
+        "  movq %rbp, 8(%rdi)\n"
+        "  movq %r12, 16(%rdi)\n"
+        "  movq %r13, 24(%rdi)\n"
+        "  movq %r14, 32(%rdi)\n"
+        "  movq %r15, 40(%rdi)\n"
+        "  leaq 8(%rsp), %rdx\n"
+        "  movq %rdx, 48(%rdi)\n"
+        "  movq (%rsp), %rdx\n"
+        "  movq %rdx, 56(%rdi)\n"
+        "  xorl %eax, %eax\n"
+        "  ret\n"
+        ".size kiln_setjmp, .-kiln_setjmp\n"
+        ".globl kiln_longjmp\n"
+        ".type kiln_longjmp,@function\n"
+        "kiln_longjmp:\n"
+        "  movq 0(%rdi), %rbx\n"
+        "  movq 8(%rdi), %rbp\n"
+        "  movq 16(%rdi), %r12\n"
+        "  movq 24(%rdi), %r13\n"
+        "  movq 32(%rdi), %r14\n"
+        "  movq 40(%rdi), %r15\n"
+        "  movq 48(%rdi), %rsp\n"
+        "  movl $1, %eax\n"
+        "  jmpq *56(%rdi)\n"
+        ".size kiln_longjmp, .-kiln_longjmp\n");
+#elif defined(__aarch64__)
+__asm__(".text\n"
+        ".globl kiln_setjmp\n"
+        ".type kiln_setjmp,%function\n"
+        "kiln_setjmp:\n"
+        "  stp x19, x20, [x0, #0]\n"
+        "  stp x21, x22, [x0, #16]\n"
+        "  stp x23, x24, [x0, #32]\n"
+        "  stp x25, x26, [x0, #48]\n"
+        "  stp x27, x28, [x0, #64]\n"
+        "  stp x29, x30, [x0, #80]\n"
+        "  mov x2, sp\n"
+        "  str x2, [x0, #96]\n"
+        "  stp d8, d9, [x0, #104]\n"
+        "  stp d10, d11, [x0, #120]\n"
+        "  stp d12, d13, [x0, #136]\n"
+        "  stp d14, d15, [x0, #152]\n"
+        "  mov w0, #0\n"
+        "  ret\n"
+        ".size kiln_setjmp, .-kiln_setjmp\n"
+        ".globl kiln_longjmp\n"
+        ".type kiln_longjmp,%function\n"
+        "kiln_longjmp:\n"
+        "  ldp x19, x20, [x0, #0]\n"
+        "  ldp x21, x22, [x0, #16]\n"
+        "  ldp x23, x24, [x0, #32]\n"
+        "  ldp x25, x26, [x0, #48]\n"
+        "  ldp x27, x28, [x0, #64]\n"
+        "  ldp x29, x30, [x0, #80]\n"
+        "  ldr x2, [x0, #96]\n"
+        "  mov sp, x2\n"
+        "  ldp d8, d9, [x0, #104]\n"
+        "  ldp d10, d11, [x0, #120]\n"
+        "  ldp d12, d13, [x0, #136]\n"
+        "  ldp d14, d15, [x0, #152]\n"
+        "  mov w0, #1\n"
+        "  br x30\n"
+        ".size kiln_longjmp, .-kiln_longjmp\n");
+#endif
+
 kiln_exception *kiln_exception_new(kiln_exec *exec, kiln_tag *tag, u32 count) {
     (void)exec;
     kiln_exception *exception = calloc(1, sizeof(kiln_exception) + (size_t)count * sizeof(kiln_value));
@@ -346,7 +422,7 @@ void kiln_throw(kiln_exec *exec, kiln_exception *exception) {
     kiln_handler *handler = exec->handler;
     if (handler) {
         /* The catching frame unlinks its handler itself (it knows the one outside it). */
-        _longjmp(*(struct __jmp_buf_tag(*)[1])handler->jump, 1);
+        kiln_longjmp(handler->jump);
     }
     trap_with(exec, KILN_TRAP_EXCEPTION, 0, (char **)__builtin_frame_address(0));
 }

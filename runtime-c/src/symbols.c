@@ -1,9 +1,6 @@
 /* Every runtime entry point generated code may call, for tcc_add_symbol. */
 #include "kiln_runtime.h"
-#include <setjmp.h>
 #include <string.h>
-
-_Static_assert(sizeof(jmp_buf) <= sizeof(((kiln_handler *)0)->jump), "kiln_handler.jump must hold a jmp_buf");
 
 const kiln_symbol kiln_runtime_symbols[] = {
     /* TCC copies and zeroes structs (a v128 kiln_value) by calling these. */
@@ -29,9 +26,8 @@ const kiln_symbol kiln_runtime_symbols[] = {
     {"kiln_tail_loop", (const void *)kiln_tail_loop},
     {"kiln_exception_keep", (const void *)kiln_exception_keep},
     {"kiln_exception_release", (const void *)kiln_exception_release},
-    /* The real _setjmp, called by generated code directly: a wrapper would return before the
-     * longjmp that comes back to it. */
-    {"kiln_setjmp", (const void *)_setjmp},
+    /* Called by generated code directly: a wrapper would return before the jump back to it. */
+    {"kiln_setjmp", (const void *)kiln_setjmp},
     {"kiln_f32_nearest", (const void *)kiln_f32_nearest},
     {"kiln_f64_nearest", (const void *)kiln_f64_nearest},
     {"kiln_f32_trunc", (const void *)kiln_f32_trunc},
