@@ -50,7 +50,20 @@ public struct WasmException: Error, CustomStringConvertible, @unchecked Sendable
     }
 
     public var description: String {
-        "uncaught wasm exception (tag of type \(tag.type.wasmText)) with payload [\(values.map { "\($0)" }.joined(separator: ", "))]"
+        "uncaught wasm exception (tag of type \(tag.type.wasmText)) with payload [\(values.map(Self.text).joined(separator: ", "))]"
+    }
+
+    /// A payload value as Wasm text writes it: `i32 -1`, `f64 2.5`.
+    private static func text(_ value: Value) -> String {
+        switch value {
+        case .i32(let bits): return "i32 \(Int32(bitPattern: bits))"
+        case .i64(let bits): return "i64 \(Int64(bitPattern: bits))"
+        case .f32(let bits): return "f32 \(Float(bitPattern: bits))"
+        case .f64(let bits): return "f64 \(Double(bitPattern: bits))"
+        case .v128(let bytes): return "v128 " + bytes.map { String($0, radix: 16) }.joined(separator: " ")
+        case .funcRef(let function): return function == nil ? "ref.null func" : "funcref"
+        case .externRef(let reference): return reference == nil ? "ref.null extern" : "externref"
+        }
     }
 }
 
