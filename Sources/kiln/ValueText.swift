@@ -60,6 +60,7 @@ enum ValueText {
         case .v128(let bytes): return "v128:" + bytes.map { String($0, radix: 16) }.joined(separator: " ")
         case .funcRef(let function): return function == nil ? "null funcref" : "funcref"
         case .externRef(let reference): return reference == nil ? "null externref" : "externref"
+        case .exnRef(let reference): return reference == nil ? "null exnref" : "exnref"
         }
     }
 

@@ -649,6 +649,7 @@ private struct ScriptRun {
         case .externRef(let e):
             guard let e else { return "ref.null extern" }
             return "ref.extern \(e.value)"
+        case .exnRef(let e): return e == nil ? "ref.null exn" : "exnref"
         }
     }
 

@@ -63,6 +63,7 @@ public struct WasmException: Error, CustomStringConvertible, @unchecked Sendable
         case .v128(let bytes): return "v128 " + bytes.map { String($0, radix: 16) }.joined(separator: " ")
         case .funcRef(let function): return function == nil ? "ref.null func" : "funcref"
         case .externRef(let reference): return reference == nil ? "ref.null extern" : "externref"
+        case .exnRef(let reference): return reference == nil ? "ref.null exn" : "exnref"
         }
     }
 }

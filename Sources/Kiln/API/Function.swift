@@ -152,8 +152,13 @@ extension Value {
     func matches(_ type: ValueType) -> Bool {
         switch (self, type) {
         case (.i32, .i32), (.i64, .i64), (.f32, .f32), (.f64, .f64), (.v128, .v128): return true
-        case (.funcRef, .ref(let reference)): return reference.heapType != .externRef
-        case (.externRef, .ref(let reference)): return reference.heapType == .externRef
+        case (.funcRef, .ref(let reference)):
+            switch reference.heapType {
+            case .funcRef, .abstract(.noFunc), .concrete: return true
+            default: return false
+            }
+        case (.externRef, .ref(let reference)): return reference.heapType == .externRef || reference.heapType == .abstract(.noExtern)
+        case (.exnRef, .ref(let reference)): return reference.heapType == .abstract(.exnRef) || reference.heapType == .abstract(.noExn)
         default: return false
         }
     }

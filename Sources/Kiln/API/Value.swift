@@ -30,6 +30,8 @@ public enum Value: Equatable, @unchecked Sendable {
     case funcRef(Function?)
     /// An external reference (nil for null).
     case externRef(ExternRef?)
+    /// A caught Wasm exception (nil for null), as `catch_ref` and `catch_all_ref` make them.
+    case exnRef(ExnRef?)
 
     /// An `i32`.
     public init(_ value: Int32) { self = .i32(UInt32(bitPattern: value)) }
@@ -50,6 +52,7 @@ public enum Value: Equatable, @unchecked Sendable {
         case .v128: return .v128
         case .funcRef: return .ref(.funcRef)
         case .externRef: return .ref(.externRef)
+        case .exnRef: return .ref(ReferenceType(isNullable: true, heapType: .abstract(.exnRef)))
         }
     }
 
@@ -71,7 +74,11 @@ public enum Value: Equatable, @unchecked Sendable {
         case .f64: return .f64(0)
         case .v128: return .v128(Array(repeating: 0, count: 16))
         case .ref(let reference):
-            return reference.heapType == .externRef ? .externRef(nil) : .funcRef(nil)
+            switch reference.heapType {
+            case .externRef, .abstract(.noExtern): return .externRef(nil)
+            case .abstract(.exnRef), .abstract(.noExn): return .exnRef(nil)
+            default: return .funcRef(nil)
+            }
         }
     }
 
@@ -85,9 +92,17 @@ public enum Value: Equatable, @unchecked Sendable {
         case (.v128(let a), .v128(let b)): return a == b
         case (.funcRef(let a), .funcRef(let b)): return a?.record.pointee.ref == b?.record.pointee.ref
         case (.externRef(let a), .externRef(let b)): return a === b
+        case (.exnRef(let a), .exnRef(let b)): return a?.exception == b?.exception
         default: return false
         }
     }
+}
+
+/// A Wasm exception held as a value (`exnref`): Wasm code can throw it again with `throw_ref`.
+/// It stays valid as long as its store.
+public final class ExnRef: @unchecked Sendable {
+    let exception: UnsafeMutableRawPointer
+    init(exception: UnsafeMutableRawPointer) { self.exception = exception }
 }
 
 /// An opaque host value passed to Wasm as an `externref`. Identity is preserved through Wasm:

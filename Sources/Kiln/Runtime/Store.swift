@@ -95,8 +95,11 @@ public final class Store: @unchecked Sendable {
             table.deallocate()
             throw KilnError.unlinkable(reason: "cannot allocate a table of \(type.limits.min) elements")
         }
-        let heap = type.elementType.heapType
-        table.pointee.is_funcref = heap == .externRef || heap == .abstract(.noExtern) ? 0 : 1
+        // Slots of function tables copy the function's record; other references are kept as is.
+        switch type.elementType.heapType {
+        case .funcRef, .abstract(.noFunc), .concrete: table.pointee.is_funcref = 1
+        default: table.pointee.is_funcref = 0
+        }
         tables.append(table)
         let slot = tableSlot(for: initial, isFuncRef: table.pointee.is_funcref != 0)
         for index in 0..<Int(table.pointee.size) { table.pointee.elems[index] = slot }
@@ -189,6 +192,7 @@ public final class Store: @unchecked Sendable {
                 for (index, byte) in bytes.prefix(16).enumerated() { buffer[index] = byte }
             }
         case .funcRef(let function): raw.ref = function?.record.pointee.ref
+        case .exnRef(let reference): raw.ref = reference?.exception
         case .externRef(let reference):
             if let reference {
                 externRefs[ObjectIdentifier(reference)] = reference
@@ -213,6 +217,12 @@ public final class Store: @unchecked Sendable {
             if reference.heapType == .externRef || reference.heapType == .abstract(.noExtern) {
                 guard let pointer = raw.ref else { return .externRef(nil) }
                 return .externRef(Unmanaged<ExternRef>.fromOpaque(pointer).takeUnretainedValue())
+            }
+            if reference.heapType == .abstract(.exnRef) || reference.heapType == .abstract(.noExn) {
+                guard let pointer = raw.ref else { return .exnRef(nil) }
+                // Held by Swift now: freed with the store, not when Wasm code catches it again.
+                kiln_exception_keep(exec, pointer.assumingMemoryBound(to: kiln_exception.self))
+                return .exnRef(ExnRef(exception: pointer))
             }
             return .funcRef(function(fromReference: raw.ref))
         }
