@@ -746,7 +746,17 @@ private struct ScriptRun {
                 return "f64 \(Double(bitPattern: bits)) [0x\(String(bits, radix: 16))]"
             default: return "\(value.type) \(text)"
             }
-        case .lanes(let lanes)?: return "v128 \(value.laneType ?? "?") " + lanes.joined(separator: " ")
+        case .lanes(let lanes)?:
+            // Float lanes are bit patterns: show them as numbers.
+            let shown = lanes.map { lane -> String in
+                guard !lane.hasPrefix("nan"), let bits = try? integer(lane) else { return lane }
+                switch value.laneType {
+                case "f32": return "\(Float(bitPattern: UInt32(truncatingIfNeeded: bits)))"
+                case "f64": return "\(Double(bitPattern: bits))"
+                default: return lane
+                }
+            }
+            return "v128 \(value.laneType ?? "?") " + shown.joined(separator: " ")
         case nil:
             if let alternatives = value.values { return "either" + describe(alternatives) }
             return value.type
