@@ -687,8 +687,14 @@ private struct ScriptRun {
             guard let text else { return true }
             guard let n = UInt32(text) else { throw Outcome.failed("runner: externref \(text)") }
             return externs[n] === e
+        case (_, .funcRef(nil)) where !expected.type.contains("func") && !expected.type.contains("extern"),
+             (_, .externRef(nil)) where !expected.type.contains("func") && !expected.type.contains("extern"):
+            // A null of another heap type (ref.null any, exn, none, ...): Kiln's Value has only
+            // func and extern nulls, and the function's result type says which heap type it is.
+            return text == "null" || (expected.type.hasPrefix("null") && text == nil)
         default:
-            // Other reference types (anyref, exnref, i31ref, ...) are nothing Kiln's Value can be.
+            // Non-null references of other types (anyref, exnref, i31ref, ...) are nothing
+            // Kiln's Value can be.
             return false
         }
     }
