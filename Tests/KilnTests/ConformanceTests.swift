@@ -1,87 +1,56 @@
 import Foundation
 import XCTest
 
-/// Runs every script of the spec suite and writes `docs/conformance.md`: one row per `.wast`
-/// file with passed / failed / unsupported counts and its feature, and totals per feature.
-/// Opt-in, because it runs the whole suite: `scripts/conformance` (KILN_WRITE_CONFORMANCE=1).
+/// Runs every script of the spec suite, GC included, and writes `docs/conformance.md`: totals
+/// per feature (SpecFeature, the grouping SpecTests asserts) and one row per script. Opt-in,
+/// because it runs the whole suite: `scripts/conformance` (KILN_WRITE_CONFORMANCE=1).
 final class ConformanceTests: XCTestCase {
     func testWriteConformanceTable() throws {
         guard ProcessInfo.processInfo.environment["KILN_WRITE_CONFORMANCE"] != nil else {
             throw XCTSkip("set KILN_WRITE_CONFORMANCE=1 (or run scripts/conformance) to regenerate docs/conformance.md")
         }
-        let runner = SpecRunner(crashingDirectives: SpecTests.crashingDirectives)
-        let files = try Self.allScripts(in: runner.directory)
+        let suite = try SpecSuite.locate()
+        let runner = SpecRunner(suite: suite, crashingDirectives: SpecTests.crashingDirectives)
+        let files = try suite.scripts()
         XCTAssertFalse(files.isEmpty)
-        var results: [SpecRunner.FileResult] = []
-        for file in files { results.append(runner.run(file: file)) }
-        let document = Self.document(results)
-        let output = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("docs/conformance.md")
+        let start = ContinuousClock.now
+        let results = files.map { runner.run(file: $0) }
+        let elapsed = ContinuousClock.now - start
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+        let output = SpecSuite.repositoryRoot().appendingPathComponent("docs/conformance.md")
         try FileManager.default.createDirectory(at: output.deletingLastPathComponent(), withIntermediateDirectories: true)
-        try document.write(to: output, atomically: true, encoding: .utf8)
-        let passed = results.reduce(0) { $0 + $1.passed }
-        let failed = results.reduce(0) { $0 + $1.failed }
+        try Self.document(results).write(to: output, atomically: true, encoding: .utf8)
+        print(SpecTests.report(results, seconds: seconds, failuresPerFile: 5))
         print("conformance: \(files.count) files written to \(output.path)")
-        print("\(passed) passed, \(failed) failed")
-    }
-
-    /// Every `.wast` below the suite's folder, as names relative to it without the extension.
-    static func allScripts(in directory: URL) throws -> [String] {
-        let enumerator = FileManager.default.enumerator(at: directory, includingPropertiesForKeys: nil)
-        var names: [String] = []
-        while let url = enumerator?.nextObject() as? URL {
-            guard url.pathExtension == "wast" else { continue }
-            let relative = url.path.dropFirst(directory.path.count + 1)
-            names.append(String(relative.dropLast(5)))
-        }
-        return names.sorted()
-    }
-
-    /// The proposal a script belongs to, from its name.
-    static func feature(of file: String) -> String {
-        let name = file.split(separator: "/").last.map(String.init) ?? file
-        func has(_ parts: String...) -> Bool { parts.contains { name.contains($0) } }
-        if file.hasPrefix("legacy/") || has("throw", "try_table", "tag", "exn") { return "exception handling (3.0)" }
-        if file.hasPrefix("custom/") || name == "annotations" || name == "id" { return "text format annotations" }
-        if has("relaxed") { return "relaxed SIMD (3.0)" }
-        if name.hasPrefix("simd_") { return name.contains("memory-multi") ? "multi-memory (3.0)" : "SIMD (2.0)" }
-        if has("64") && !name.hasPrefix("f64") && !name.hasPrefix("i64") { return "memory64 (3.0)" }
-        // The numbered copies of core scripts (address0, load1, linking2, ...) come from the
-        // multi-memory proposal.
-        if has("memory-multi", "multi-memory") || (name.last?.isNumber == true && name.dropLast().last?.isNumber == false) {
-            return "multi-memory (3.0)"
-        }
-        if has("array", "struct", "i31", "ref_cast", "ref_test", "ref_eq", "br_on_cast", "type-", "extern", "binary-gc") {
-            return "GC (3.0)"
-        }
-        if has("return_call") { return "tail calls (3.0)" }
-        if has("call_ref", "br_on_null", "br_on_non_null", "ref_as_non_null", "local_init", "unreached-valid") {
-            return "typed function references (3.0)"
-        }
-        if has("bulk", "memory_copy", "memory_fill", "memory_init", "data_drop") { return "bulk memory (2.0)" }
-        if name.hasPrefix("table") || name.hasPrefix("ref_") || name == "ref" { return "reference types (2.0)" }
-        return "core (MVP and 2.0 core)"
     }
 
     static func document(_ results: [SpecRunner.FileResult]) -> String {
-        var totals: [String: (files: Int, passed: Int, failed: Int, unsupported: Int)] = [:]
+        typealias Total = (files: Int, passed: Int, failed: Int, unsupported: Int)
+        var totals: [SpecFeature: Total] = [:]
         var rows = ""
         for result in results {
-            let feature = feature(of: result.file)
+            let feature = SpecFeature.of(result.file)
             var total = totals[feature] ?? (0, 0, 0, 0)
             total.files += 1
             total.passed += result.passed
             total.failed += result.failed
             total.unsupported += result.unsupported
             totals[feature] = total
-            rows += "| \(result.file) | \(feature) | \(result.passed) | \(result.failed) | \(result.unsupported) |\n"
+            rows += "| \(result.file) | \(feature.rawValue) | \(result.passed) | \(result.failed) | \(result.unsupported) |\n"
         }
+        let shared = SpecFeature.allCases.filter { !$0.scriptsItShares.isEmpty }
+            .map { "\($0.rawValue) has no scripts of its own; its cases are in \($0.scriptsItShares.joined(separator: ", "))." }
+            .joined(separator: " ")
         var text = """
             # Spec-suite conformance
 
-            Generated by `scripts/conformance` from `../shared/spec-testsuite` (the official WebAssembly
-            test suite, Wasm 3.0 edition). "Unsupported" counts directives that need a proposal Kiln
-            does not implement yet; they are never counted as passed.
+            Generated by `scripts/conformance` from the official WebAssembly test suite
+            (WebAssembly/testsuite at \(SpecSuite.testsuiteCommit), Wasm 3.0 level, plus `legacy/`,
+            `custom/` and `spec-extra/memory_grow`), converted by `wasm-tools json-from-wast`.
+            "Unsupported" counts directives where Kiln threw `KilnError.unsupported` (or that use a
+            module for which it did); they are never counted as passed. Features follow
+            `SpecFeature` in Tests/KilnTests/SpecSuite.swift, the grouping `swift test` asserts
+            (every group but GC). \(shared)
 
             ## Totals per feature
 
@@ -89,11 +58,13 @@ final class ConformanceTests: XCTestCase {
             |---|--:|--:|--:|--:|
 
             """
-        for (feature, total) in totals.sorted(by: { $0.key < $1.key }) {
-            text += "| \(feature) | \(total.files) | \(total.passed) | \(total.failed) | \(total.unsupported) |\n"
+        var all: Total = (0, 0, 0, 0)
+        for feature in SpecFeature.allCases {
+            guard let total = totals[feature] else { continue }
+            text += "| \(feature.rawValue) | \(total.files) | \(total.passed) | \(total.failed) | \(total.unsupported) |\n"
+            all = (all.files + total.files, all.passed + total.passed, all.failed + total.failed, all.unsupported + total.unsupported)
         }
-        let all = totals.values.reduce((0, 0, 0, 0)) { ($0.0 + $1.files, $0.1 + $1.passed, $0.2 + $1.failed, $0.3 + $1.unsupported) }
-        text += "| **all** | \(all.0) | \(all.1) | \(all.2) | \(all.3) |\n\n"
+        text += "| **all** | \(all.files) | \(all.passed) | \(all.failed) | \(all.unsupported) |\n\n"
         text += "## Per file\n\n| file | feature | passed | failed | unsupported |\n|---|---|--:|--:|--:|\n" + rows
         return text
     }

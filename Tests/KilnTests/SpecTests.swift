@@ -1,134 +1,184 @@
 import Foundation
 import XCTest
 
-/// The official spec suite (`../shared/spec-testsuite`, or `$KILN_SPEC_DIR`), run by SpecRunner.
+/// The official spec suite (see SpecSuite for where it is found), run by SpecRunner: one test
+/// per feature group. Every script of a group must pass every directive, with nothing failed and
+/// nothing unsupported, except as `knownGaps` allows. GC is a separate issue: its scripts are in
+/// docs/conformance.md (scripts/conformance), not here.
 ///
-/// Set `KILN_SPEC_FILES=i32,br_table` to run only those scripts (of the group being run), and
-/// `KILN_SPEC_TRACE=1` to print every directive to stderr before it runs.
+/// Set `KILN_SPEC_FILES=i32,br_table` to run only those scripts (of the group being run),
+/// `KILN_SPEC_TRACE=1` to print every directive to stderr before it runs,
+/// `KILN_SPEC_ALL_FAILURES=1` to list every failure, and `KILN_SPEC_SKIP=file:line,...` to skip
+/// directives that crash (counted as failed).
 final class SpecTests: XCTestCase {
-    /// The MVP scripts (issue 2). `spec-extra/memory_grow` replaces the top-level
-    /// `memory_grow.wast`, which is the multi-memory variant.
-    static let mvpFiles = [
-        "address", "align", "binary", "binary-leb128", "block", "br", "br_if", "br_table", "call",
-        "call_indirect", "comments", "const", "conversions", "custom", "data", "elem", "endianness",
-        "exports", "f32", "f32_bitwise", "f32_cmp", "f64", "f64_bitwise", "f64_cmp", "fac", "float_exprs",
-        "float_literals", "float_memory", "float_misc", "forward", "func", "func_ptrs", "global", "i32",
-        "i64", "if", "imports", "inline-module", "int_exprs", "int_literals", "labels", "left-to-right",
-        "linking", "load", "local_get", "local_set", "local_tee", "loop", "memory", "spec-extra/memory_grow",
-        "memory_redundancy", "memory_size", "memory_trap", "names", "nop", "return", "select",
-        "skip-stack-guard-page", "stack", "start", "store", "switch", "token", "traps", "type",
-        "unreachable", "unreached-invalid", "unwind", "utf8-custom-section-id", "utf8-import-field",
-        "utf8-import-module", "utf8-invalid-encoding",
+    struct KnownGap: Sendable {
+        var maxFailed: Int
+        var maxUnsupported: Int
+        var reason: String
+    }
+
+    /// The scripts that may still have failed or unsupported directives, at most this many, and
+    /// why; every other script must have neither. Counted from the engine as it is: a ratchet,
+    /// lower an entry (the run prints a note when a count drops below it) or drop it when a
+    /// feature lands. Never raise one to hide a regression.
+    static let knownGaps: [String: KnownGap] = [
+        // Core and Wasm 2.0.
+        "binary-leb128": KnownGap(maxFailed: 1, maxUnsupported: 0, reason: "WasmParser reads the 0xfc sub-opcode as a byte: a non-minimal LEB128 one is malformed"),
+        "ref_null": KnownGap(maxFailed: 0, maxUnsupported: 34, reason: "GC heap types any and none"),
+        "select": KnownGap(maxFailed: 2, maxUnsupported: 0, reason: "the decoder calls a select type vector of length other than 1 malformed, not invalid"),
+        "table_init": KnownGap(maxFailed: 0, maxUnsupported: 2, reason: "GC types in one module (an arrayref table)"),
+        // Exception handling: `tag` defines GC types in some modules.
+        "instance": KnownGap(maxFailed: 0, maxUnsupported: 15, reason: "multi-memory not implemented"),
+        "tag": KnownGap(maxFailed: 0, maxUnsupported: 5, reason: "GC types (struct, array, rec, sub)"),
+        // Legacy exception handling: WasmParser does not know the legacy opcodes (try, catch,
+        // catch_all, delegate, rethrow), so the modules using them are malformed.
+        "legacy/rethrow": KnownGap(maxFailed: 16, maxUnsupported: 0, reason: "legacy opcodes not decoded"),
+        "legacy/throw": KnownGap(maxFailed: 8, maxUnsupported: 0, reason: "legacy opcodes not decoded"),
+        "legacy/try_catch": KnownGap(maxFailed: 38, maxUnsupported: 0, reason: "legacy opcodes not decoded"),
+        "legacy/try_delegate": KnownGap(maxFailed: 22, maxUnsupported: 0, reason: "legacy opcodes not decoded"),
+        // memory64 and table64.
+        "address64": KnownGap(maxFailed: 0, maxUnsupported: 242, reason: "memory64 and table64 not implemented"),
+        "align64": KnownGap(maxFailed: 0, maxUnsupported: 111, reason: "memory64 and table64 not implemented"),
+        "binary_leb128_64": KnownGap(maxFailed: 0, maxUnsupported: 2, reason: "memory64 and table64 not implemented"),
+        "bulk64": KnownGap(maxFailed: 0, maxUnsupported: 70, reason: "memory64 and table64 not implemented"),
+        "call_indirect64": KnownGap(maxFailed: 0, maxUnsupported: 2, reason: "memory64 and table64 not implemented"),
+        "endianness64": KnownGap(maxFailed: 0, maxUnsupported: 69, reason: "memory64 and table64 not implemented"),
+        "float_memory64": KnownGap(maxFailed: 0, maxUnsupported: 90, reason: "memory64 and table64 not implemented"),
+        "load64": KnownGap(maxFailed: 0, maxUnsupported: 84, reason: "memory64 and table64 not implemented"),
+        "memory64": KnownGap(maxFailed: 0, maxUnsupported: 60, reason: "memory64 and table64 not implemented"),
+        "memory64-imports": KnownGap(maxFailed: 0, maxUnsupported: 70, reason: "memory64 and table64 not implemented"),
+        "memory_copy64": KnownGap(maxFailed: 0, maxUnsupported: 586, reason: "memory64 and table64 not implemented"),
+        "memory_fill64": KnownGap(maxFailed: 0, maxUnsupported: 99, reason: "memory64 and table64 not implemented"),
+        "memory_grow64": KnownGap(maxFailed: 0, maxUnsupported: 49, reason: "memory64 and table64 not implemented"),
+        "memory_init64": KnownGap(maxFailed: 0, maxUnsupported: 248, reason: "memory64 and table64 not implemented"),
+        "memory_redundancy64": KnownGap(maxFailed: 0, maxUnsupported: 8, reason: "memory64 and table64 not implemented"),
+        "memory_trap64": KnownGap(maxFailed: 0, maxUnsupported: 172, reason: "memory64 and table64 not implemented"),
+        "table64": KnownGap(maxFailed: 0, maxUnsupported: 14, reason: "memory64 and table64 not implemented"),
+        "table_copy64": KnownGap(maxFailed: 0, maxUnsupported: 44, reason: "memory64 and table64 not implemented"),
+        "table_copy_mixed": KnownGap(maxFailed: 0, maxUnsupported: 4, reason: "memory64 and table64 not implemented"),
+        "table_fill64": KnownGap(maxFailed: 0, maxUnsupported: 71, reason: "memory64 and table64 not implemented"),
+        "table_get64": KnownGap(maxFailed: 0, maxUnsupported: 11, reason: "memory64 and table64 not implemented"),
+        "table_grow64": KnownGap(maxFailed: 0, maxUnsupported: 22, reason: "memory64 and table64 not implemented"),
+        "table_init64": KnownGap(maxFailed: 0, maxUnsupported: 98, reason: "memory64 and table64 not implemented"),
+        "table_set64": KnownGap(maxFailed: 0, maxUnsupported: 19, reason: "memory64 and table64 not implemented"),
+        "table_size64": KnownGap(maxFailed: 0, maxUnsupported: 37, reason: "memory64 and table64 not implemented"),
+        // Multi-memory. (load1 and linking0 count a few directives unsupported that run in an
+        // instance an unsupported module imported from: its data and elements are missing there.)
+        "address0": KnownGap(maxFailed: 0, maxUnsupported: 92, reason: "multi-memory not implemented"),
+        "address1": KnownGap(maxFailed: 0, maxUnsupported: 127, reason: "multi-memory not implemented"),
+        "align0": KnownGap(maxFailed: 0, maxUnsupported: 5, reason: "multi-memory not implemented"),
+        "binary0": KnownGap(maxFailed: 0, maxUnsupported: 5, reason: "multi-memory not implemented"),
+        "data0": KnownGap(maxFailed: 0, maxUnsupported: 2, reason: "multi-memory not implemented"),
+        "data1": KnownGap(maxFailed: 0, maxUnsupported: 13, reason: "multi-memory not implemented"),
+        "data_drop0": KnownGap(maxFailed: 0, maxUnsupported: 11, reason: "multi-memory not implemented"),
+        "exports0": KnownGap(maxFailed: 0, maxUnsupported: 4, reason: "multi-memory not implemented"),
+        "float_exprs0": KnownGap(maxFailed: 0, maxUnsupported: 14, reason: "multi-memory not implemented"),
+        "float_exprs1": KnownGap(maxFailed: 0, maxUnsupported: 3, reason: "multi-memory not implemented"),
+        "float_memory0": KnownGap(maxFailed: 0, maxUnsupported: 30, reason: "multi-memory not implemented"),
+        "imports0": KnownGap(maxFailed: 0, maxUnsupported: 8, reason: "multi-memory not implemented"),
+        "imports1": KnownGap(maxFailed: 0, maxUnsupported: 5, reason: "multi-memory not implemented"),
+        "imports2": KnownGap(maxFailed: 0, maxUnsupported: 12, reason: "multi-memory not implemented"),
+        "imports3": KnownGap(maxFailed: 0, maxUnsupported: 10, reason: "multi-memory not implemented"),
+        "imports4": KnownGap(maxFailed: 0, maxUnsupported: 16, reason: "multi-memory not implemented"),
+        "linking0": KnownGap(maxFailed: 0, maxUnsupported: 3, reason: "multi-memory not implemented"),
+        "linking1": KnownGap(maxFailed: 0, maxUnsupported: 14, reason: "multi-memory not implemented"),
+        "linking2": KnownGap(maxFailed: 0, maxUnsupported: 11, reason: "multi-memory not implemented"),
+        "linking3": KnownGap(maxFailed: 0, maxUnsupported: 9, reason: "multi-memory not implemented"),
+        "load0": KnownGap(maxFailed: 0, maxUnsupported: 3, reason: "multi-memory not implemented"),
+        "load1": KnownGap(maxFailed: 0, maxUnsupported: 16, reason: "multi-memory not implemented"),
+        "load2": KnownGap(maxFailed: 0, maxUnsupported: 38, reason: "multi-memory not implemented"),
+        "memory-multi": KnownGap(maxFailed: 0, maxUnsupported: 6, reason: "multi-memory not implemented"),
+        "memory_copy0": KnownGap(maxFailed: 0, maxUnsupported: 29, reason: "multi-memory not implemented"),
+        "memory_copy1": KnownGap(maxFailed: 0, maxUnsupported: 14, reason: "multi-memory not implemented"),
+        "memory_fill0": KnownGap(maxFailed: 0, maxUnsupported: 16, reason: "multi-memory not implemented"),
+        "memory_grow": KnownGap(maxFailed: 0, maxUnsupported: 51, reason: "multi-memory not implemented"),
+        "memory_init0": KnownGap(maxFailed: 0, maxUnsupported: 13, reason: "multi-memory not implemented"),
+        "memory_size0": KnownGap(maxFailed: 0, maxUnsupported: 8, reason: "multi-memory not implemented"),
+        "memory_size1": KnownGap(maxFailed: 0, maxUnsupported: 15, reason: "multi-memory not implemented"),
+        "memory_size2": KnownGap(maxFailed: 0, maxUnsupported: 21, reason: "multi-memory not implemented"),
+        "memory_size3": KnownGap(maxFailed: 0, maxUnsupported: 2, reason: "multi-memory not implemented"),
+        "memory_size_import": KnownGap(maxFailed: 0, maxUnsupported: 7, reason: "multi-memory not implemented"),
+        "memory_trap0": KnownGap(maxFailed: 0, maxUnsupported: 14, reason: "multi-memory not implemented"),
+        "memory_trap1": KnownGap(maxFailed: 0, maxUnsupported: 168, reason: "multi-memory not implemented"),
+        "simd_memory-multi": KnownGap(maxFailed: 0, maxUnsupported: 1, reason: "multi-memory not implemented"),
+        "start0": KnownGap(maxFailed: 0, maxUnsupported: 9, reason: "multi-memory not implemented"),
+        "store0": KnownGap(maxFailed: 0, maxUnsupported: 5, reason: "multi-memory not implemented"),
+        "store1": KnownGap(maxFailed: 0, maxUnsupported: 5, reason: "multi-memory not implemented"),
+        "store2": KnownGap(maxFailed: 0, maxUnsupported: 23, reason: "multi-memory not implemented"),
+        "traps0": KnownGap(maxFailed: 0, maxUnsupported: 15, reason: "multi-memory not implemented"),
+        // Relaxed SIMD.
+        "i16x8_relaxed_q15mulr_s": KnownGap(maxFailed: 0, maxUnsupported: 3, reason: "relaxed SIMD not implemented"),
+        "i32x4_relaxed_trunc": KnownGap(maxFailed: 0, maxUnsupported: 1, reason: "relaxed SIMD not implemented"),
+        "i8x16_relaxed_swizzle": KnownGap(maxFailed: 0, maxUnsupported: 6, reason: "relaxed SIMD not implemented"),
+        "relaxed_dot_product": KnownGap(maxFailed: 0, maxUnsupported: 11, reason: "relaxed SIMD not implemented"),
+        "relaxed_laneselect": KnownGap(maxFailed: 0, maxUnsupported: 12, reason: "relaxed SIMD not implemented"),
+        "relaxed_madd_nmadd": KnownGap(maxFailed: 0, maxUnsupported: 19, reason: "relaxed SIMD not implemented"),
+        "relaxed_min_max": KnownGap(maxFailed: 0, maxUnsupported: 25, reason: "relaxed SIMD not implemented"),
     ]
 
-    /// MVP scripts that still fail, with the most failures each may have and why. Computed from
-    /// runs; lower a count (or drop the entry) when an engine fix makes it pass. Every other MVP
-    /// script must have no failures.
-    ///
-    /// Most are one cause: the decoder parses with WasmParser features [.referenceTypes, .simd],
-    /// so the Wasm 3.0 cases these files now carry (tags, typed function references, table
-    /// initializers, 64-bit limits, multi-memory) come out as `malformed` (or `invalid`) instead
-    /// of `unsupported`, and a failing module fails every directive that uses it.
-    static let mvpKnownFailures: [String: (maximum: Int, reason: String)] = [
-        // WasmParser (WasmKit 0.4.2) reads the 0xfc prefix's sub-opcode as a byte, not a LEB128,
-        // so a non-minimal encoding ("\fc\80\00") is rejected as an illegal opcode.
-        "binary-leb128": (1, "WasmParser: non-minimal 0xfc sub-opcode"),
-    ]
-
-    /// Directives that crash the process (a crash kills every test after it), by line; they
-    /// count as failed with reason "crash". Remove an entry once its engine bug is fixed.
+    /// Directives that crash the process (a crash kills every test after it), by script and
+    /// line; they count as failed with reason "crash". Remove an entry once its bug is fixed.
     static let crashingDirectives: [String: Set<Int>] = [:]
 
-    /// Wasm 2.0 scripts: reference types, bulk memory, tables, SIMD. The SIMD scripts (every
-    /// `simd_*`) must pass with no failures and nothing unsupported, except as listed in
-    /// `simdUnsupported`; the others are reported, not asserted (yet). `ref_null` stays
-    /// unsupported (it needs GC's `any` and `none`).
-    static var wasm2Files: [String] {
-        var files = [
-            "bulk", "memory_copy", "memory_fill", "memory_init", "ref_func", "ref_is_null", "ref_null",
-            "table", "table-sub", "table_copy", "table_fill", "table_get", "table_grow", "table_init",
-            "table_set", "table_size",
-            // Typed function references (Wasm 3.0).
-            "call_ref", "br_on_null", "br_on_non_null", "ref_as_non_null", "local_init",
-        ]
-        let directory = SpecRunner.defaultDirectory()
-        let simd = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
-        files += simd.filter { $0.hasPrefix("simd_") && $0.hasSuffix(".wast") }.map { String($0.dropLast(5)) }.sorted()
-        return files
+    func testMVP() throws { try check(.core) }
+    /// Wasm 2.0's proposals; its small features (sign extension, saturating conversions,
+    /// multi-value) are in the core scripts.
+    func testWasm2() throws { try check(.referenceTypes, .bulkMemory, .simd) }
+    func testExceptionHandling() throws { try check(.exceptions) }
+    func testLegacyExceptionHandling() throws { try check(.legacyExceptions) }
+    func testTailCalls() throws { try check(.tailCalls) }
+    func testMemory64() throws { try check(.memory64) }
+    func testMultiMemory() throws { try check(.multiMemory) }
+    func testRelaxedSIMD() throws { try check(.relaxedSIMD) }
+    func testTypedFunctionReferences() throws { try check(.typedFunctionReferences) }
+    func testExtendedConst() throws { try check(.extendedConst) }
+    func testCustomSectionsAndAnnotations() throws { try check(.annotations) }
+
+    /// Every known gap names a script that some test here runs (a typo would excuse nothing).
+    func testKnownGapsNameScriptsThatRun() throws {
+        let scripts = Set(try SpecSuite.locate().scripts())
+        for (file, gap) in Self.knownGaps {
+            XCTAssertTrue(scripts.contains(file), "knownGaps names \(file), which the suite does not have")
+            XCTAssertNotEqual(SpecFeature.of(file), .gc, "knownGaps names \(file), a GC script, which swift test does not run")
+            XCTAssertTrue(gap.maxFailed > 0 || gap.maxUnsupported > 0, "knownGaps entry \(file) allows nothing: drop it")
+        }
     }
 
-    func testMVP() throws {
-        let results = try run(Self.mvpFiles)
-        for result in results {
-            if let known = Self.mvpKnownFailures[result.file] {
-                XCTAssertLessThanOrEqual(result.failed, known.maximum, "\(result.file): more failures than known (\(known.reason))")
-                if result.failed < known.maximum {
-                    print("note: \(result.file) now has \(result.failed) failures; lower its entry in mvpKnownFailures (\(known.maximum))")
-                }
-            } else {
+    /// Runs the features' scripts and asserts each against `knownGaps`.
+    private func check(_ features: SpecFeature...) throws {
+        let suite = try SpecSuite.locate()
+        var files: [String] = []
+        for feature in features { files += try suite.scripts(of: feature) }
+        XCTAssertFalse(files.isEmpty, "the suite at \(suite.directory.path) has no scripts for \(features)")
+        for result in try run(files, in: suite) {
+            XCTAssertGreaterThan(result.total, 0, "\(result.file): no directives ran")
+            guard let gap = Self.knownGaps[result.file] else {
                 XCTAssertEqual(result.failed, 0, "\(result.file): \(result.failures.prefix(3).joined(separator: "; "))")
-            }
-        }
-    }
-
-    /// SIMD scripts that may have unsupported directives (never failures), and why.
-    static let simdUnsupported: [String: String] = [
-        "simd_memory-multi": "multi-memory (Wasm 3.0)",
-    ]
-
-    func testWasm2() throws {
-        let results = try run(Self.wasm2Files)
-        XCTAssertFalse(results.isEmpty)
-        for result in results where result.file.hasPrefix("simd_") {
-            XCTAssertEqual(result.failed, 0, "\(result.file): \(result.failures.prefix(3).joined(separator: "; "))")
-            if Self.simdUnsupported[result.file] == nil {
                 XCTAssertEqual(result.unsupported, 0, "\(result.file): \(result.unsupportedReasons.prefix(3).joined(separator: "; "))")
+                continue
             }
-        }
-    }
-
-    /// Exception handling (Wasm 3.0 and the legacy proposal).
-    static let exceptionFiles = ["tag", "throw", "throw_ref", "try_table", "legacy/throw", "legacy/rethrow", "legacy/try_catch", "legacy/try_delegate"]
-
-    func testExceptions() throws {
-        let results = try run(Self.exceptionFiles)
-        XCTAssertEqual(results.count, Self.exceptionFiles.count)
-        // The legacy scripts need the legacy opcodes decoded (WasmKit's text parser and
-        // WasmParser know neither); `tag` defines GC types in its last modules.
-        for result in results where !result.file.hasPrefix("legacy/") {
-            XCTAssertEqual(result.failed, 0, "\(result.file): \(result.failures.prefix(3).joined(separator: "; "))")
-            XCTAssertLessThanOrEqual(result.unsupported, result.file == "tag" ? 4 : 0, "\(result.file): \(result.unsupportedReasons.prefix(3).joined(separator: "; "))")
-        }
-    }
-
-    static let tailCallFiles = ["return_call", "return_call_indirect", "return_call_ref"]
-
-    func testTailCalls() throws {
-        let results = try run(Self.tailCallFiles)
-        XCTAssertEqual(results.count, Self.tailCallFiles.count)
-        for result in results {
-            XCTAssertEqual(result.failed, 0, "\(result.file): \(result.failures.prefix(3).joined(separator: "; "))")
-            XCTAssertEqual(result.unsupported, 0, "\(result.file): \(result.unsupportedReasons.prefix(3).joined(separator: "; "))")
+            XCTAssertLessThanOrEqual(result.failed, gap.maxFailed,
+                                     "\(result.file): more failures than known (\(gap.reason)): \(result.failures.prefix(3).joined(separator: "; "))")
+            XCTAssertLessThanOrEqual(result.unsupported, gap.maxUnsupported,
+                                     "\(result.file): more unsupported than known (\(gap.reason)): \(result.unsupportedReasons.prefix(3).joined(separator: "; "))")
+            if result.failed < gap.maxFailed || result.unsupported < gap.maxUnsupported {
+                print("note: \(result.file) now has \(result.failed) failed, \(result.unsupported) unsupported; "
+                    + "lower its knownGaps entry (\(gap.maxFailed), \(gap.maxUnsupported))")
+            }
         }
     }
 
     /// Runs the scripts (or those of them named in `$KILN_SPEC_FILES`), prints the table and
     /// returns the results.
-    private func run(_ files: [String]) throws -> [SpecRunner.FileResult] {
-        let runner = SpecRunner(crashingDirectives: Self.crashingDirectives)
-        guard FileManager.default.fileExists(atPath: runner.directory.path) else {
-            throw XCTSkip("spec suite not found at \(runner.directory.path); set KILN_SPEC_DIR")
-        }
+    private func run(_ files: [String], in suite: SpecSuite) throws -> [SpecRunner.FileResult] {
+        let runner = SpecRunner(suite: suite, crashingDirectives: Self.crashingDirectives)
         var selected = files
         if let only = ProcessInfo.processInfo.environment["KILN_SPEC_FILES"], !only.isEmpty {
             let names = Set(only.split(separator: ",").map { String($0.trimmingCharacters(in: .whitespaces)) })
             selected = files.filter { names.contains($0) }
         }
         let start = ContinuousClock.now
-        var results: [SpecRunner.FileResult] = []
-        for file in selected {
-            results.append(runner.run(file: file))
-        }
+        let results = selected.map { runner.run(file: $0) }
         let elapsed = ContinuousClock.now - start
         let all = ProcessInfo.processInfo.environment["KILN_SPEC_ALL_FAILURES"] != nil
         print(Self.report(results, seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18,
@@ -170,16 +220,13 @@ final class SpecTests: XCTestCase {
             for reason in order.prefix(5) { lines.append("  \(counts[reason]!) x \(reason)") }
             if order.count > 5 { lines.append("  ... and \(order.count - 5) more reasons") }
         }
-        // Notes: passed, but worth a look. Wrong messages first; the text parser's rejections
-        // (mostly out-of-range indices, which it cannot encode) only as a count.
         let notes = results.flatMap(\.notes)
-        let byText = notes.filter { $0.contains("rejected by the text") }
-        let other = notes.filter { !$0.contains("rejected by the text") }
         if !notes.isEmpty {
+            let shown = failuresPerFile == Int.max ? notes.count : 40
             lines.append("")
-            lines.append("notes (passed, but worth a look): \(other.count) with another message, \(byText.count) assert_invalid rejected by the text parser/encoder")
-            for note in (failuresPerFile == Int.max ? notes : other).prefix(failuresPerFile == Int.max ? Int.max : 40) { lines.append("  " + note) }
-            if failuresPerFile != Int.max, other.count > 40 { lines.append("  ... and \(other.count - 40) more") }
+            lines.append("notes (passed, but worth a look): \(notes.count)")
+            for note in notes.prefix(shown) { lines.append("  " + note) }
+            if notes.count > shown { lines.append("  ... and \(notes.count - shown) more") }
         }
         let passed = results.reduce(0) { $0 + $1.passed }
         let failed = results.reduce(0) { $0 + $1.failed }
