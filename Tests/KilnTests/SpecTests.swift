@@ -29,11 +29,7 @@ final class SpecTests: XCTestCase {
     /// so the Wasm 3.0 cases these files now carry (tags, typed function references, table
     /// initializers, 64-bit limits, multi-memory) come out as `malformed` (or `invalid`) instead
     /// of `unsupported`, and a failing module fails every directive that uses it.
-    static let mvpKnownFailures: [String: (maximum: Int, reason: String)] = [
-        // WasmParser (WasmKit 0.4.2) reads the 0xfc prefix's sub-opcode as a byte, not a LEB128,
-        // so a non-minimal encoding ("\fc\80\00") is rejected as an illegal opcode.
-        "binary-leb128": (1, "WasmParser: non-minimal 0xfc sub-opcode"),
-    ]
+    static let mvpKnownFailures: [String: (maximum: Int, reason: String)] = [:]
 
     /// Directives that crash the process (a crash kills every test after it), by line; they
     /// count as failed with reason "crash". Remove an entry once its engine bug is fixed.
