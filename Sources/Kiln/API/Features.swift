@@ -126,6 +126,12 @@ struct FeatureGate: Sendable {
         allowed = configured.intersection(.implemented)
     }
 
+    /// A gate that lets `allowed` through whether implemented or not (decoding benchmarks).
+    init(allowing allowed: WasmFeatures) {
+        configured = allowed
+        self.allowed = allowed
+    }
+
     /// Throws unless `feature` may be used; `what` names the construct that needs it.
     @inline(__always)
     func require(_ feature: WasmFeatures, _ what: @autoclosure () -> String) throws(KilnError) {

@@ -9,8 +9,12 @@ enum ModuleDecoder {
 
     /// `features`: the proposals the module may use (an engine's configuration).
     static func decode(_ bytes: [UInt8], features: WasmFeatures = .default) throws(KilnError) -> ModuleInfo {
+        try decode(bytes, gate: FeatureGate(features))
+    }
+
+    static func decode(_ bytes: [UInt8], gate: FeatureGate) throws(KilnError) -> ModuleInfo {
         do {
-            return try decodeThrowing(bytes, gate: FeatureGate(features))
+            return try decodeThrowing(bytes, gate: gate)
         } catch let error as KilnError {
             throw error
         } catch let error as WasmParserError {
@@ -54,6 +58,9 @@ enum ModuleDecoder {
             case .customSection(let section):
                 if section.name == "name" { info.names = decodeNames(section.bytes) }
             case .typeSection(let groups):
+                // WasmParser flattens `rec` groups and `sub final` wrappers of one function type
+                // into plain function types: look at the entries' own encoding for them.
+                try scanTypeSection(bytes, sectionStart: sectionStart, gate: gate)
                 for group in groups {
                     for subtype in group.types {
                         guard case .function(let type) = subtype.body, group.types.count == 1,
@@ -149,6 +156,28 @@ enum ModuleDecoder {
                 bodies.append(try decoder.body(locals: code.locals))
             }
             return bodies
+        }
+    }
+
+    /// Requires GC for a type section entry that is not a plain function type (0x60): `rec`,
+    /// `sub`, `sub final`, struct or array, even where it wraps a single function type.
+    private static func scanTypeSection(_ bytes: [UInt8], sectionStart: Int, gate: FeatureGate) throws(KilnError) {
+        try bytes.withUnsafeBufferPointer { (buffer) throws(KilnError) in
+            var reader = ByteReader(bytes: buffer, position: sectionStart + 1, end: buffer.count)
+            let size = Int(try reader.u32())
+            guard size <= reader.remaining else { throw reader.malformed("unexpected end of section or function") }
+            reader = ByteReader(bytes: buffer, position: reader.position, end: reader.position + size)
+            let count = try reader.u32()
+            for _ in 0..<count {
+                guard try reader.byte() == 0x60 else {
+                    try gate.require(.gc, "rec, sub, struct or array type")
+                    return  // WasmParser decoded the rest.
+                }
+                for _ in 0..<2 {
+                    let length = try reader.u32()
+                    for _ in 0..<length { _ = try TypeDecoding.valueType(&reader) }
+                }
+            }
         }
     }
 
