@@ -178,6 +178,21 @@ final class DecoderTests: XCTestCase {
         return []
     }
 
+    // MARK: Name section
+
+    func testNameSectionGivesModuleAndFunctionNamesAndSkipsTheRest() throws {
+        func custom(_ contents: [UInt8]) -> [UInt8] { Self.section(0, [0x04] + Array("name".utf8) + contents) }
+        let subsections: [UInt8] = Self.section(0, [0x01, 0x6d])  // module "m"
+            + Self.section(2, [0x01, 0x00, 0x01, 0x00, 0x01, 0x78])  // locals: skipped
+            + Self.section(1, [0x01, 0x00, 0x02, 0x66, 0x31])  // function 0 "f1"
+        let info = try decode(Self.module(body: [0x0b]) + custom(subsections))
+        XCTAssertEqual(info.names.module, "m")
+        XCTAssertEqual(info.names.functions, [0: "f1"])
+        // Invalid UTF-8, or a subsection past the section: the section is ignored, not an error.
+        XCTAssertNil(try decode(Self.module(body: [0x0b]) + custom(Self.section(0, [0x01, 0xff]))).names.module)
+        XCTAssertNil(try decode(Self.module(body: [0x0b]) + custom([0x00, 0x09, 0x01, 0x6d])).names.module)
+    }
+
     // MARK: Legacy exception handling, tags, element segments
 
     func testLegacyExceptionHandlingDecodes() throws {

@@ -45,6 +45,7 @@ enum ModuleDecoder {
 
     private static func decodeThrowing(_ bytes: [UInt8], gate: FeatureGate) throws -> ModuleInfo {
         var info = ModuleInfo()
+        info.features = gate.allowed
         var parser = Parser(bytes: bytes, features: features)
         var definedFunctionTypes: [UInt32] = []
         var codes: [Code] = []
@@ -252,18 +253,47 @@ enum ModuleDecoder {
         }
     }
 
+    /// The module's and the functions' names from the name section; the other subsections
+    /// (locals, labels, types...: most of the section in large modules) are skipped unread. A
+    /// malformed name section is ignored, as the spec allows for custom sections.
     private static func decodeNames(_ bytes: ArraySlice<UInt8>) -> NameInfo {
-        var names = NameInfo()
-        var parser = NameSectionParser(stream: StaticByteStreamSource(bytes: bytes))
-        // A malformed name section is ignored, as the spec allows for custom sections.
-        guard let parsed = try? parser.parseAll() else { return names }
-        for entry in parsed {
-            switch entry {
-            case .moduleName(let name): names.module = name
-            case .functions(let map): names.functions = map
-            default: break
+        bytes.withUnsafeBufferPointer { buffer in
+            var reader = ByteReader(bytes: buffer, position: 0, end: buffer.count)
+            var names = NameInfo()
+            do throws(KilnError) {
+                func name() throws(KilnError) -> String {
+                    let length = Int(try reader.u32())
+                    guard length <= reader.remaining else { throw reader.malformed("length out of bounds") }
+                    let start = reader.position
+                    reader.position += length
+                    guard let text = String(validating: UnsafeBufferPointer(rebasing: buffer[start..<reader.position]), as: UTF8.self)
+                    else { throw reader.malformed("malformed UTF-8 encoding") }
+                    return text
+                }
+                while !reader.isAtEnd {
+                    let id = try reader.byte()
+                    let size = Int(try reader.u32())
+                    guard size <= reader.remaining else { return NameInfo() }
+                    let end = reader.position + size
+                    switch id {
+                    case 0:
+                        names.module = try name()
+                    case 1:
+                        let count = try reader.u32()
+                        for _ in 0..<count {
+                            let index = try reader.u32()
+                            names.functions[index] = try name()
+                        }
+                    default:
+                        break
+                    }
+                    guard reader.position <= end else { return NameInfo() }
+                    reader.position = end
+                }
+            } catch {
+                return NameInfo()
             }
+            return names
         }
-        return names
     }
 }
