@@ -48,6 +48,32 @@ struct KilnCommand: ParsableCommand {
     }
 }
 
+/// `--wasm-features`, shared by every subcommand so that they accept the same modules.
+struct FeatureOptions: ParsableArguments {
+    @Option(
+        name: .customLong("wasm-features"),
+        help: ArgumentHelp(
+            "Comma-separated proposals to enable, or to disable with a leading '-' ('all', '-all' for every one).",
+            discussion: "Known: \(WasmFeatures.named.map(\.name).joined(separator: ", ")). Default: \(WasmFeatures.default).",
+            valueName: "list"))
+    var wasmFeatures: String?
+
+    /// The engine configuration's features: the default, then the list applied.
+    func features() throws -> WasmFeatures {
+        guard let wasmFeatures else { return .default }
+        switch WasmFeatures.default.applying(wasmFeatures) {
+        case .success(let features): return features
+        case .failure(let error): throw Failure(status: .usage, message: "--wasm-features: \(error)")
+        }
+    }
+
+    func engine() throws -> Engine {
+        var configuration = EngineConfiguration()
+        configuration.features = try features()
+        return Engine(configuration: configuration)
+    }
+}
+
 func readModule(_ path: String, engine: Engine) throws -> Module {
     let bytes: [UInt8]
     do {
@@ -93,11 +119,12 @@ struct Run: ParsableCommand {
     var dir: [String] = []
     @Option(name: .long, help: "K=V: an environment variable of the WASI program; K alone passes kiln's own.")
     var env: [String] = []
+    @OptionGroup var featureOptions: FeatureOptions
     @Argument(parsing: .allUnrecognized, help: "Arguments of the invoked function, or of the WASI program.")
     var arguments: [String] = []
 
     func run() throws {
-        let engine = Engine()
+        let engine = try featureOptions.engine()
         let store = Store(engine: engine)
         let linker = Linker(engine: engine)
         var arguments = self.arguments
@@ -205,9 +232,10 @@ struct Compile: ParsableCommand {
 
     @Argument(help: "A .wasm or .wat file.") var file: String
     @Option(name: .customLong("emit-c"), help: "Write the generated C to this file.") var emitC: String?
+    @OptionGroup var featureOptions: FeatureOptions
 
     func run() throws {
-        let engine = Engine()
+        let engine = try featureOptions.engine()
         let bytes = try readBytes(file)
         if let emitC {
             let source: String
@@ -230,17 +258,56 @@ struct Compile: ParsableCommand {
 }
 
 struct Validate: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Decode and validate a module.")
+    static let configuration = CommandConfiguration(
+        abstract: "Decode and validate a module (the checks kiln compile and run make before generating code).",
+        discussion: """
+            With --batch, reads one path per line from standard input and prints one line per \
+            module: "valid", or the kind of failure (malformed, invalid, unsupported, io) and the \
+            message, separated by a tab. The exit status is then 0 unless a path cannot be read.
+            """)
 
-    @Argument(help: "A .wasm or .wat file.") var file: String
+    @Argument(help: "A .wasm or .wat file.") var file: String?
+    @Flag(help: "Validate the modules whose paths come on standard input, one per line.") var batch = false
+    @OptionGroup var featureOptions: FeatureOptions
+
+    func validate() throws {
+        if batch == (file != nil) { throw ValidationError("give either a file or --batch") }
+    }
 
     func run() throws {
+        let features = try featureOptions.features()
+        guard let file else { return try runBatch(features: features) }
         let bytes = try readBytes(file)
         do {
-            try Module.validate(bytes: bytes)
+            try Module.validate(bytes: bytes, features: features)
         } catch {
             throw Failure(status: .invalidModule, message: "\(file): \(error)")
         }
         print("\(file): valid")
+    }
+
+    /// One process for many modules: what the mutation tester (scripts/mutate.py) drives.
+    func runBatch(features: WasmFeatures) throws {
+        while let path = readLine(strippingNewline: true) {
+            let verdict: String
+            if let data = FileManager.default.contents(atPath: path) {
+                let bytes = [UInt8](data)
+                do {
+                    try Module.validate(bytes: bytes, features: features)
+                    verdict = "valid"
+                } catch {
+                    switch error {
+                    case .malformed: verdict = "malformed\t\(error)"
+                    case .invalid: verdict = "invalid\t\(error)"
+                    case .unsupported: verdict = "unsupported\t\(error)"
+                    default: verdict = "error\t\(error)"
+                    }
+                }
+            } else {
+                verdict = "io\tcannot read \(path)"
+            }
+            // Unbuffered: the driver reads each answer before it sends the next path.
+            FileHandle.standardOutput.write(Data((verdict.replacingOccurrences(of: "\n", with: " ") + "\n").utf8))
+        }
     }
 }

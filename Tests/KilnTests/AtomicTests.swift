@@ -45,4 +45,11 @@ final class AtomicTests: XCTestCase {
         XCTAssertEqual(reason { _ = try load(65536) }, .memoryOutOfBounds)
         XCTAssertEqual(reason { _ = try instance.typedFunction("wait", Int32.self, Int32.self)(0) }, .expectedSharedMemory)
     }
+
+    func testSharedMemoriesAreUnsupported() {
+        XCTAssertThrowsError(try Module(engine: engine, wat: "(module (memory 1 1 shared))")) { error in
+            guard case KilnError.unsupported(let feature) = error else { return XCTFail("got \(error)") }
+            XCTAssertTrue(feature.contains("shared memory"), feature)
+        }
+    }
 }

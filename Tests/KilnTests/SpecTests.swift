@@ -23,19 +23,11 @@ final class SpecTests: XCTestCase {
     /// feature lands. Never raise one to hide a regression.
     static let knownGaps: [String: KnownGap] = [
         // Core and Wasm 2.0.
-        "binary-leb128": KnownGap(maxFailed: 1, maxUnsupported: 0, reason: "WasmParser reads the 0xfc sub-opcode as a byte: a non-minimal LEB128 one is malformed"),
         "ref_null": KnownGap(maxFailed: 0, maxUnsupported: 34, reason: "GC heap types any and none"),
-        "select": KnownGap(maxFailed: 2, maxUnsupported: 0, reason: "the decoder calls a select type vector of length other than 1 malformed, not invalid"),
         "table_init": KnownGap(maxFailed: 0, maxUnsupported: 2, reason: "GC types in one module (an arrayref table)"),
         // Exception handling: `tag` defines GC types in some modules.
         "instance": KnownGap(maxFailed: 0, maxUnsupported: 15, reason: "multi-memory not implemented"),
         "tag": KnownGap(maxFailed: 0, maxUnsupported: 5, reason: "GC types (struct, array, rec, sub)"),
-        // Legacy exception handling: WasmParser does not know the legacy opcodes (try, catch,
-        // catch_all, delegate, rethrow), so the modules using them are malformed.
-        "legacy/rethrow": KnownGap(maxFailed: 16, maxUnsupported: 0, reason: "legacy opcodes not decoded"),
-        "legacy/throw": KnownGap(maxFailed: 8, maxUnsupported: 0, reason: "legacy opcodes not decoded"),
-        "legacy/try_catch": KnownGap(maxFailed: 38, maxUnsupported: 0, reason: "legacy opcodes not decoded"),
-        "legacy/try_delegate": KnownGap(maxFailed: 22, maxUnsupported: 0, reason: "legacy opcodes not decoded"),
         // memory64 and table64.
         "address64": KnownGap(maxFailed: 0, maxUnsupported: 242, reason: "memory64 and table64 not implemented"),
         "align64": KnownGap(maxFailed: 0, maxUnsupported: 111, reason: "memory64 and table64 not implemented"),

@@ -3,6 +3,7 @@
 //   kiln-bench run      --engine kiln|wasmkit FILE.wasm   decode/validate/lower/compile, instantiate,
 //                                                          run() -> i64, checksum, peak RSS
 //   kiln-bench compile  --engine kiln|wasmkit FILE.wasm   compile latency of a (large) module, no run
+//   kiln-bench decode   FILE.wasm                         Kiln's decoder vs WasmParser's, CPU ms
 //   kiln-bench host-call     --engine E N   Wasm -> host no-op function, ns per call
 //   kiln-bench typed-call    --engine E N   Swift -> Wasm call, ns per call (fastest path + dynamic)
 //   kiln-bench indirect-call --engine E N   call_indirect vs direct call inside Wasm, ns per call
@@ -24,7 +25,7 @@ struct Options {
 func usage(_ message: String) -> Never {
     FileHandle.standardError.write(Data("kiln-bench: \(message)\n".utf8))
     FileHandle.standardError.write(Data("""
-        usage: kiln-bench run|compile --engine kiln|wasmkit FILE.wasm
+        usage: kiln-bench run|compile|decode --engine kiln|wasmkit FILE.wasm
                kiln-bench host-call|typed-call|indirect-call --engine kiln|wasmkit [N] [--reps R]
 
         """.utf8))
@@ -45,7 +46,7 @@ func parseOptions(_ arguments: [String]) -> Options {
         switch argument {
         case "--engine": options.engine = value(argument)
         case "--reps": options.reps = Int(value(argument)) ?? { usage("bad --reps") }()
-        case "--compile", "--run": options.mode = String(argument.dropFirst(2)); options.file = value(argument)
+        case "--compile", "--run", "--decode": options.mode = String(argument.dropFirst(2)); options.file = value(argument)
         case "--host-call", "--typed-call", "--indirect-call":
             options.mode = String(argument.dropFirst(2))
             options.count = Int(value(argument)) ?? { usage("bad count for \(argument)") }()
@@ -61,7 +62,7 @@ func parseOptions(_ arguments: [String]) -> Options {
         options.mode = positional.removeFirst()
     }
     switch options.mode {
-    case "run", "compile":
+    case "run", "compile", "decode":
         if options.file == nil {
             guard positional.count == 1 else { usage("\(options.mode) takes one FILE") }
             options.file = positional[0]
@@ -244,6 +245,10 @@ let indirectCallWat = """
 // MARK: - Main
 
 let options = parseOptions(Array(CommandLine.arguments.dropFirst()))
+if options.mode == "decode" {
+    runDecode(file: options.file!, reps: options.reps)
+    exit(0)
+}
 do {
     var record: Record = [("mode", options.mode), ("engine", options.engine)]
     switch (options.mode, options.engine) {

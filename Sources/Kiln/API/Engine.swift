@@ -6,6 +6,10 @@ public struct EngineConfiguration: Sendable {
     /// Bytes of stack for Wasm code on each thread that calls into Wasm (the Kiln-owned stack
     /// that calls switch to). Deeper recursion traps with ``TrapReason/callStackExhausted``.
     public var stackSize: Int = 16 << 20
+    /// The WebAssembly proposals modules may use (beyond Wasm 2.0, always on). Default: every
+    /// proposal Kiln implements. A module using one outside the set fails to compile (and to
+    /// validate) with ``KilnError/unsupported(feature:)``.
+    public var features: WasmFeatures = .default
     /// The default settings.
     public init() {}
 }

@@ -86,14 +86,21 @@ public final class Module: @unchecked Sendable {
 
     /// Decodes, validates and lowers without compiling: the C that Kiln would compile.
     public static func generateC(engine: Engine, bytes: [UInt8]) throws(KilnError) -> String {
-        let info = try ModuleDecoder.decode(bytes)
+        let info = try ModuleDecoder.decode(bytes, features: engine.configuration.features)
         try Validator.validate(info)
         return try ModuleLowering.lower(info, signatureIDs: engine.signatureIDs(of: info.types)).source
     }
 
-    /// Decodes and validates only.
-    public static func validate(bytes: [UInt8]) throws(KilnError) {
-        try Validator.validate(try ModuleDecoder.decode(bytes))
+    /// Decodes and validates only: the checks of ``init(engine:bytes:)`` before code
+    /// generation, with the same proposals allowed, so a module that validates here compiles
+    /// there (with an engine configured with the same `features`).
+    public static func validate(bytes: [UInt8], features: WasmFeatures = .default) throws(KilnError) {
+        try Validator.validate(try ModuleDecoder.decode(bytes, features: features))
+    }
+
+    /// Decodes and validates with `engine`'s configuration.
+    public static func validate(engine: Engine, bytes: [UInt8]) throws(KilnError) {
+        try validate(bytes: bytes, features: engine.configuration.features)
     }
 
     private static func compile(engine: Engine, bytes: [UInt8]) throws(KilnError) -> Compiled {
@@ -104,7 +111,7 @@ public final class Module: @unchecked Sendable {
             let elapsed = now - clock
             return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
         }
-        let info = try ModuleDecoder.decode(bytes)
+        let info = try ModuleDecoder.decode(bytes, features: engine.configuration.features)
         let decodeTime = lap()
         try Validator.validate(info)
         let validateTime = lap()

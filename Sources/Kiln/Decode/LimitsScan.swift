@@ -11,9 +11,11 @@ enum LimitsScan {
         var reader = Reader(bytes: bytes, position: 8)
         guard bytes.count >= 8 else { return nil }
         while reader.position < bytes.count {
-            guard let id = reader.byte(), let size = reader.leb(), let end = Optional(reader.position + Int(size)),
-                end <= bytes.count
+            // The size is untrusted: compare it with the bytes left before adding (a size near 2^64
+            // must not wrap the end around).
+            guard let id = reader.byte(), let size = reader.leb(), size <= UInt64(bytes.count - reader.position)
             else { return nil }
+            let end = reader.position + Int(size)
             var section = Reader(bytes: Array(bytes[..<end]), position: reader.position)
             let found: Found?
             switch id {
@@ -63,7 +65,7 @@ enum LimitsScan {
         }
 
         mutating func skipName() -> Bool {
-            guard let length = leb(), position + Int(length) <= bytes.count else { return false }
+            guard let length = leb(), length <= UInt64(bytes.count - position) else { return false }
             position += Int(length)
             return true
         }

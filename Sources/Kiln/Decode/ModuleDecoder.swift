@@ -7,9 +7,14 @@ enum ModuleDecoder {
     /// reported as unsupported rather than as malformed.
     static let features: WasmFeatureSet = .all
 
-    static func decode(_ bytes: [UInt8]) throws(KilnError) -> ModuleInfo {
+    /// `features`: the proposals the module may use (an engine's configuration).
+    static func decode(_ bytes: [UInt8], features: WasmFeatures = .default) throws(KilnError) -> ModuleInfo {
+        try decode(bytes, gate: FeatureGate(features))
+    }
+
+    static func decode(_ bytes: [UInt8], gate: FeatureGate) throws(KilnError) -> ModuleInfo {
         do {
-            return try decodeThrowing(bytes)
+            return try decodeThrowing(bytes, gate: gate)
         } catch let error as KilnError {
             throw error
         } catch let error as WasmParserError {
@@ -38,24 +43,33 @@ enum ModuleDecoder {
         return (text, offset)
     }
 
-    private static func decodeThrowing(_ bytes: [UInt8]) throws -> ModuleInfo {
+    private static func decodeThrowing(_ bytes: [UInt8], gate: FeatureGate) throws -> ModuleInfo {
         var info = ModuleInfo()
+        info.features = gate.allowed
         var parser = Parser(bytes: bytes, features: features)
         var definedFunctionTypes: [UInt32] = []
         var codes: [Code] = []
         var sawFunctionSection = false
         var sawCodeSection = false
+        var sectionStart = parser.offset
         while let payload = try parser.parseNext() {
+            defer { sectionStart = parser.offset }
             switch payload {
             case .header: break
             case .customSection(let section):
                 if section.name == "name" { info.names = decodeNames(section.bytes) }
             case .typeSection(let groups):
+                // WasmParser flattens `rec` groups and `sub final` wrappers of one function type
+                // into plain function types: look at the entries' own encoding for them.
+                try scanTypeSection(bytes, sectionStart: sectionStart, gate: gate)
                 for group in groups {
                     for subtype in group.types {
                         guard case .function(let type) = subtype.body, group.types.count == 1,
                             subtype.supertypes.isEmpty, subtype.isFinal
-                        else { throw KilnError.unsupported(feature: "GC types (struct, array, rec, sub)") }
+                        else {
+                            try gate.require(.gc, "struct, array, rec or sub types")
+                            throw KilnError.unsupported(feature: "GC types (struct, array, rec, sub)")
+                        }
                         info.types.append(type)
                     }
                 }
@@ -101,9 +115,9 @@ enum ModuleDecoder {
                 info.exports = exports
             case .startSection(let index):
                 info.start = index
-            case .elementSection(let elements):
-                // A segment of function indices is typed `(ref func)`, a subtype of funcref.
-                info.elements = elements
+            case .elementSection:
+                // WasmParser reads segment flags past 7 as if they were flag 0: read it again.
+                info.elements = try decodeElementSection(bytes, sectionStart: sectionStart, gate: gate, memoryCount: info.memories.count)
             case .codeSection(let sectionCodes):
                 sawCodeSection = true
                 codes = sectionCodes
@@ -123,49 +137,163 @@ enum ModuleDecoder {
             throw KilnError.malformed(reason: "function and code section have inconsistent lengths", offset: nil)
         }
         info.functionTypes += definedFunctionTypes
-        try FeatureScan.checkModule(info)
-        info.bodies.reserveCapacity(codes.count)
-        for code in codes {
-            info.bodies.append(try decodeBody(code, memoryCount: info.memories.count))
-        }
+        try ModuleFeatures.check(info, gate: gate)
+        info.bodies = try decodeBodies(codes, in: bytes, gate: gate, memoryCount: info.memories.count)
         return info
     }
 
-    private static func decodeBody(_ code: Code, memoryCount: Int) throws -> FunctionBody {
-        var instructions: [BodyInstruction] = []
-        var offsets: [Int] = []
-        var reader = ExpressionParser(code: code)
-        var collector = InstructionCollector()
-        for local in code.locals { try FeatureScan.check(local) }
-        while let visit = try reader.parse() {
-            try visit(visitor: &collector)
-            try FeatureScan.check(collector.last!, memoryCount: memoryCount)
-            instructions.append(.standard(collector.last!))
-            offsets.append(collector.binaryOffset)
+    /// Decodes every function body with Kiln's instruction decoder.
+    private static func decodeBodies(_ codes: [Code], in bytes: [UInt8], gate: FeatureGate, memoryCount: Int) throws(KilnError) -> [FunctionBody] {
+        try bytes.withUnsafeBufferPointer { (buffer) throws(KilnError) -> [FunctionBody] in
+            var bodies: [FunctionBody] = []
+            bodies.reserveCapacity(codes.count)
+            for code in codes {
+                for local in code.locals { try gate.require(local) }
+                // The expression is a slice of `bytes`: its indices are module offsets.
+                let expression = code.expression
+                var decoder = InstructionDecoder(
+                    reader: ByteReader(bytes: buffer, position: expression.startIndex, end: expression.endIndex),
+                    gate: gate, memoryCount: memoryCount)
+                bodies.append(try decoder.body(locals: code.locals))
+            }
+            return bodies
         }
-        return FunctionBody(locals: code.locals, instructions: instructions, offsets: offsets)
     }
 
-    private static func decodeNames(_ bytes: ArraySlice<UInt8>) -> NameInfo {
-        var names = NameInfo()
-        var parser = NameSectionParser(stream: StaticByteStreamSource(bytes: bytes))
-        // A malformed name section is ignored, as the spec allows for custom sections.
-        guard let parsed = try? parser.parseAll() else { return names }
-        for entry in parsed {
-            switch entry {
-            case .moduleName(let name): names.module = name
-            case .functions(let map): names.functions = map
-            default: break
+    /// Requires GC for a type section entry that is not a plain function type (0x60): `rec`,
+    /// `sub`, `sub final`, struct or array, even where it wraps a single function type.
+    private static func scanTypeSection(_ bytes: [UInt8], sectionStart: Int, gate: FeatureGate) throws(KilnError) {
+        try bytes.withUnsafeBufferPointer { (buffer) throws(KilnError) in
+            var reader = ByteReader(bytes: buffer, position: sectionStart + 1, end: buffer.count)
+            let size = Int(try reader.u32())
+            guard size <= reader.remaining else { throw reader.malformed("unexpected end of section or function") }
+            reader = ByteReader(bytes: buffer, position: reader.position, end: reader.position + size)
+            let count = try reader.u32()
+            for _ in 0..<count {
+                guard try reader.byte() == 0x60 else {
+                    try gate.require(.gc, "rec, sub, struct or array type")
+                    return  // WasmParser decoded the rest.
+                }
+                for _ in 0..<2 {
+                    let length = try reader.u32()
+                    for _ in 0..<length { _ = try TypeDecoding.valueType(&reader) }
+                }
             }
         }
-        return names
     }
-}
 
-/// Collects each decoded instruction as the `Instruction` value.
-private struct InstructionCollector: AnyInstructionVisitor {
-    typealias VisitorError = Never
-    var binaryOffset: Int = 0
-    var last: Instruction?
-    mutating func visit(_ instruction: Instruction) { last = instruction }
+    /// The element section at `sectionStart` (its id byte), read with the binary format's
+    /// rules: flags 0...7, the elemkind byte 0x00, constant expressions decoded by Kiln.
+    private static func decodeElementSection(_ bytes: [UInt8], sectionStart: Int, gate: FeatureGate, memoryCount: Int) throws(KilnError) -> [ElementSegment] {
+        try bytes.withUnsafeBufferPointer { (buffer) throws(KilnError) -> [ElementSegment] in
+            var header = ByteReader(bytes: buffer, position: sectionStart + 1, end: buffer.count)
+            let size = Int(try header.u32())
+            guard size <= header.remaining else { throw header.malformed("unexpected end of section or function") }
+            var decoder = InstructionDecoder(
+                reader: ByteReader(bytes: buffer, position: header.position, end: header.position + size),
+                gate: gate, memoryCount: memoryCount)
+            let count = try decoder.reader.u32()
+            guard Int(count) <= decoder.reader.remaining else { throw decoder.reader.malformed("unexpected end of section or function") }
+            var segments: [ElementSegment] = []
+            segments.reserveCapacity(Int(count))
+            for _ in 0..<count {
+                let flagsOffset = decoder.reader.position
+                let flags = try decoder.reader.u32()
+                guard flags <= 7 else { throw decoder.reader.malformed("malformed elements segment kind", at: flagsOffset) }
+                let isPassiveOrDeclarative = flags & 1 != 0
+                let hasTableIndexOrIsDeclarative = flags & 2 != 0
+                let usesExpressions = flags & 4 != 0
+                let mode: ElementSegment.Mode
+                if isPassiveOrDeclarative {
+                    mode = hasTableIndexOrIsDeclarative ? .declarative : .passive
+                } else {
+                    let table = hasTableIndexOrIsDeclarative ? try decoder.reader.u32() : 0
+                    mode = .active(table: table, offset: try decoder.constantExpression())
+                }
+                // Flags 0 and 4 imply the type; the others give an elemkind (indices) or a
+                // reference type (expressions).
+                let hasExplicitType = flags != 0 && flags != 4
+                var type: ReferenceType
+                if usesExpressions {
+                    type = .funcRef
+                    if hasExplicitType {
+                        let typeOffset = decoder.reader.position
+                        guard case .ref(let reference) = try decoder.valueType() else {
+                            throw decoder.reader.malformed("malformed reference type", at: typeOffset)
+                        }
+                        type = reference
+                    }
+                } else {
+                    // A segment of function indices holds non-null functions: `(ref func)`.
+                    type = ReferenceType(isNullable: false, heapType: .funcRef)
+                    if hasExplicitType {
+                        let kindOffset = decoder.reader.position
+                        guard try decoder.reader.byte() == 0x00 else {
+                            throw decoder.reader.malformed("malformed element kind", at: kindOffset)
+                        }
+                    }
+                }
+                let itemCount = try decoder.reader.u32()
+                guard Int(itemCount) <= decoder.reader.remaining else {
+                    throw decoder.reader.malformed("unexpected end of section or function")
+                }
+                var items: [ConstExpression] = []
+                items.reserveCapacity(Int(itemCount))
+                for _ in 0..<itemCount {
+                    if usesExpressions {
+                        items.append(try decoder.constantExpression())
+                    } else {
+                        items.append([.refFunc(functionIndex: try decoder.reader.u32())])
+                    }
+                }
+                segments.append(ElementSegment(type: type, initializer: items, mode: mode))
+            }
+            guard decoder.reader.isAtEnd else { throw decoder.reader.malformed("section size mismatch") }
+            return segments
+        }
+    }
+
+    /// The module's and the functions' names from the name section; the other subsections
+    /// (locals, labels, types...: most of the section in large modules) are skipped unread. A
+    /// malformed name section is ignored, as the spec allows for custom sections.
+    private static func decodeNames(_ bytes: ArraySlice<UInt8>) -> NameInfo {
+        bytes.withUnsafeBufferPointer { buffer in
+            var reader = ByteReader(bytes: buffer, position: 0, end: buffer.count)
+            var names = NameInfo()
+            do throws(KilnError) {
+                func name() throws(KilnError) -> String {
+                    let length = Int(try reader.u32())
+                    guard length <= reader.remaining else { throw reader.malformed("length out of bounds") }
+                    let start = reader.position
+                    reader.position += length
+                    guard let text = String(validating: UnsafeBufferPointer(rebasing: buffer[start..<reader.position]), as: UTF8.self)
+                    else { throw reader.malformed("malformed UTF-8 encoding") }
+                    return text
+                }
+                while !reader.isAtEnd {
+                    let id = try reader.byte()
+                    let size = Int(try reader.u32())
+                    guard size <= reader.remaining else { return NameInfo() }
+                    let end = reader.position + size
+                    switch id {
+                    case 0:
+                        names.module = try name()
+                    case 1:
+                        let count = try reader.u32()
+                        for _ in 0..<count {
+                            let index = try reader.u32()
+                            names.functions[index] = try name()
+                        }
+                    default:
+                        break
+                    }
+                    guard reader.position <= end else { return NameInfo() }
+                    reader.position = end
+                }
+            } catch {
+                return NameInfo()
+            }
+            return names
+        }
+    }
 }

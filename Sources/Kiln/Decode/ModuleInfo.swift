@@ -29,6 +29,9 @@ struct ModuleInfo: Sendable {
     var dataCount: UInt32?
     var bodies: [FunctionBody] = []
     var names = NameInfo()
+    /// The proposals the module was allowed to use (configured and implemented): the decoder
+    /// has refused everything outside them; validation and lowering may consult them.
+    var features: WasmFeatures = .default
 
     var definedFunctionCount: Int { functionTypes.count - importedFunctionCount }
 
