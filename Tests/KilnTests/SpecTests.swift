@@ -72,9 +72,7 @@ final class SpecTests: XCTestCase {
     }
 
     /// SIMD scripts that may have unsupported directives (never failures), and why.
-    static let simdUnsupported: [String: String] = [
-        "simd_memory-multi": "multi-memory (Wasm 3.0)",
-    ]
+    static let simdUnsupported: [String: String] = [:]
 
     func testWasm2() throws {
         let results = try run(Self.wasm2Files)
@@ -84,6 +82,43 @@ final class SpecTests: XCTestCase {
             if Self.simdUnsupported[result.file] == nil {
                 XCTAssertEqual(result.unsupported, 0, "\(result.file): \(result.unsupportedReasons.prefix(3).joined(separator: "; "))")
             }
+        }
+    }
+
+    /// Wasm 3.0 memory and SIMD features (issue 9): multi-memory, memory64 and table64,
+    /// relaxed SIMD, extended constant expressions. Every script listed must pass with no
+    /// failures and nothing unsupported.
+    static let wasm3MemoryFiles = [
+        // Multi-memory.
+        "address0", "address1", "align0", "binary0", "data0", "data1", "exports0", "float_exprs0",
+        "float_exprs1", "float_memory0", "imports0", "imports1", "imports2", "imports3", "imports4",
+        "linking0", "linking1", "linking2", "linking3", "load0", "load1", "load2", "memory-multi",
+        "memory_copy0", "memory_copy1", "memory_fill0", "memory_init0", "memory_size0", "memory_size1",
+        "memory_size2", "memory_size3", "memory_size_import", "memory_trap0", "memory_trap1", "start0",
+        "store0", "store1", "traps0", "simd_memory-multi", "memory_grow",
+        // memory64 and table64.
+        "address64", "align64", "binary_leb128_64", "bulk64", "call_indirect64", "endianness64",
+        "float_memory64", "load64", "memory64", "memory64-imports", "memory_copy64", "memory_fill64",
+        "memory_grow64", "memory_init64", "memory_redundancy64", "memory_trap64",
+        "table64", "table_copy64", "table_fill64", "table_get64", "table_grow64",
+        "table_init64", "table_set64", "table_size64", "table_copy_mixed",
+        // Relaxed SIMD.
+        "relaxed_dot_product", "relaxed_laneselect", "relaxed_madd_nmadd", "relaxed_min_max",
+        "i16x8_relaxed_q15mulr_s", "i32x4_relaxed_trunc", "i8x16_relaxed_swizzle",
+    ]
+
+    /// Unsupported directives allowed in `wasm3MemoryFiles` (exactly this many), and why.
+    static let wasm3MemoryUnsupported: [String: (count: Int, reason: String)] = [
+        "table_init64": (2, "one module uses GC types"),
+    ]
+
+    func testWasm3Memory() throws {
+        let results = try run(Self.wasm3MemoryFiles)
+        XCTAssertFalse(results.isEmpty)
+        for result in results {
+            XCTAssertEqual(result.failed, 0, "\(result.file): \(result.failures.prefix(3).joined(separator: "; "))")
+            let allowed = Self.wasm3MemoryUnsupported[result.file]?.count ?? 0
+            XCTAssertEqual(result.unsupported, allowed, "\(result.file): \(result.unsupportedReasons.prefix(3).joined(separator: "; "))")
         }
     }
 

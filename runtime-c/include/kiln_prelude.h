@@ -125,16 +125,19 @@ enum {
 /* Runtime entry points, registered with tcc_add_symbol. */
 void kiln_trap(kiln_instance *ctx, u32 code) __attribute__((noreturn));
 void kiln_trap_exec(kiln_exec *exec, u32 code) __attribute__((noreturn));
-u32 kiln_memory_grow(kiln_instance *ctx, u32 mem, u32 delta);
-void kiln_memory_fill(kiln_instance *ctx, u32 mem, u32 dst, u32 value, u32 n);
-void kiln_memory_copy(kiln_instance *ctx, u32 dmem, u32 smem, u32 dst, u32 src, u32 n);
-void kiln_memory_init(kiln_instance *ctx, u32 mem, u32 seg, u32 dst, u32 src, u32 n);
-void *kiln_table_get(kiln_instance *ctx, u32 table, u32 index);
-void kiln_table_set(kiln_instance *ctx, u32 table, u32 index, void *ref);
-u32 kiln_table_grow(kiln_instance *ctx, u32 table, void *init, u32 delta);
-void kiln_table_fill(kiln_instance *ctx, u32 table, u32 dst, void *ref, u32 n);
-void kiln_table_copy(kiln_instance *ctx, u32 dtab, u32 stab, u32 dst, u32 src, u32 n);
-void kiln_table_init(kiln_instance *ctx, u32 table, u32 seg, u32 dst, u32 src, u32 n);
+/* Memory and table operands are u64, so that 32-bit and 64-bit memories and tables (memory64,
+ * table64) share one helper: a 32-bit operand arrives zero-extended. grow returns the old size
+ * or (u64)-1; code for a 32-bit memory or table takes the low half (-1 as an i32). */
+u64 kiln_memory_grow(kiln_instance *ctx, u32 mem, u64 delta);
+void kiln_memory_fill(kiln_instance *ctx, u32 mem, u64 dst, u32 value, u64 n);
+void kiln_memory_copy(kiln_instance *ctx, u32 dmem, u32 smem, u64 dst, u64 src, u64 n);
+void kiln_memory_init(kiln_instance *ctx, u32 mem, u32 seg, u64 dst, u32 src, u32 n);
+void *kiln_table_get(kiln_instance *ctx, u32 table, u64 index);
+void kiln_table_set(kiln_instance *ctx, u32 table, u64 index, void *ref);
+u64 kiln_table_grow(kiln_instance *ctx, u32 table, void *init, u64 delta);
+void kiln_table_fill(kiln_instance *ctx, u32 table, u64 dst, void *ref, u64 n);
+void kiln_table_copy(kiln_instance *ctx, u32 dtab, u32 stab, u64 dst, u64 src, u64 n);
+void kiln_table_init(kiln_instance *ctx, u32 table, u32 seg, u64 dst, u32 src, u32 n);
 u32 kiln_host_call(void *host_ctx, kiln_value *values);
 f32 kiln_f32_nearest(f32 x);
 f64 kiln_f64_nearest(f64 x);
@@ -231,6 +234,10 @@ kiln_v128_binary kiln_f32x4_add, kiln_f32x4_div, kiln_f32x4_eq, kiln_f32x4_ge, k
     kiln_i8x16_sub, kiln_i8x16_sub_sat_s, kiln_i8x16_sub_sat_u, kiln_i8x16_swizzle, kiln_v128_and,
     kiln_v128_andnot, kiln_v128_or, kiln_v128_xor;
 kiln_v128_ternary kiln_v128_bitselect;
+/* Relaxed SIMD (Wasm 3.0): the operations that have no Wasm 2.0 helper to reuse. */
+kiln_v128_binary kiln_i16x8_relaxed_dot_i8x16_i7x16_s;
+kiln_v128_ternary kiln_f32x4_relaxed_madd, kiln_f32x4_relaxed_nmadd, kiln_f64x2_relaxed_madd,
+    kiln_f64x2_relaxed_nmadd, kiln_i32x4_relaxed_dot_i8x16_i7x16_add_s;
 kiln_v128_test kiln_i16x8_all_true, kiln_i16x8_bitmask, kiln_i32x4_all_true, kiln_i32x4_bitmask,
     kiln_i64x2_all_true, kiln_i64x2_bitmask, kiln_i8x16_all_true, kiln_i8x16_bitmask,
     kiln_v128_any_true;
@@ -260,14 +267,25 @@ void kiln_v128_store(u8 *p, const kiln_value *v);
 #define STACK_CHECK(frame) \
     { char kiln_marker; if (&kiln_marker - (frame) < ctx->exec->stack_limit) TRAP(STACK_EXHAUSTED); }
 
-/* Linear memory access: M is the function's cached memory base. Addresses are 32-bit, offsets
- * below 4 GiB, and 8 GiB are reserved per memory, so any address lands in the reservation and an
- * access past the end faults on a guard page, which the signal handler turns into a trap. */
+/* Linear memory access: M0, M1, ... are the function's cached bases of memories 0, 1, ... (a
+ * base never moves). Addresses of 32-bit memories are 32-bit, offsets below 4 GiB, and 8 GiB
+ * (plus a guard) are reserved per memory, so any address lands in the reservation and an access
+ * past the end faults on a guard page, which the signal handler turns into a trap. */
 #define MEM(M, addr, off, T) (*(T *)((M) + (u64)(u32)(addr) + (off##ull)))
 #define LOAD(M, addr, off, T) MEM(M, addr, off, T)
 #define STORE(M, addr, off, T, v) (MEM(M, addr, off, T) = (v))
 /* The address of an access, for helpers that do it (v128 loads and stores). */
 #define ADDR(M, addr, off) ((M) + (u64)(u32)(addr) + (off##ull))
+/* 64-bit memories (memory64) hold at most 4 GiB too, so an address with a non-zero high half is
+ * out of bounds whatever the offset: it becomes 4 GiB, which is inside the reservation and never
+ * accessible, so the access faults into the same trap. One test of the high half, no call. The
+ * address is evaluated twice: the lowering passes a local, slot or constant. (An offset of 4 GiB
+ * or more is out of bounds statically: the lowering emits an access at 4 GiB instead.) */
+#define ADDR64_BOUND(addr) ((u64)(addr) >> 32 ? 0x100000000ull : (u64)(addr))
+#define MEM64(M, addr, off, T) (*(T *)((M) + ADDR64_BOUND(addr) + (off##ull)))
+#define LOAD64(M, addr, off, T) MEM64(M, addr, off, T)
+#define STORE64(M, addr, off, T, v) (MEM64(M, addr, off, T) = (v))
+#define ADDR64(M, addr, off) ((M) + ADDR64_BOUND(addr) + (off##ull))
 
 /* Bit-level float views through compound literals: no call, and NaN payloads stay intact
  * (this TCC's unary minus does not flip a NaN's sign, so neg/abs/copysign are bit operations). */

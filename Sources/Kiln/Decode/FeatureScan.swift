@@ -1,33 +1,23 @@
 import WasmParser
 import WasmTypes
 
-/// Kiln implements WebAssembly 2.0 and typed function references (non-null and concrete
+/// Kiln implements WebAssembly 2.0, typed function references (non-null and concrete
 /// function reference types, table initializers, `call_ref`, `ref.as_non_null`, `br_on_null`,
-/// `br_on_non_null`). Modules using other later proposals (GC, exceptions, tail calls, threads,
-/// memory64, multi-memory) are decoded, then rejected here as unsupported: a clear answer
-/// instead of a misleading "malformed" or "invalid".
+/// `br_on_non_null`), multi-memory, memory64 and table64, relaxed SIMD and extended constant
+/// expressions. Modules using other later proposals (GC, exceptions, tail calls, threads) are
+/// decoded, then rejected here as unsupported: a clear answer instead of a misleading
+/// "malformed" or "invalid".
 enum FeatureScan {
     static func checkModule(_ info: ModuleInfo) throws(KilnError) {
         for type in info.types {
             for value in type.parameters + type.results { try check(value) }
         }
-        for table in info.tables {
-            try check(.ref(table.elementType))
-            if table.limits.isMemory64 { throw KilnError.unsupported(feature: "memory64 (64-bit table)") }
+        for table in info.tables { try check(.ref(table.elementType)) }
+        for memory in info.memories where memory.shared {
+            throw KilnError.unsupported(feature: "threads (shared memory)")
         }
-        for memory in info.memories {
-            if memory.isMemory64 { throw KilnError.unsupported(feature: "memory64") }
-            if memory.shared { throw KilnError.unsupported(feature: "threads (shared memory)") }
-        }
-        if info.memories.count > 1 { throw KilnError.unsupported(feature: "multi-memory") }
         for global in info.globals { try check(global.valueType) }
         for segment in info.elements { try check(.ref(segment.type)) }
-        for segment in info.data {
-            // An index past the memories is the validator's "unknown memory", not a feature.
-            if case .active(let active) = segment, active.index != 0, active.index < info.memories.count {
-                throw KilnError.unsupported(feature: "multi-memory")
-            }
-        }
     }
 
     static func check(_ type: ValueType) throws(KilnError) {
@@ -43,19 +33,10 @@ enum FeatureScan {
         }
     }
 
-    /// `memoryCount`: memories of the module; an index past them is left to the validator.
-    static func check(_ instruction: Instruction, memoryCount: Int) throws(KilnError) {
-        func memory(_ index: UInt32) throws(KilnError) {
-            if index != 0 && index < memoryCount { throw KilnError.unsupported(feature: "multi-memory") }
-        }
+    static func check(_ instruction: Instruction) throws(KilnError) {
         switch instruction {
-        case .load(_, let memarg), .store(_, let memarg), .simdMemLane(_, let memarg, _):
-            try memory(memarg.memory)
-        case .memorySize(let index), .memoryGrow(let index), .memoryFill(let index), .memoryInit(_, let index):
-            try memory(index)
-        case .memoryCopy(let destination, let source):
-            try memory(destination)
-            try memory(source)
+        case .load, .store, .simdMemLane, .memorySize, .memoryGrow, .memoryFill, .memoryInit, .memoryCopy:
+            break
         case .refNull(let heapType):
             try check(.ref(ReferenceType(isNullable: true, heapType: heapType)))
         case .typedSelect(let type):

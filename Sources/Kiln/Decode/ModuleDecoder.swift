@@ -125,12 +125,12 @@ enum ModuleDecoder {
         try FeatureScan.checkModule(info)
         info.bodies.reserveCapacity(codes.count)
         for code in codes {
-            info.bodies.append(try decodeBody(code, memoryCount: info.memories.count))
+            info.bodies.append(try decodeBody(code))
         }
         return info
     }
 
-    private static func decodeBody(_ code: Code, memoryCount: Int) throws -> FunctionBody {
+    private static func decodeBody(_ code: Code) throws -> FunctionBody {
         var instructions: [Instruction] = []
         var offsets: [Int] = []
         var reader = ExpressionParser(code: code)
@@ -138,7 +138,7 @@ enum ModuleDecoder {
         for local in code.locals { try FeatureScan.check(local) }
         while let visit = try reader.parse() {
             try visit(visitor: &collector)
-            try FeatureScan.check(collector.last!, memoryCount: memoryCount)
+            try FeatureScan.check(collector.last!)
             instructions.append(collector.last!)
             offsets.append(collector.binaryOffset)
         }

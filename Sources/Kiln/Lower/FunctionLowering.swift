@@ -55,7 +55,8 @@ struct FunctionLowering {
     var slotsUsed: Set<String> = []
     var slotDeclarations: [String] = []
     private var nextLabel = 0
-    var usesMemory = false
+    /// Memories whose base the function reads (`memoryBase`).
+    var memoriesUsed: Set<UInt32> = []
     /// C declarations of the runtime helpers the function calls that TCC does not see in the
     /// prelude (SIMD): ModuleLowering emits them once per module.
     var helperDeclarations: Set<String> = []
@@ -93,7 +94,7 @@ struct FunctionLowering {
         if !slotDeclarations.isEmpty {
             header += "    " + slotDeclarations.joined(separator: "\n    ") + "\n"
         }
-        if usesMemory { header += "    u8 *M = ctx->mem0;\n" }
+        header += memoryBaseDeclarations()
         // A leaf function cannot recurse: its frame fits in the margin below the limit.
         let frameEstimate = 16 * (localTypes.count + slotDeclarations.count) + 128
         if makesCalls || frameEstimate > 64 * 1024 { header += "    STACK_CHECK(\(frameEstimate));\n" }
@@ -428,13 +429,19 @@ struct FunctionLowering {
         case .v128Const, .i8x16Shuffle, .simd, .simdLane, .simdMemLane:
             try lowerSIMD(instruction)
         case .memorySize(let memory):
-            push(.i32, "(u32)ctx->memories[\(memory)]->pages", readsState: true)
+            if isMemory64(memory) {
+                push(.i64, "ctx->memories[\(memory)]->pages", readsState: true)
+            } else {
+                push(.i32, "(u32)ctx->memories[\(memory)]->pages", readsState: true)
+            }
         case .memoryGrow(let memory):
+            // The helper returns a u64 (-1 on failure): a 32-bit memory takes its low half.
             let delta = pop()
             flushState()
-            let result = resultSlot(.i32)
-            emit("\(result) = kiln_memory_grow(ctx, \(memory)u, \(delta.expression));")
-            pushSlot(.i32)
+            let type: ValueType = isMemory64(memory) ? .i64 : .i32
+            let result = resultSlot(type)
+            emit("\(result) = \(type == .i32 ? "(u32)" : "")kiln_memory_grow(ctx, \(memory)u, \(delta.expression));")
+            pushSlot(type)
         case .i32Const(let value):
             push(.i32, CSyntax.i32(UInt32(bitPattern: value)))
         case .i64Const(let value):
@@ -513,11 +520,16 @@ struct FunctionLowering {
             let delta = pop()
             let initial = pop()
             flushState()
-            let result = resultSlot(.i32)
-            emit("\(result) = kiln_table_grow(ctx, \(table)u, \(initial.expression), \(delta.expression));")
-            pushSlot(.i32)
+            let type: ValueType = isTable64(table) ? .i64 : .i32
+            let result = resultSlot(type)
+            emit("\(result) = \(type == .i32 ? "(u32)" : "")kiln_table_grow(ctx, \(table)u, \(initial.expression), \(delta.expression));")
+            pushSlot(type)
         case .tableSize(let table):
-            push(.i32, "ctx->tables[\(table)]->size", readsState: true)
+            if isTable64(table) {
+                push(.i64, "(u64)ctx->tables[\(table)]->size", readsState: true)
+            } else {
+                push(.i32, "ctx->tables[\(table)]->size", readsState: true)
+            }
         default:
             throw Unsupported(reason: "instruction \(instruction)")
         }
@@ -579,7 +591,8 @@ struct FunctionLowering {
         let arguments = stack.suffix(calleeType.parameters.count).map(\.expression)
         stack.removeLast(calleeType.parameters.count)
         let signature = signatureIDs[typeIndex]
-        emit("{ u32 element = \(index.expression); kiln_table *table = ctx->tables[\(table)]; kiln_funcref *entry;")
+        let elementType = isTable64(UInt32(table)) ? "u64" : "u32"
+        emit("{ \(elementType) element = \(index.expression); kiln_table *table = ctx->tables[\(table)]; kiln_funcref *entry;")
         emit("if (element >= table->size) TRAP(UNDEFINED_ELEMENT);")
         emit("entry = &table->elems[element];")
         emit("if (entry->sig != \(signature)ull) { if (!entry->ref) TRAP(UNINITIALIZED_ELEMENT); TRAP(INDIRECT_MISMATCH); }")
@@ -625,9 +638,8 @@ struct FunctionLowering {
             case .i64Load32U: (.i64, "u32", "(u64)")
             default: throw Unsupported(reason: "load \(load)")
             }
-        usesMemory = true
-        let address = pop()
-        push(result, "\(convert)LOAD(M, \(address.expression), \(memarg.offset), \(cType))", readsState: true, locals: address.locals, readsSlot: address.readsAnySlot)
+        let (access, address) = popAccess(memarg)
+        push(result, convert + access.load(cType), readsState: true, locals: address.locals, readsSlot: address.readsAnySlot)
     }
 
     private mutating func lowerStore(_ store: Instruction.Store, _ memarg: MemArg) throws(Unsupported) {
@@ -642,11 +654,10 @@ struct FunctionLowering {
             case .i64Store32: "u32"
             default: throw Unsupported(reason: "store \(store)")
             }
-        usesMemory = true
         let value = pop()
-        let address = pop()
+        let (access, _) = popAccess(memarg)
         flushState()
-        emit("STORE(M, \(address.expression), \(memarg.offset), \(cType), (\(cType))(\(value.expression)));")
+        emit(access.store(cType, "(\(cType))(\(value.expression))") + ";")
     }
 
     // MARK: - Numbers
