@@ -268,24 +268,18 @@ void kiln_v128_store(u8 *p, const kiln_value *v);
     { char kiln_marker; if (&kiln_marker - (frame) < ctx->exec->stack_limit) TRAP(STACK_EXHAUSTED); }
 
 /* Linear memory access: M0, M1, ... are the function's cached bases of memories 0, 1, ... (a
- * base never moves). Addresses of 32-bit memories are 32-bit, offsets below 4 GiB, and 8 GiB
- * (plus a guard) are reserved per memory, so any address lands in the reservation and an access
- * past the end faults on a guard page, which the signal handler turns into a trap. */
+ * base never moves). Addresses are 32-bit, offsets below 4 GiB, and 8 GiB (plus a guard) are
+ * reserved per memory, so any address lands in the reservation and an access past the end faults
+ * on a guard page, which the signal handler turns into a trap. A 64-bit memory (memory64) holds
+ * at most 4 GiB too: the lowering checks that an address's high half is zero (one test and a
+ * branch, once per local and straight-line stretch of code) and then uses these same macros. */
 #define MEM(M, addr, off, T) (*(T *)((M) + (u64)(u32)(addr) + (off##ull)))
 #define LOAD(M, addr, off, T) MEM(M, addr, off, T)
 #define STORE(M, addr, off, T, v) (MEM(M, addr, off, T) = (v))
 /* The address of an access, for helpers that do it (v128 loads and stores). */
 #define ADDR(M, addr, off) ((M) + (u64)(u32)(addr) + (off##ull))
-/* 64-bit memories (memory64) hold at most 4 GiB too, so an address with a non-zero high half is
- * out of bounds whatever the offset: it becomes 4 GiB, which is inside the reservation and never
- * accessible, so the access faults into the same trap. One test of the high half, no call. The
- * address is evaluated twice: the lowering passes a local, slot or constant. (An offset of 4 GiB
- * or more is out of bounds statically: the lowering emits an access at 4 GiB instead.) */
-#define ADDR64_BOUND(addr) ((u64)(addr) >> 32 ? 0x100000000ull : (u64)(addr))
-#define MEM64(M, addr, off, T) (*(T *)((M) + ADDR64_BOUND(addr) + (off##ull)))
-#define LOAD64(M, addr, off, T) MEM64(M, addr, off, T)
-#define STORE64(M, addr, off, T, v) (MEM64(M, addr, off, T) = (v))
-#define ADDR64(M, addr, off) ((M) + ADDR64_BOUND(addr) + (off##ull))
+/* The check of a 64-bit memory's address: past 4 GiB is out of bounds whatever the offset. */
+#define CHECK_ADDR64(addr) if ((u64)(addr) >> 32) TRAP(MEMORY_OOB)
 
 /* Bit-level float views through compound literals: no call, and NaN payloads stay intact
  * (this TCC's unary minus does not flip a NaN's sign, so neg/abs/copysign are bit operations). */

@@ -57,6 +57,11 @@ struct FunctionLowering {
     private var nextLabel = 0
     /// Memories whose base the function reads (`memoryBase`).
     var memoriesUsed: Set<UInt32> = []
+    /// Locals (C names) used as 64-bit memory addresses whose high half is checked to be zero in
+    /// the straight-line code since the last label (MemoryLowering).
+    var checkedAddressLocals: Set<String> = []
+    /// The last address check emitted: where its line starts and ends in `out`, what it tests.
+    private var lastAddressCheck: (start: Int, addresses: String, end: Int)?
     /// C declarations of the runtime helpers the function calls that TCC does not see in the
     /// prelude (SIMD): ModuleLowering emits them once per module.
     var helperDeclarations: Set<String> = []
@@ -114,6 +119,21 @@ struct FunctionLowering {
     /// neither indentation nor recursion in TCC's parser.
     mutating func emit(_ line: String) {
         out += "    " + line + "\n"
+    }
+
+    /// `CHECK_ADDR64(address);`, merged with a check just before it into one test of both
+    /// addresses' high halves: `CHECK_ADDR64(a | b);`.
+    mutating func emitAddressCheck(_ address: String) {
+        if let last = lastAddressCheck, last.end == out.utf8.count {
+            out.removeLast(out.utf8.count - last.start)
+            let merged = last.addresses + " | " + address
+            lastAddressCheck = (out.utf8.count, merged, 0)
+            emit("CHECK_ADDR64(\(merged));")
+        } else {
+            lastAddressCheck = (out.utf8.count, address, 0)
+            emit("CHECK_ADDR64(\(address));")
+        }
+        lastAddressCheck!.end = out.utf8.count
     }
 
     mutating func slotName(_ height: Int, _ type: ValueType) -> String {
@@ -271,6 +291,8 @@ struct FunctionLowering {
     }
 
     private mutating func emitLabel(_ label: Int) {
+        // Other paths join here: what was checked on one of them is not known on the others.
+        checkedAddressLocals.removeAll()
         out += "\(CSyntax.label(label)):;\n"
     }
 
@@ -403,11 +425,13 @@ struct FunctionLowering {
             let value = pop()
             flushReaders(ofLocal: index)
             let name = CSyntax.local(Int(index))
+            checkedAddressLocals.remove(name)
             if value.expression != name { emit("\(name) = \(value.expression);") }
         case .localTee(let index):
             let value = pop()
             flushReaders(ofLocal: index)
             let name = CSyntax.local(Int(index))
+            checkedAddressLocals.remove(name)
             if value.expression != name { emit("\(name) = \(value.expression);") }
             push(value.type, name, locals: [index])
         case .globalGet(let index):
