@@ -2,7 +2,9 @@ import WasmParser
 import WasmTypes
 
 /// WebAssembly 2.0 validation (MVP, multi-value, reference types, bulk memory, sign extension,
-/// saturating truncation, SIMD), with the spec interpreter's error wording.
+/// saturating truncation, SIMD) and the Wasm 3.0 features Kiln runs (typed function references,
+/// multi-memory, memory64 and table64 (operands typed by each memory's and table's address type),
+/// relaxed SIMD, extended constant expressions), with the spec interpreter's error wording.
 ///
 /// Module-level checks live here; function bodies are checked by `Validator.FunctionChecker`
 /// (FunctionChecker.swift), which follows the spec appendix's validation algorithm.
