@@ -95,7 +95,7 @@ final class SpecTests: XCTestCase {
         "linking0", "linking1", "linking2", "linking3", "load0", "load1", "load2", "memory-multi",
         "memory_copy0", "memory_copy1", "memory_fill0", "memory_init0", "memory_size0", "memory_size1",
         "memory_size2", "memory_size3", "memory_size_import", "memory_trap0", "memory_trap1", "start0",
-        "store0", "store1", "traps0", "simd_memory-multi", "memory_grow",
+        "store0", "store1", "store2", "traps0", "data_drop0", "simd_memory-multi", "memory_grow",
         // memory64 and table64.
         "address64", "align64", "binary_leb128_64", "bulk64", "call_indirect64", "endianness64",
         "float_memory64", "load64", "memory64", "memory64-imports", "memory_copy64", "memory_fill64",
