@@ -800,6 +800,8 @@ enum Spectest {
         try global("global_f64", .f64, Value(Double(666.6)))
         let table = try Table(store: store, type: TableType(elementType: .funcRef, limits: Limits(min: 10, max: 20)))
         linker.define(module: "spectest", name: "table", .table(table))
+        let table64 = try Table(store: store, type: TableType(elementType: .funcRef, limits: Limits(min: 10, max: 20, isMemory64: true)))
+        linker.define(module: "spectest", name: "table64", .table(table64))
         let memory = try Memory(store: store, type: MemoryType(min: 1, max: 2))
         linker.define(module: "spectest", name: "memory", .memory(memory))
         var missing: [String: Outcome] = [:]

@@ -172,16 +172,19 @@ enum {
 /* Runtime entry points, registered with tcc_add_symbol. */
 void kiln_trap(kiln_instance *ctx, u32 code) __attribute__((noreturn));
 void kiln_trap_exec(kiln_exec *exec, u32 code) __attribute__((noreturn));
-u32 kiln_memory_grow(kiln_instance *ctx, u32 mem, u32 delta);
-void kiln_memory_fill(kiln_instance *ctx, u32 mem, u32 dst, u32 value, u32 n);
-void kiln_memory_copy(kiln_instance *ctx, u32 dmem, u32 smem, u32 dst, u32 src, u32 n);
-void kiln_memory_init(kiln_instance *ctx, u32 mem, u32 seg, u32 dst, u32 src, u32 n);
-void *kiln_table_get(kiln_instance *ctx, u32 table, u32 index);
-void kiln_table_set(kiln_instance *ctx, u32 table, u32 index, void *ref);
-u32 kiln_table_grow(kiln_instance *ctx, u32 table, void *init, u32 delta);
-void kiln_table_fill(kiln_instance *ctx, u32 table, u32 dst, void *ref, u32 n);
-void kiln_table_copy(kiln_instance *ctx, u32 dtab, u32 stab, u32 dst, u32 src, u32 n);
-void kiln_table_init(kiln_instance *ctx, u32 table, u32 seg, u32 dst, u32 src, u32 n);
+/* Memory and table operands are u64, so that 32-bit and 64-bit memories and tables (memory64,
+ * table64) share one helper: a 32-bit operand arrives zero-extended. grow returns the old size
+ * or (u64)-1; code for a 32-bit memory or table takes the low half (-1 as an i32). */
+u64 kiln_memory_grow(kiln_instance *ctx, u32 mem, u64 delta);
+void kiln_memory_fill(kiln_instance *ctx, u32 mem, u64 dst, u32 value, u64 n);
+void kiln_memory_copy(kiln_instance *ctx, u32 dmem, u32 smem, u64 dst, u64 src, u64 n);
+void kiln_memory_init(kiln_instance *ctx, u32 mem, u32 seg, u64 dst, u32 src, u32 n);
+void *kiln_table_get(kiln_instance *ctx, u32 table, u64 index);
+void kiln_table_set(kiln_instance *ctx, u32 table, u64 index, void *ref);
+u64 kiln_table_grow(kiln_instance *ctx, u32 table, void *init, u64 delta);
+void kiln_table_fill(kiln_instance *ctx, u32 table, u64 dst, void *ref, u64 n);
+void kiln_table_copy(kiln_instance *ctx, u32 dtab, u32 stab, u64 dst, u64 src, u64 n);
+void kiln_table_init(kiln_instance *ctx, u32 table, u32 seg, u64 dst, u32 src, u32 n);
 u32 kiln_host_call(void *host_ctx, kiln_value *values);
 /* A host function's non-zero status: KILN_TRAP_EXCEPTION throws exec->exception, else a trap. */
 void kiln_host_failed(kiln_exec *exec, u32 status) __attribute__((noreturn));
@@ -293,6 +296,10 @@ kiln_v128_binary kiln_f32x4_add, kiln_f32x4_div, kiln_f32x4_eq, kiln_f32x4_ge, k
     kiln_i8x16_sub, kiln_i8x16_sub_sat_s, kiln_i8x16_sub_sat_u, kiln_i8x16_swizzle, kiln_v128_and,
     kiln_v128_andnot, kiln_v128_or, kiln_v128_xor;
 kiln_v128_ternary kiln_v128_bitselect;
+/* Relaxed SIMD (Wasm 3.0): the operations that have no Wasm 2.0 helper to reuse. */
+kiln_v128_binary kiln_i16x8_relaxed_dot_i8x16_i7x16_s;
+kiln_v128_ternary kiln_f32x4_relaxed_madd, kiln_f32x4_relaxed_nmadd, kiln_f64x2_relaxed_madd,
+    kiln_f64x2_relaxed_nmadd, kiln_i32x4_relaxed_dot_i8x16_i7x16_add_s;
 kiln_v128_test kiln_i16x8_all_true, kiln_i16x8_bitmask, kiln_i32x4_all_true, kiln_i32x4_bitmask,
     kiln_i64x2_all_true, kiln_i64x2_bitmask, kiln_i8x16_all_true, kiln_i8x16_bitmask,
     kiln_v128_any_true;
@@ -327,14 +334,19 @@ void kiln_v128_store(u8 *p, const kiln_value *v);
 #define STACK_CHECK(frame) \
     { char kiln_marker; if (&kiln_marker - (frame) < ctx->exec->stack_limit) TRAP(STACK_EXHAUSTED); }
 
-/* Linear memory access: M is the function's cached memory base. Addresses are 32-bit, offsets
- * below 4 GiB, and 8 GiB are reserved per memory, so any address lands in the reservation and an
- * access past the end faults on a guard page, which the signal handler turns into a trap. */
+/* Linear memory access: M0, M1, ... are the function's cached bases of memories 0, 1, ... (a
+ * base never moves). Addresses are 32-bit, offsets below 4 GiB, and 8 GiB (plus a guard) are
+ * reserved per memory, so any address lands in the reservation and an access past the end faults
+ * on a guard page, which the signal handler turns into a trap. A 64-bit memory (memory64) holds
+ * at most 4 GiB too: the lowering checks that an address's high half is zero (one test and a
+ * branch, once per local and straight-line stretch of code) and then uses these same macros. */
 #define MEM(M, addr, off, T) (*(T *)((M) + (u64)(u32)(addr) + (off##ull)))
 #define LOAD(M, addr, off, T) MEM(M, addr, off, T)
 #define STORE(M, addr, off, T, v) (MEM(M, addr, off, T) = (v))
 /* The address of an access, for helpers that do it (v128 loads and stores). */
 #define ADDR(M, addr, off) ((M) + (u64)(u32)(addr) + (off##ull))
+/* The check of a 64-bit memory's address: past 4 GiB is out of bounds whatever the offset. */
+#define CHECK_ADDR64(addr) if ((u64)(addr) >> 32) TRAP(MEMORY_OOB)
 
 /* Bit-level float views through compound literals: no call, and NaN payloads stay intact
  * (this TCC's unary minus does not flip a NaN's sign, so neg/abs/copysign are bit operations). */

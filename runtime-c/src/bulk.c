@@ -7,26 +7,29 @@
 
 static u64 memory_bytes(kiln_memory *m) { return m->pages * PAGE; }
 
-u32 kiln_memory_grow(kiln_instance *ctx, u32 mem, u32 delta) {
-    return (u32)kiln_memory_grow_raw(ctx->memories[mem], delta);
+/* dst + n past the end, without overflow: both are u64. */
+static int out_of(u64 dst, u64 n, u64 size) { return n > size || dst > size - n; }
+
+u64 kiln_memory_grow(kiln_instance *ctx, u32 mem, u64 delta) {
+    return kiln_memory_grow_raw(ctx->memories[mem], delta);
 }
 
-void kiln_memory_fill(kiln_instance *ctx, u32 mem, u32 dst, u32 value, u32 n) {
+void kiln_memory_fill(kiln_instance *ctx, u32 mem, u64 dst, u32 value, u64 n) {
     kiln_memory *m = ctx->memories[mem];
-    if ((u64)dst + n > memory_bytes(m)) kiln_trap(ctx, KILN_TRAP_MEMORY_OOB);
+    if (out_of(dst, n, memory_bytes(m))) kiln_trap(ctx, KILN_TRAP_MEMORY_OOB);
     memset(m->base + dst, (int)(value & 0xff), n);
 }
 
-void kiln_memory_copy(kiln_instance *ctx, u32 dmem, u32 smem, u32 dst, u32 src, u32 n) {
+void kiln_memory_copy(kiln_instance *ctx, u32 dmem, u32 smem, u64 dst, u64 src, u64 n) {
     kiln_memory *d = ctx->memories[dmem], *s = ctx->memories[smem];
-    if ((u64)dst + n > memory_bytes(d) || (u64)src + n > memory_bytes(s)) kiln_trap(ctx, KILN_TRAP_MEMORY_OOB);
+    if (out_of(dst, n, memory_bytes(d)) || out_of(src, n, memory_bytes(s))) kiln_trap(ctx, KILN_TRAP_MEMORY_OOB);
     memmove(d->base + dst, s->base + src, n);
 }
 
-void kiln_memory_init(kiln_instance *ctx, u32 mem, u32 seg, u32 dst, u32 src, u32 n) {
+void kiln_memory_init(kiln_instance *ctx, u32 mem, u32 seg, u64 dst, u32 src, u32 n) {
     kiln_memory *m = ctx->memories[mem];
     kiln_segment *s = &ctx->data[seg];
-    if ((u64)src + n > s->length || (u64)dst + n > memory_bytes(m)) kiln_trap(ctx, KILN_TRAP_MEMORY_OOB);
+    if ((u64)src + n > s->length || out_of(dst, n, memory_bytes(m))) kiln_trap(ctx, KILN_TRAP_MEMORY_OOB);
     memcpy(m->base + dst, s->bytes + src, n);
 }
 
@@ -37,13 +40,13 @@ static kiln_funcref slot_for(void *ref, u32 is_funcref) {
     return slot;
 }
 
-void *kiln_table_get(kiln_instance *ctx, u32 table, u32 index) {
+void *kiln_table_get(kiln_instance *ctx, u32 table, u64 index) {
     kiln_table *t = ctx->tables[table];
     if (index >= t->size) kiln_trap(ctx, KILN_TRAP_TABLE_OOB);
     return t->elems[index].ref;
 }
 
-void kiln_table_set(kiln_instance *ctx, u32 table, u32 index, void *ref) {
+void kiln_table_set(kiln_instance *ctx, u32 table, u64 index, void *ref) {
     kiln_table *t = ctx->tables[table];
     if (index >= t->size) kiln_trap(ctx, KILN_TRAP_TABLE_OOB);
     t->elems[index] = slot_for(ref, t->is_funcref);
@@ -78,27 +81,30 @@ u32 kiln_table_grow_raw(kiln_table *t, u32 delta, kiln_funcref init) {
 
 void kiln_table_destroy(kiln_table *t) { free(t->elems); t->elems = 0; }
 
-u32 kiln_table_grow(kiln_instance *ctx, u32 table, void *init, u32 delta) {
+u64 kiln_table_grow(kiln_instance *ctx, u32 table, void *init, u64 delta) {
     kiln_table *t = ctx->tables[table];
-    return kiln_table_grow_raw(t, delta, slot_for(init, t->is_funcref));
+    /* Tables hold at most 2^32-1 elements, 64-bit (table64) ones too. */
+    if (delta > 0xffffffffull) return (u64)-1;
+    u32 old = kiln_table_grow_raw(t, (u32)delta, slot_for(init, t->is_funcref));
+    return old == 0xffffffffu ? (u64)-1 : old;
 }
 
-void kiln_table_fill(kiln_instance *ctx, u32 table, u32 dst, void *ref, u32 n) {
+void kiln_table_fill(kiln_instance *ctx, u32 table, u64 dst, void *ref, u64 n) {
     kiln_table *t = ctx->tables[table];
-    if ((u64)dst + n > t->size) kiln_trap(ctx, KILN_TRAP_TABLE_OOB);
+    if (out_of(dst, n, t->size)) kiln_trap(ctx, KILN_TRAP_TABLE_OOB);
     kiln_funcref slot = slot_for(ref, t->is_funcref);
-    for (u32 i = 0; i < n; i++) t->elems[dst + i] = slot;
+    for (u64 i = 0; i < n; i++) t->elems[dst + i] = slot;
 }
 
-void kiln_table_copy(kiln_instance *ctx, u32 dtab, u32 stab, u32 dst, u32 src, u32 n) {
+void kiln_table_copy(kiln_instance *ctx, u32 dtab, u32 stab, u64 dst, u64 src, u64 n) {
     kiln_table *d = ctx->tables[dtab], *s = ctx->tables[stab];
-    if ((u64)dst + n > d->size || (u64)src + n > s->size) kiln_trap(ctx, KILN_TRAP_TABLE_OOB);
-    memmove(d->elems + dst, s->elems + src, (u64)n * sizeof(kiln_funcref));
+    if (out_of(dst, n, d->size) || out_of(src, n, s->size)) kiln_trap(ctx, KILN_TRAP_TABLE_OOB);
+    memmove(d->elems + dst, s->elems + src, n * sizeof(kiln_funcref));
 }
 
-void kiln_table_init(kiln_instance *ctx, u32 table, u32 seg, u32 dst, u32 src, u32 n) {
+void kiln_table_init(kiln_instance *ctx, u32 table, u32 seg, u64 dst, u32 src, u32 n) {
     kiln_table *t = ctx->tables[table];
     kiln_elem_segment *s = &ctx->elems[seg];
-    if ((u64)src + n > s->length || (u64)dst + n > t->size) kiln_trap(ctx, KILN_TRAP_TABLE_OOB);
+    if ((u64)src + n > s->length || out_of(dst, n, t->size)) kiln_trap(ctx, KILN_TRAP_TABLE_OOB);
     for (u32 i = 0; i < n; i++) t->elems[dst + i] = slot_for(s->refs[src + i], t->is_funcref);
 }

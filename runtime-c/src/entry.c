@@ -460,8 +460,10 @@ void kiln_exec_release(kiln_exec *exec) {
 
 #define KILN_PAGE (65536ull)
 /* Any 32-bit address plus a 32-bit offset stays below 8 GiB: reserve that much, and faults past
- * the accessible pages land inside the reservation. */
-#define KILN_RESERVATION (8ull << 30)
+ * the accessible pages land inside the reservation. The extra page covers the bytes of an access
+ * that starts just below 8 GiB (a v128 at 0xffffffff + 0xffffffff). Memories of both address
+ * types hold at most 65536 pages (4 GiB): see MEM64 in the prelude. */
+#define KILN_RESERVATION ((8ull << 30) + KILN_PAGE)
 
 int kiln_memory_create(kiln_memory *memory, u64 min_pages, u64 max_pages) {
     pthread_once(&install_once, install_handlers);

@@ -305,6 +305,61 @@ UNARY(f64x2_convert_low_i32x4_u, u32v, WIDEN(LOW2(a), f64v))
 UNARY(f64x2_promote_low_f32x4, f32v, WIDEN(LOW2(a), f64v))
 UNARY(f32x4_demote_f64x2_zero, f64v, __builtin_shufflevector(WIDEN(a, f32h), (f32h){}, 0, 1, 2, 3))
 
+/* ---- Relaxed SIMD (Wasm 3.0) ----
+ * Relaxed operations may give any of a few results the spec lists; Kiln always gives the same
+ * one, on every machine (see the README's SIMD notes). The relaxed operations not here reuse the
+ * Wasm 2.0 helpers (SIMDLowering.helper): relaxed_swizzle is swizzle (an index of 16 or more
+ * gives 0), relaxed_trunc_* are trunc_sat_* (NaN gives 0, out of range saturates),
+ * relaxed_laneselect is bitselect (bit by bit, whatever the mask), relaxed_min/max are min/max
+ * (NaN in, NaN out; -0 below +0), relaxed_q15mulr_s is q15mulr_sat_s (saturates). */
+
+/* relaxed_madd is fused: a * b + c rounded once, as C's fma computes it exactly everywhere
+ * (a plain a * b + c may or may not be contracted into an fma, depending on the machine). */
+void kiln_f32x4_relaxed_madd(kiln_value *d, const kiln_value *pa, const kiln_value *pb, const kiln_value *pc) {
+    f32v a = GET(f32v, pa), b = GET(f32v, pb), c = GET(f32v, pc), r;
+    for (int i = 0; i < 4; i++) r[i] = __builtin_fmaf(a[i], b[i], c[i]);
+    PUT(d, r);
+}
+/* relaxed_nmadd: -(a * b) + c, fused: fma(-a, b, c) (negating a is exact). */
+void kiln_f32x4_relaxed_nmadd(kiln_value *d, const kiln_value *pa, const kiln_value *pb, const kiln_value *pc) {
+    f32v a = GET(f32v, pa), b = GET(f32v, pb), c = GET(f32v, pc), r;
+    for (int i = 0; i < 4; i++) r[i] = __builtin_fmaf(-a[i], b[i], c[i]);
+    PUT(d, r);
+}
+void kiln_f64x2_relaxed_madd(kiln_value *d, const kiln_value *pa, const kiln_value *pb, const kiln_value *pc) {
+    f64v a = GET(f64v, pa), b = GET(f64v, pb), c = GET(f64v, pc), r;
+    for (int i = 0; i < 2; i++) r[i] = __builtin_fma(a[i], b[i], c[i]);
+    PUT(d, r);
+}
+void kiln_f64x2_relaxed_nmadd(kiln_value *d, const kiln_value *pa, const kiln_value *pb, const kiln_value *pc) {
+    f64v a = GET(f64v, pa), b = GET(f64v, pb), c = GET(f64v, pc), r;
+    for (int i = 0; i < 2; i++) r[i] = __builtin_fma(-a[i], b[i], c[i]);
+    PUT(d, r);
+}
+
+/* relaxed_dot_i8x16_i7x16: both operands' lanes are signed (the spec allows b's lanes to be read
+ * as signed or unsigned when their top bit is set); each product fits in an i16, and the sum of
+ * a pair wraps to 16 bits. */
+static u16 dot_pair(const i8v a, const i8v b, int i) {
+    return (u16)((u16)(s16)(a[2 * i] * b[2 * i]) + (u16)(s16)(a[2 * i + 1] * b[2 * i + 1]));
+}
+void kiln_i16x8_relaxed_dot_i8x16_i7x16_s(kiln_value *d, const kiln_value *pa, const kiln_value *pb) {
+    i8v a = GET(i8v, pa), b = GET(i8v, pb);
+    u16v r;
+    for (int i = 0; i < 8; i++) r[i] = dot_pair(a, b, i);
+    PUT(d, r);
+}
+/* The i16 pair sums above, added pairwise (sign-extended) into i32 lanes, plus c (wrapping). */
+void kiln_i32x4_relaxed_dot_i8x16_i7x16_add_s(kiln_value *d, const kiln_value *pa, const kiln_value *pb, const kiln_value *pc) {
+    i8v a = GET(i8v, pa), b = GET(i8v, pb);
+    u32v c = GET(u32v, pc), r;
+    for (int i = 0; i < 4; i++) {
+        s32 sum = (s32)(s16)dot_pair(a, b, 2 * i) + (s32)(s16)dot_pair(a, b, 2 * i + 1);
+        r[i] = (u32)sum + c[i];
+    }
+    PUT(d, r);
+}
+
 /* ---- Memory ---- */
 
 void kiln_v128_store(u8 *p, const kiln_value *v) { u8v x = GET(u8v, v); __builtin_memcpy(p, &x, 16); }

@@ -278,6 +278,13 @@ const kiln_symbol kiln_runtime_symbols[] = {
     {"kiln_v128_or", (const void *)kiln_v128_or},
     {"kiln_v128_store", (const void *)kiln_v128_store},
     {"kiln_v128_xor", (const void *)kiln_v128_xor},
+    /* Relaxed SIMD (Wasm 3.0); the other relaxed operations use the helpers above. */
+    {"kiln_f32x4_relaxed_madd", (const void *)kiln_f32x4_relaxed_madd},
+    {"kiln_f32x4_relaxed_nmadd", (const void *)kiln_f32x4_relaxed_nmadd},
+    {"kiln_f64x2_relaxed_madd", (const void *)kiln_f64x2_relaxed_madd},
+    {"kiln_f64x2_relaxed_nmadd", (const void *)kiln_f64x2_relaxed_nmadd},
+    {"kiln_i16x8_relaxed_dot_i8x16_i7x16_s", (const void *)kiln_i16x8_relaxed_dot_i8x16_i7x16_s},
+    {"kiln_i32x4_relaxed_dot_i8x16_i7x16_add_s", (const void *)kiln_i32x4_relaxed_dot_i8x16_i7x16_add_s},
 };
 const u32 kiln_runtime_symbol_count = sizeof kiln_runtime_symbols / sizeof kiln_runtime_symbols[0];
 const kiln_symbol *kiln_runtime_symbols_pointer(void) { return kiln_runtime_symbols; }

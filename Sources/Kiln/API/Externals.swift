@@ -101,10 +101,14 @@ public final class Memory: @unchecked Sendable {
     }
 
     /// Creates a memory of `type.min` pages that can grow up to `type.max` pages (65536 when nil).
+    /// A 64-bit memory (`type.isMemory64`, memory64) may declare a maximum up to 2^48 pages, but
+    /// Kiln's memories of either address type hold at most 65536 pages (4 GiB): growing past
+    /// that fails.
     public convenience init(store: Store, type: MemoryType) throws(KilnError) {
-        guard !type.isMemory64, !type.shared else { throw KilnError.unsupported(feature: type.shared ? "shared memory" : "memory64") }
-        guard type.min <= 65536, (type.max ?? 0) <= 65536, type.min <= (type.max ?? 65536) else {
-            throw KilnError.invalidOperation(reason: "memory limits \(type.wasmText) are invalid (at most 65536 pages, min <= max)")
+        guard !type.shared else { throw KilnError.unsupported(feature: "shared memory") }
+        let bound: UInt64 = type.isMemory64 ? 1 << 48 : 65536
+        guard type.min <= bound, (type.max ?? 0) <= bound, type.min <= (type.max ?? bound) else {
+            throw KilnError.invalidOperation(reason: "memory limits \(type.wasmText) are invalid (at most \(type.isMemory64 ? "2^48" : "65536") pages, min <= max)")
         }
         self.init(store: store, memory: try store.makeMemory(type))
     }
@@ -197,8 +201,10 @@ public final class Table: @unchecked Sendable {
         guard type.elementType.heapType == .funcRef || type.elementType.heapType == .externRef else {
             throw KilnError.unsupported(feature: "table of \(type.elementType.wasmText)")
         }
-        guard !type.limits.isMemory64, type.limits.min <= UInt64(UInt32.max),
-            (type.limits.max ?? 0) <= UInt64(UInt32.max), type.limits.min <= (type.limits.max ?? UInt64(UInt32.max))
+        // A 64-bit table (table64) may declare any u64 maximum; tables hold at most 2^32-1
+        // elements either way.
+        let bound = type.limits.isMemory64 ? UInt64.max : UInt64(UInt32.max)
+        guard type.limits.min <= UInt64(UInt32.max), (type.limits.max ?? 0) <= bound, type.limits.min <= (type.limits.max ?? bound)
         else { throw KilnError.invalidOperation(reason: "table limits \(type.limits.wasmText) are invalid") }
         if let initialValue {
             guard initialValue.matches(.ref(type.elementType)) else {
@@ -228,9 +234,9 @@ public final class Table: @unchecked Sendable {
     public var elementType: ReferenceType { isFuncRef ? .funcRef : .externRef }
     /// The most elements it can grow to, or nil when unbounded.
     public var maximumSize: Int? { table.pointee.max == UInt32.max ? nil : Int(table.pointee.max) }
-    /// The table's type: its maximum, and its current size as the minimum.
+    /// The table's type: its maximum as declared, and its current size as the minimum.
     public var type: TableType {
-        TableType(elementType: elementType, limits: Limits(min: UInt64(table.pointee.size), max: maximumSize.map(UInt64.init)))
+        TableType(elementType: elementType, limits: store.declaredLimits(of: table))
     }
 
     /// The element at `index` (`.funcRef(nil)` or `.externRef(nil)` when empty), or nil when

@@ -60,7 +60,8 @@ public struct WasmFeatures: OptionSet, Sendable, Hashable, CustomStringConvertib
     /// The proposals Kiln implements end to end (decode, validate, lower, run). Enabling one
     /// outside this set in a configuration has no effect: its modules stay unsupported.
     public static let implemented: WasmFeatures = [
-        .simd, .extendedConst, .functionReferences, .exceptions, .legacyExceptions, .tailCalls, .threads,
+        .simd, .relaxedSIMD, .extendedConst, .functionReferences, .exceptions, .legacyExceptions,
+        .tailCalls, .memory64, .multiMemory, .threads,
     ]
 
     /// The default configuration: everything Kiln implements.

@@ -223,7 +223,7 @@ extension Module.ExternType {
 }
 
 extension Limits {
-    var wasmText: String { "{min \(min)" + (max.map { ", max \($0)" } ?? "") + "}" }
+    var wasmText: String { (isMemory64 ? "i64 " : "") + "{min \(min)" + (max.map { ", max \($0)" } ?? "") + "}" }
 }
 
 extension TableType {

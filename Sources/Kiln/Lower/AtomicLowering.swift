@@ -97,7 +97,7 @@ extension FunctionLowering {
     /// The alignment check of an atomic access to `address + offset` of `1 << alignment` bytes.
     private mutating func checkAtomicAlignment(_ address: String, _ memarg: MemArg, alignment: Int) {
         guard alignment > 0 else { return }
-        emit("if ((((u64)(u32)(\(address)) + \(memarg.offset)ull) & \((1 << alignment) - 1)u) != 0) TRAP(UNALIGNED_ATOMIC);")
+        emit("if ((((u64)(\(address)) + \(memarg.offset)ull) & \((1 << alignment) - 1)u) != 0) TRAP(UNALIGNED_ATOMIC);")
     }
 
     /// Atomic loads and stores: the alignment check, then the plain access.
@@ -141,15 +141,16 @@ extension FunctionLowering {
 
     /// Read-modify-write and compare-exchange: the old value is the result.
     mutating func lowerAtomicReadModifyWrite(_ operation: AtomicAccess.Operation, _ type: ValueType, cType: String, _ memarg: MemArg) {
-        usesMemory = true
         let replacement = operation == .compareExchange ? popSimple() : nil
         let operand = popSimple()
         let address = popSimple()
         flushState()
         checkAtomicAlignment(address.expression, memarg, alignment: AtomicAccess.naturalAlignment(cType))
+        stack.append(address)
+        let (access, _) = popAccess(memarg)
         let result = resultSlot(type)
         let valueType = CSyntax.type(type)
-        emit("{ \(cType) *cell = &MEM(M, \(address.expression), \(memarg.offset), \(cType)); \(cType) old = *cell;")
+        emit("{ \(cType) *cell = (\(cType) *)\(access.pointer); \(cType) old = *cell;")
         switch operation {
         case .add: emit("*cell = (\(cType))(old + (\(cType))\(operand.expression));")
         case .sub: emit("*cell = (\(cType))(old - (\(cType))\(operand.expression));")
@@ -167,12 +168,13 @@ extension FunctionLowering {
     /// `memory.atomic.notify`: checks the address like a 4-byte access; nobody waits on an
     /// unshared memory, so it wakes 0 threads.
     mutating func lowerAtomicNotify(_ memarg: MemArg) {
-        usesMemory = true
         _ = pop()
         let address = popSimple()
         flushState()
         checkAtomicAlignment(address.expression, memarg, alignment: 2)
-        emit("{ u32 probe = LOAD(M, \(address.expression), \(memarg.offset), u32); (void)probe; }")
+        stack.append(address)
+        let (access, _) = popAccess(memarg)
+        emit("{ u32 probe = \(access.load("u32")); (void)probe; }")
         push(.i32, "0u")
     }
 

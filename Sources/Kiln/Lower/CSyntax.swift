@@ -55,6 +55,8 @@ enum CSyntax {
     static func functionPointerType(_ typeIndex: Int) -> String { "kiln_ft\(typeIndex)" }
     static func entryThunk(_ typeIndex: Int) -> String { "kiln_entry\(typeIndex)" }
     static func local(_ index: Int) -> String { "l\(index)" }
+    /// The function's cached base of memory `index` (a `u8 *`).
+    static func memoryBase(_ index: UInt32) -> String { "M\(index)" }
     static func slot(_ height: Int, _ type: ValueType) -> String { "s\(height)\(suffix(type))" }
     static func label(_ id: Int) -> String { "L\(id)" }
     static func handler(_ index: Int) -> String { "H\(index)" }

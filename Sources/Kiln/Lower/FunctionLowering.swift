@@ -69,7 +69,13 @@ struct FunctionLowering {
     var slotsUsed: Set<String> = []
     var slotDeclarations: [String] = []
     private var nextLabel = 0
-    var usesMemory = false
+    /// Memories whose base the function reads (`memoryBase`).
+    var memoriesUsed: Set<UInt32> = []
+    /// Locals (C names) used as 64-bit memory addresses whose high half is checked to be zero in
+    /// the straight-line code since the last label (MemoryLowering).
+    var checkedAddressLocals: Set<String> = []
+    /// The last address check emitted: where its line starts and ends in `out`, what it tests.
+    private var lastAddressCheck: (start: Int, addresses: String, end: Int)?
     /// C declarations of the runtime helpers the function calls that TCC does not see in the
     /// prelude (SIMD): ModuleLowering emits them once per module.
     var helperDeclarations: Set<String> = []
@@ -116,7 +122,7 @@ struct FunctionLowering {
         if !slotDeclarations.isEmpty {
             header += "    " + slotDeclarations.joined(separator: "\n    ") + "\n"
         }
-        if usesMemory { header += "    u8 *M = ctx->mem0;\n" }
+        header += memoryBaseDeclarations()
         if usesEntryHandler { header += "    kiln_handler *HE = ctx->exec->handler;\n" }
         for index in 0..<handlerCount {
             header += "    kiln_handler \(CSyntax.handler(index)); kiln_exception *\(CSyntax.caught(index));\n"
@@ -141,6 +147,21 @@ struct FunctionLowering {
     /// neither indentation nor recursion in TCC's parser.
     mutating func emit(_ line: String) {
         out += "    " + line + "\n"
+    }
+
+    /// `CHECK_ADDR64(address);`, merged with a check just before it into one test of both
+    /// addresses' high halves: `CHECK_ADDR64(a | b);`.
+    mutating func emitAddressCheck(_ address: String) {
+        if let last = lastAddressCheck, last.end == out.utf8.count {
+            out.removeLast(out.utf8.count - last.start)
+            let merged = last.addresses + " | " + address
+            lastAddressCheck = (out.utf8.count, merged, 0)
+            emit("CHECK_ADDR64(\(merged));")
+        } else {
+            lastAddressCheck = (out.utf8.count, address, 0)
+            emit("CHECK_ADDR64(\(address));")
+        }
+        lastAddressCheck!.end = out.utf8.count
     }
 
     mutating func slotName(_ height: Int, _ type: ValueType) -> String {
@@ -312,6 +333,8 @@ struct FunctionLowering {
     }
 
     mutating func emitLabel(_ label: Int) {
+        // Other paths join here: what was checked on one of them is not known on the others.
+        checkedAddressLocals.removeAll()
         out += "\(CSyntax.label(label)):;\n"
     }
 
@@ -458,11 +481,13 @@ struct FunctionLowering {
             let value = pop()
             flushReaders(ofLocal: index)
             let name = CSyntax.local(Int(index))
+            checkedAddressLocals.remove(name)
             if value.expression != name { emit("\(name) = \(value.expression);") }
         case .localTee(let index):
             let value = pop()
             flushReaders(ofLocal: index)
             let name = CSyntax.local(Int(index))
+            checkedAddressLocals.remove(name)
             if value.expression != name { emit("\(name) = \(value.expression);") }
             push(value.type, name, locals: [index])
         case .globalGet(let index):
@@ -496,13 +521,19 @@ struct FunctionLowering {
         case .v128Const, .i8x16Shuffle, .simd, .simdLane, .simdMemLane:
             try lowerSIMD(instruction)
         case .memorySize(let memory):
-            push(.i32, "(u32)ctx->memories[\(memory)]->pages", readsState: true)
+            if isMemory64(memory) {
+                push(.i64, "ctx->memories[\(memory)]->pages", readsState: true)
+            } else {
+                push(.i32, "(u32)ctx->memories[\(memory)]->pages", readsState: true)
+            }
         case .memoryGrow(let memory):
+            // The helper returns a u64 (-1 on failure): a 32-bit memory takes its low half.
             let delta = pop()
             flushState()
-            let result = resultSlot(.i32)
-            emit("\(result) = kiln_memory_grow(ctx, \(memory)u, \(delta.expression));")
-            pushSlot(.i32)
+            let type: ValueType = isMemory64(memory) ? .i64 : .i32
+            let result = resultSlot(type)
+            emit("\(result) = \(type == .i32 ? "(u32)" : "")kiln_memory_grow(ctx, \(memory)u, \(delta.expression));")
+            pushSlot(type)
         case .i32Const(let value):
             push(.i32, CSyntax.i32(UInt32(bitPattern: value)))
         case .i64Const(let value):
@@ -587,11 +618,16 @@ struct FunctionLowering {
             let delta = pop()
             let initial = pop()
             flushState()
-            let result = resultSlot(.i32)
-            emit("\(result) = kiln_table_grow(ctx, \(table)u, \(initial.expression), \(delta.expression));")
-            pushSlot(.i32)
+            let type: ValueType = isTable64(table) ? .i64 : .i32
+            let result = resultSlot(type)
+            emit("\(result) = \(type == .i32 ? "(u32)" : "")kiln_table_grow(ctx, \(table)u, \(initial.expression), \(delta.expression));")
+            pushSlot(type)
         case .tableSize(let table):
-            push(.i32, "ctx->tables[\(table)]->size", readsState: true)
+            if isTable64(table) {
+                push(.i64, "(u64)ctx->tables[\(table)]->size", readsState: true)
+            } else {
+                push(.i32, "ctx->tables[\(table)]->size", readsState: true)
+            }
         default:
             guard let (operation, type, cType, memarg) = AtomicAccess.readModifyWrite(instruction) else {
                 throw Unsupported(reason: "instruction \(instruction)")
@@ -656,7 +692,8 @@ struct FunctionLowering {
         let arguments = stack.suffix(calleeType.parameters.count).map(\.expression)
         stack.removeLast(calleeType.parameters.count)
         let signature = signatureIDs[typeIndex]
-        emit("{ u32 element = \(index.expression); kiln_table *table = ctx->tables[\(table)]; kiln_funcref *entry;")
+        let elementType = isTable64(UInt32(table)) ? "u64" : "u32"
+        emit("{ \(elementType) element = \(index.expression); kiln_table *table = ctx->tables[\(table)]; kiln_funcref *entry;")
         emit("if (element >= table->size) TRAP(UNDEFINED_ELEMENT);")
         emit("entry = &table->elems[element];")
         emit("if (entry->sig != \(signature)ull) { if (!entry->ref) TRAP(UNINITIALIZED_ELEMENT); TRAP(INDIRECT_MISMATCH); }")
@@ -710,9 +747,8 @@ struct FunctionLowering {
             case .i64Load32U: (.i64, "u32", "(u64)")
             default: throw Unsupported(reason: "load \(load)")
             }
-        usesMemory = true
-        let address = pop()
-        push(result, "\(convert)LOAD(M, \(address.expression), \(memarg.offset), \(cType))", readsState: true, locals: address.locals, readsSlot: address.readsAnySlot)
+        let (access, address) = popAccess(memarg)
+        push(result, convert + access.load(cType), readsState: true, locals: address.locals, readsSlot: address.readsAnySlot)
     }
 
     mutating func lowerStore(_ store: Instruction.Store, _ memarg: MemArg) throws(Unsupported) {
@@ -727,11 +763,10 @@ struct FunctionLowering {
             case .i64Store32: "u32"
             default: throw Unsupported(reason: "store \(store)")
             }
-        usesMemory = true
         let value = pop()
-        let address = pop()
+        let (access, _) = popAccess(memarg)
         flushState()
-        emit("STORE(M, \(address.expression), \(memarg.offset), \(cType), (\(cType))(\(value.expression)));")
+        emit(access.store(cType, "(\(cType))(\(value.expression))") + ";")
     }
 
     // MARK: - Numbers

@@ -24,12 +24,11 @@ extension FunctionLowering {
     /// `v128.load` is an expression, like the scalar loads (a fault past the end traps); the
     /// others are helper calls on the address.
     mutating func lowerV128Load(_ load: Instruction.Load, _ memarg: MemArg) {
-        usesMemory = true
-        let address = pop()
+        let (access, address) = popAccess(memarg)
         let helper: String
         switch load {
         case .v128Load:
-            push(.v128, "LOAD(M, \(address.expression), \(memarg.offset), kiln_value)", readsState: true, locals: address.locals, readsSlot: address.readsAnySlot)
+            push(.v128, access.load("kiln_value"), readsState: true, locals: address.locals, readsSlot: address.readsAnySlot)
             return
         case .v128Load8X8S: helper = "kiln_v128_load8x8_s"
         case .v128Load8X8U: helper = "kiln_v128_load8x8_u"
@@ -46,18 +45,17 @@ extension FunctionLowering {
         }
         helperDeclarations.insert("kiln_v128_load \(helper);")
         let result = v128Result()
-        emit("\(helper)(&\(result), ADDR(M, \(address.expression), \(memarg.offset)));")
+        emit("\(helper)(&\(result), \(access.pointer));")
         pushSlot(.v128)
     }
 
     /// One 16-byte store by a helper: two 8-byte stores would write half of a store that traps.
     mutating func lowerV128Store(_ memarg: MemArg) {
-        usesMemory = true
         let value = popV128(1)[0]
-        let address = pop()
+        let (access, _) = popAccess(memarg)
         flushState()
         helperDeclarations.insert("void kiln_v128_store(u8 *p, const kiln_value *v);")
-        emit("kiln_v128_store(ADDR(M, \(address.expression), \(memarg.offset)), &\(value.expression));")
+        emit("kiln_v128_store(\(access.pointer), &\(value.expression));")
     }
 
     mutating func lowerSIMD(_ instruction: Instruction) throws(Unsupported) {
@@ -151,7 +149,6 @@ extension FunctionLowering {
     }
 
     private mutating func lowerMemLane(_ op: Instruction.SimdMemLane, _ memarg: MemArg, lane: Int) {
-        usesMemory = true
         let (cType, field): (String, String) =
             switch op {
             case .v128Load8Lane, .v128Store8Lane: ("u8", "u8x16")
@@ -160,16 +157,16 @@ extension FunctionLowering {
             case .v128Load64Lane, .v128Store64Lane: ("u64", "u64x2")
             }
         let vector = popV128(1)[0]
-        let address = pop()
+        let (access, _) = popAccess(memarg)
         switch op {
         case .v128Load8Lane, .v128Load16Lane, .v128Load32Lane, .v128Load64Lane:
             // The address may read the result's slot (an extracted lane): load before writing it.
             let result = v128Result()
-            emit("{ \(cType) lane = LOAD(M, \(address.expression), \(memarg.offset), \(cType)); \(result) = \(vector.expression); \(result).\(field)[\(lane)] = lane; }")
+            emit("{ \(cType) lane = \(access.load(cType)); \(result) = \(vector.expression); \(result).\(field)[\(lane)] = lane; }")
             pushSlot(.v128)
         case .v128Store8Lane, .v128Store16Lane, .v128Store32Lane, .v128Store64Lane:
             flushState()
-            emit("STORE(M, \(address.expression), \(memarg.offset), \(cType), \(vector.expression).\(field)[\(lane)]);")
+            emit(access.store(cType, "\(vector.expression).\(field)[\(lane)]") + ";")
         }
     }
 
@@ -215,9 +212,29 @@ extension FunctionLowering {
         }
     }
 
-    /// The simd.c helper of each Wasm 2.0 vector operation; nil for relaxed SIMD (Wasm 3.0).
+    /// The simd.c helper of each vector operation. Relaxed SIMD (Wasm 3.0) operations give one
+    /// of the results the spec allows, always the same (README, "SIMD notes"): most are their
+    /// Wasm 2.0 counterpart's, the others have helpers of their own.
     static func helper(_ op: Instruction.Simd) -> String? {
         switch op {
+        case .i8x16RelaxedSwizzle: "kiln_i8x16_swizzle"
+        case .i32x4RelaxedTruncF32X4S: "kiln_i32x4_trunc_sat_f32x4_s"
+        case .i32x4RelaxedTruncF32X4U: "kiln_i32x4_trunc_sat_f32x4_u"
+        case .i32x4RelaxedTruncF64X2SZero: "kiln_i32x4_trunc_sat_f64x2_s_zero"
+        case .i32x4RelaxedTruncF64X2UZero: "kiln_i32x4_trunc_sat_f64x2_u_zero"
+        case .f32x4RelaxedMadd: "kiln_f32x4_relaxed_madd"
+        case .f32x4RelaxedNmadd: "kiln_f32x4_relaxed_nmadd"
+        case .f64x2RelaxedMadd: "kiln_f64x2_relaxed_madd"
+        case .f64x2RelaxedNmadd: "kiln_f64x2_relaxed_nmadd"
+        case .i8x16RelaxedLaneselect, .i16x8RelaxedLaneselect, .i32x4RelaxedLaneselect, .i64x2RelaxedLaneselect:
+            "kiln_v128_bitselect"
+        case .f32x4RelaxedMin: "kiln_f32x4_min"
+        case .f32x4RelaxedMax: "kiln_f32x4_max"
+        case .f64x2RelaxedMin: "kiln_f64x2_min"
+        case .f64x2RelaxedMax: "kiln_f64x2_max"
+        case .i16x8RelaxedQ15MulrS: "kiln_i16x8_q15_mulr_sat_s"
+        case .i16x8RelaxedDotI8X16I7X16S: "kiln_i16x8_relaxed_dot_i8x16_i7x16_s"
+        case .i32x4RelaxedDotI8X16I7X16AddS: "kiln_i32x4_relaxed_dot_i8x16_i7x16_add_s"
         case .i8x16Swizzle: "kiln_i8x16_swizzle"
         case .i8x16Eq: "kiln_i8x16_eq"
         case .i8x16Ne: "kiln_i8x16_ne"

@@ -141,10 +141,12 @@ struct Instantiation {
         for (index, segment) in info.elements.enumerated() {
             switch segment.mode {
             case .active(let table, let offset):
-                let start = try evaluate(offset, context: context).i32
+                let value = try evaluate(offset, context: context)
+                let start = info.tables[Int(table)].limits.isMemory64 ? value.i64 : UInt64(value.i32)
                 let elements = context.pointee.elems[index]
                 let target = context.pointee.tables[Int(table)]!
-                guard UInt64(start) + elements.length <= UInt64(target.pointee.size) else {
+                let size = UInt64(target.pointee.size)
+                guard elements.length <= size, start <= size - elements.length else {
                     throw Trap(reason: .tableOutOfBounds, backtrace: [], underlying: nil)
                 }
                 for offset in 0..<Int(elements.length) {
@@ -159,10 +161,12 @@ struct Instantiation {
         }
         for (index, segment) in info.data.enumerated() {
             guard case .active(let active) = segment else { continue }
-            let start = try evaluate(active.offset, context: context).i32
+            let value = try evaluate(active.offset, context: context)
+            let start = info.memories[Int(active.index)].isMemory64 ? value.i64 : UInt64(value.i32)
             let memory = context.pointee.memories[Int(active.index)]!
             let length = UInt64(active.initializer.count)
-            guard UInt64(start) + length <= memory.pointee.pages * 65536 else {
+            let size = memory.pointee.pages * 65536
+            guard length <= size, start <= size - length else {
                 throw Trap(reason: .memoryOutOfBounds, backtrace: [], underlying: nil)
             }
             let segmentData = context.pointee.data[index]
@@ -271,6 +275,8 @@ struct Instantiation {
     }
 
     private func limitsMatch(_ actual: Limits, _ required: Limits) -> Bool {
+        // A 64-bit memory or table only matches a 64-bit import, a 32-bit one a 32-bit import.
+        guard actual.isMemory64 == required.isMemory64 else { return false }
         guard actual.min >= required.min else { return false }
         guard let requiredMax = required.max else { return true }
         guard let actualMax = actual.max else { return false }

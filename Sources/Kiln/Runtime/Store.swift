@@ -67,6 +67,12 @@ public final class Store: @unchecked Sendable {
     func makeMemory(_ type: MemoryType) throws(KilnError) -> UnsafeMutablePointer<kiln_memory> {
         let memory = UnsafeMutablePointer<kiln_memory>.allocate(capacity: 1)
         memory.initialize(to: kiln_memory())
+        // Memories of both address types hold at most 65536 pages (4 GiB): the generated code's
+        // bounds checks rely on it (see MEM64 in the prelude).
+        guard type.min <= 65536 else {
+            memory.deallocate()
+            throw KilnError.unlinkable(reason: "a memory of \(type.min) pages is larger than Kiln supports (65536 pages, 4 GiB)")
+        }
         guard kiln_memory_create(memory, type.min, min(type.max ?? 65536, 65536)) == 0 else {
             memory.deallocate()
             throw KilnError.unlinkable(reason: "cannot reserve address space for a memory of \(type.min) pages")
@@ -79,6 +85,14 @@ public final class Store: @unchecked Sendable {
     private var memoryTypes: [UnsafeMutablePointer<kiln_memory>: MemoryType] = [:]
     /// The type of every tag of this store.
     var tagTypes: [UnsafeMutablePointer<kiln_tag>: FunctionType] = [:]
+    private var tableLimits: [UnsafeMutablePointer<kiln_table>: Limits] = [:]
+
+    /// The table's limits as declared (address type and maximum), with its current size as the minimum.
+    func declaredLimits(of table: UnsafeMutablePointer<kiln_table>) -> Limits {
+        var limits = tableLimits[table] ?? Limits(min: 0, max: table.pointee.max == UInt32.max ? nil : UInt64(table.pointee.max))
+        limits.min = UInt64(table.pointee.size)
+        return limits
+    }
 
     /// The memory's limits as declared, with its current size as the minimum.
     func declaredLimits(of memory: UnsafeMutablePointer<kiln_memory>) -> Limits {
@@ -95,6 +109,7 @@ public final class Store: @unchecked Sendable {
             table.deallocate()
             throw KilnError.unlinkable(reason: "cannot allocate a table of \(type.limits.min) elements")
         }
+        tableLimits[table] = type.limits
         // Slots of function tables copy the function's record; other references are kept as is.
         switch type.elementType.heapType {
         case .funcRef, .abstract(.noFunc), .concrete: table.pointee.is_funcref = 1

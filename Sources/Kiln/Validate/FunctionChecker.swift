@@ -28,7 +28,10 @@ extension Validator {
         let signatures: [Signature]
         let functionTypes: [UInt32]
         let tables: [VType]
-        let memoryCount: Int
+        /// Address type of every table and memory: .i64 for table64 and memory64, else .i32.
+        let tableAddressTypes: [VType]
+        let memoryAddressTypes: [VType]
+        var memoryCount: Int { memoryAddressTypes.count }
         let tagTypes: [UInt32]
         let globalTypes: [VType]
         let globalMutable: [Bool]
@@ -66,7 +69,8 @@ extension Validator {
             signatures = context.signatures
             functionTypes = context.functionTypes
             tables = context.tables
-            memoryCount = context.memoryCount
+            tableAddressTypes = context.tableAddressTypes
+            memoryAddressTypes = context.memoryAddressTypes
             tagTypes = context.tagTypes
             globalTypes = context.globalTypes
             globalMutable = context.globalMutable
@@ -275,9 +279,17 @@ extension Validator {
 
         // MARK: Index spaces
 
-        func checkMemory(_ index: UInt32) throws(KilnError) {
+        /// The memory's address type.
+        func checkMemory(_ index: UInt32) throws(KilnError) -> VType {
             guard Int(index) < memoryCount else { throw fail("unknown memory \(index)") }
+            return memoryAddressTypes[Int(index)]
         }
+
+        /// The table's address type.
+        func tableAddress(_ index: UInt32) -> VType { tableAddressTypes[Int(index)] }
+
+        /// The narrower of two address types (the length operand of a copy between them).
+        static func narrower(_ a: VType, _ b: VType) -> VType { a == .i64 && b == .i64 ? .i64 : .i32 }
 
         func table(_ index: UInt32) throws(KilnError) -> VType {
             guard Int(index) < tables.count else { throw fail("unknown table \(index)") }
@@ -290,18 +302,21 @@ extension Validator {
         }
 
         /// Atomic accesses must be exactly naturally aligned.
-        func checkAtomicMemArg(_ memarg: WasmParser.MemArg, natural: Int) throws(KilnError) {
-            try checkMemArg(memarg, natural: natural)
+        func checkAtomicMemArg(_ memarg: WasmParser.MemArg, natural: Int) throws(KilnError) -> VType {
+            let address = try checkMemArg(memarg, natural: natural)
             guard memarg.align == UInt32(natural) else { throw fail("alignment must be equal to natural alignment") }
+            return address
         }
 
-        func checkMemArg(_ memarg: WasmParser.MemArg, natural: Int) throws(KilnError) {
-            try checkMemory(memarg.memory)
+        /// Checks a memory immediate; returns the memory's address type.
+        func checkMemArg(_ memarg: WasmParser.MemArg, natural: Int) throws(KilnError) -> VType {
+            let address = try checkMemory(memarg.memory)
             // Flag bits above the alignment and the memory-index bit make the encoding malformed.
             guard memarg.align < 64 else { throw malformed("malformed memop flags") }
             guard memarg.align <= UInt32(natural) else { throw fail("alignment must not be larger than natural") }
             // 32-bit memories take 32-bit offsets.
-            guard memarg.offset <= UInt64(UInt32.max) else { throw fail("offset out of range") }
+            guard address == .i64 || memarg.offset <= UInt64(UInt32.max) else { throw fail("offset out of range") }
+            return address
         }
 
         // MARK: Function bodies
@@ -484,7 +499,7 @@ extension Validator {
                 guard Int(typeIndex) < signatures.count else { throw fail("unknown type \(typeIndex)") }
                 guard VType.matches(elementType, .funcref) else { throw mismatch() }
                 let type = signatures[Int(typeIndex)]
-                try pop(.i32)
+                try pop(tableAddress(tableIndex))
                 try pop(sequence: type.paramStart, count: type.paramCount)
                 push(sequence: type.resultStart, count: type.resultCount)
 
@@ -531,62 +546,64 @@ extension Validator {
             // Tables.
             case .tableGet(let index):
                 let type = try table(index)
-                try pop(.i32)
+                try pop(tableAddress(index))
                 push(type)
             case .tableSet(let index):
                 let type = try table(index)
-                try pop(.i32, type)
+                try pop(tableAddress(index), type)
             case .tableSize(let index):
                 _ = try table(index)
-                push(.i32)
+                push(tableAddress(index))
             case .tableGrow(let index):
                 let type = try table(index)
-                try pop(type, .i32)
-                push(.i32)
+                let address = tableAddress(index)
+                try pop(type, address)
+                push(address)
             case .tableFill(let index):
                 let type = try table(index)
-                try pop(.i32, type, .i32)
+                let address = tableAddress(index)
+                try pop(address, type, address)
             case .tableCopy(let destination, let source):
                 let destinationType = try table(destination)
                 let sourceType = try table(source)
                 guard VType.matches(sourceType, destinationType) else { throw mismatch() }
-                try pop(.i32, .i32, .i32)
+                let (d, s) = (tableAddress(destination), tableAddress(source))
+                try pop(d, s, Self.narrower(d, s))
             case .tableInit(let elementIndex, let tableIndex):
                 let tableType = try table(tableIndex)
                 guard Int(elementIndex) < elementTypes.count else { throw fail("unknown elem segment \(elementIndex)") }
                 guard VType.matches(elementTypes[Int(elementIndex)], tableType) else { throw mismatch() }
-                try pop(.i32, .i32, .i32)
+                try pop(tableAddress(tableIndex), .i32, .i32)
             case .elemDrop(let elementIndex):
                 guard Int(elementIndex) < elementTypes.count else { throw fail("unknown elem segment \(elementIndex)") }
 
             // Memory.
             case .load(let op, let memarg):
-                try checkMemArg(memarg, natural: op.naturalAlignment)
-                if AtomicAccess.isAtomic(op) { try checkAtomicMemArg(memarg, natural: op.naturalAlignment) }
-                try pop(.i32)
+                let address = try checkMemArg(memarg, natural: op.naturalAlignment)
+                if AtomicAccess.isAtomic(op) { _ = try checkAtomicMemArg(memarg, natural: op.naturalAlignment) }
+                try pop(address)
                 push(try types.operandType(op.type))
             case .store(let op, let memarg):
-                try checkMemArg(memarg, natural: op.naturalAlignment)
-                if AtomicAccess.isAtomic(op) { try checkAtomicMemArg(memarg, natural: op.naturalAlignment) }
-                try pop(.i32, try types.operandType(op.type))
+                let address = try checkMemArg(memarg, natural: op.naturalAlignment)
+                if AtomicAccess.isAtomic(op) { _ = try checkAtomicMemArg(memarg, natural: op.naturalAlignment) }
+                try pop(address, try types.operandType(op.type))
             case .memorySize(let memory):
-                try checkMemory(memory)
-                push(.i32)
+                push(try checkMemory(memory))
             case .memoryGrow(let memory):
-                try checkMemory(memory)
-                try pop(.i32)
-                push(.i32)
+                let address = try checkMemory(memory)
+                try pop(address)
+                push(address)
             case .memoryFill(let memory):
-                try checkMemory(memory)
-                try pop(.i32, .i32, .i32)
+                let address = try checkMemory(memory)
+                try pop(address, .i32, address)
             case .memoryCopy(let destination, let source):
-                try checkMemory(destination)
-                try checkMemory(source)
-                try pop(.i32, .i32, .i32)
+                let d = try checkMemory(destination)
+                let s = try checkMemory(source)
+                try pop(d, s, Self.narrower(d, s))
             case .memoryInit(let dataIndex, let memory):
-                try checkMemory(memory)
+                let address = try checkMemory(memory)
                 try checkData(dataIndex)
-                try pop(.i32, .i32, .i32)
+                try pop(address, .i32, .i32)
             case .dataDrop(let dataIndex):
                 try checkData(dataIndex)
 
@@ -692,9 +709,9 @@ extension Validator {
                 }
             case .simdMemLane(let op, let memarg, let lane):
                 let (natural, isStore) = Validator.memLaneShape(of: op)
-                try checkMemArg(memarg, natural: natural)
+                let address = try checkMemArg(memarg, natural: natural)
                 guard Int(lane) < 16 >> natural else { throw fail("invalid lane index") }
-                try pop(.i32, .v128)
+                try pop(address, .v128)
                 if !isStore { push(.v128) }
 
             // Exceptions.
@@ -737,7 +754,7 @@ extension Validator {
                 guard VType.matches(elementType, .funcref) else { throw mismatch() }
                 let type = signatures[Int(typeIndex)]
                 try checkTailResults(type)
-                try pop(.i32)
+                try pop(tableAddress(tableIndex))
                 try pop(sequence: type.paramStart, count: type.paramCount)
                 markUnreachable()
             case .returnCallRef(let typeIndex):
@@ -751,16 +768,16 @@ extension Validator {
             case .atomicFence:
                 break
             case .memoryAtomicNotify(let memarg):
-                try checkAtomicMemArg(memarg, natural: 2)
-                try pop(.i32, .i32)
+                let address = try checkAtomicMemArg(memarg, natural: 2)
+                try pop(address, .i32)
                 push(.i32)
             case .memoryAtomicWait32(let memarg):
-                try checkAtomicMemArg(memarg, natural: 2)
-                try pop(.i32, .i32, .i64)
+                let address = try checkAtomicMemArg(memarg, natural: 2)
+                try pop(address, .i32, .i64)
                 push(.i32)
             case .memoryAtomicWait64(let memarg):
-                try checkAtomicMemArg(memarg, natural: 3)
-                try pop(.i32, .i64, .i64)
+                let address = try checkAtomicMemArg(memarg, natural: 3)
+                try pop(address, .i64, .i64)
                 push(.i32)
             case .i32AtomicRmwAdd, .i64AtomicRmwAdd, .i32AtomicRmw8AddU, .i32AtomicRmw16AddU,
                 .i64AtomicRmw8AddU, .i64AtomicRmw16AddU, .i64AtomicRmw32AddU,
@@ -777,9 +794,9 @@ extension Validator {
                 .i32AtomicRmwCmpxchg, .i64AtomicRmwCmpxchg, .i32AtomicRmw8CmpxchgU, .i32AtomicRmw16CmpxchgU,
                 .i64AtomicRmw8CmpxchgU, .i64AtomicRmw16CmpxchgU, .i64AtomicRmw32CmpxchgU:
                 let (operation, valueType, cType, memarg) = AtomicAccess.readModifyWrite(instruction)!
-                try checkAtomicMemArg(memarg, natural: AtomicAccess.naturalAlignment(cType))
+                let address = try checkAtomicMemArg(memarg, natural: AtomicAccess.naturalAlignment(cType))
                 let type = try types.operandType(valueType)
-                if operation == .compareExchange { try pop(.i32, type, type) } else { try pop(.i32, type) }
+                if operation == .compareExchange { try pop(address, type, type) } else { try pop(address, type) }
                 push(type)
             case .refI31, .i31GetS, .i31GetU, .structNew, .structNewDefault, .structGet, .structGetS,
                 .structGetU, .structSet, .arrayNew, .arrayNewDefault, .arrayNewFixed, .arrayGet, .arrayGetS,

@@ -2,7 +2,9 @@ import WasmParser
 import WasmTypes
 
 /// WebAssembly 2.0 validation (MVP, multi-value, reference types, bulk memory, sign extension,
-/// saturating truncation, SIMD), with the spec interpreter's error wording.
+/// saturating truncation, SIMD) and the Wasm 3.0 features Kiln runs (typed function references,
+/// multi-memory, memory64 and table64 (operands typed by each memory's and table's address type),
+/// relaxed SIMD, extended constant expressions), with the spec interpreter's error wording.
 ///
 /// Module-level checks live here; function bodies are checked by `Validator.FunctionChecker`
 /// (FunctionChecker.swift), which follows the spec appendix's validation algorithm.
@@ -24,9 +26,6 @@ enum Validator {
         }
 
         try context.checkStartAndExports(module)
-        if module.memories.count > 1 {
-            throw invalid("multiple memories")
-        }
     }
 
     @inline(never)
@@ -63,7 +62,10 @@ extension Validator {
         var functionTypes: [UInt32] = []
         /// Element type of every table.
         var tables: [VType] = []
-        var memoryCount = 0
+        /// Address type of every table and memory: .i64 for table64 and memory64, else .i32.
+        var tableAddressTypes: [VType] = []
+        var memoryAddressTypes: [VType] = []
+        var memoryCount: Int { memoryAddressTypes.count }
         /// Type index of every tag, imports first.
         var tagTypes: [UInt32] = []
         var globalTypes: [VType] = []
@@ -123,8 +125,11 @@ extension Validator {
             // Tables and memories (their types are checked in `checkModuleFields`, like the
             // reference interpreter, after globals).
             tables.reserveCapacity(module.tables.count)
-            for table in module.tables { tables.append(try types.operandType(table.elementType)) }
-            memoryCount = module.memories.count
+            for table in module.tables {
+                tables.append(try types.operandType(table.elementType))
+                tableAddressTypes.append(table.limits.isMemory64 ? .i64 : .i32)
+            }
+            memoryAddressTypes = module.memories.map { $0.isMemory64 ? .i64 : .i32 }
 
             // Globals: types now, initializers in `checkModuleFields`.
             globalTypes.reserveCapacity(module.globals.count)
@@ -172,14 +177,21 @@ extension Validator {
 
         func checkTableType(_ type: WasmParser.TableType) throws(KilnError) {
             _ = try types.operandType(type.elementType)
-            if type.limits.isMemory64 { throw KilnError.unsupported(feature: "table64") }
-            try Context.checkLimits(type.limits, range: 0xFFFF_FFFF, message: "table size must be at most 2^32-1")
+            if type.limits.isMemory64 {
+                // Any u64 is a valid table64 limit.
+                try Context.checkLimits(type.limits, range: UInt64.max, message: "table size must be at most 2^64-1")
+            } else {
+                try Context.checkLimits(type.limits, range: 0xFFFF_FFFF, message: "table size must be at most 2^32-1")
+            }
         }
 
         static func checkMemoryType(_ type: WasmParser.MemoryType) throws(KilnError) {
-            if type.isMemory64 { throw KilnError.unsupported(feature: "memory64") }
             if type.shared { throw KilnError.unsupported(feature: "threads (shared memory)") }
-            try checkLimits(type, range: 0x1_0000, message: "memory size must be at most 65536 pages (4GiB)")
+            if type.isMemory64 {
+                try checkLimits(type, range: 1 << 48, message: "memory size must be at most 2^48 pages (256TiB)")
+            } else {
+                try checkLimits(type, range: 0x1_0000, message: "memory size must be at most 65536 pages (4GiB)")
+            }
         }
 
         static func checkLimits(_ limits: WasmParser.Limits, range: UInt64, message: String) throws(KilnError) {
@@ -226,14 +238,14 @@ extension Validator {
                 if case .active(let table, let offset) = segment.mode {
                     guard Int(table) < tables.count else { throw invalid("unknown table \(table)") }
                     guard VType.matches(type, tables[Int(table)]) else { throw invalid("type mismatch") }
-                    try checkConstant(offset, expected: .i32, globalLimit: globalTypes.count)
+                    try checkConstant(offset, expected: tableAddressTypes[Int(table)], globalLimit: globalTypes.count)
                 }
             }
 
             for segment in module.data {
                 if case .active(let active) = segment {
                     guard Int(active.index) < memoryCount else { throw invalid("unknown memory \(active.index)") }
-                    try checkConstant(active.offset, expected: .i32, globalLimit: globalTypes.count)
+                    try checkConstant(active.offset, expected: memoryAddressTypes[Int(active.index)], globalLimit: globalTypes.count)
                 }
             }
         }
