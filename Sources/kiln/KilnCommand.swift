@@ -263,7 +263,7 @@ struct Validate: ParsableCommand {
         discussion: """
             With --batch, reads one path per line from standard input and prints one line per \
             module: "valid", or the kind of failure (malformed, invalid, unsupported, io) and the \
-            message, separated by a tab. The exit status is then 0 unless a path cannot be read.
+            message, separated by a tab; it exits with status 0 at the end of the input.
             """)
 
     @Argument(help: "A .wasm or .wat file.") var file: String?

@@ -19,6 +19,7 @@ final class FeatureTests: XCTestCase {
              module([0xfd, 0x0c] + v128Zero + [0xfd, 0x0c] + v128Zero + [0xfd, 0x80, 0x02, 0x1a, 0x0b])),
             ("tail call", .tailCalls, module([0x12, 0x00, 0x0b])),
             ("exceptions (try_table)", .exceptions, module([0x1f, 0x40, 0x00, 0x0b, 0x0b])),
+            ("empty tag section", .exceptions, header + Builder.section(13, [0x00])),
             ("legacy exceptions", .legacyExceptions, module([0x06, 0x40, 0x19, 0x0b, 0x0b])),
             ("multi-memory", .multiMemory,
              header + Builder.section(5, [0x02, 0x00, 0x01, 0x00, 0x01])),

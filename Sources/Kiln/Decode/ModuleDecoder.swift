@@ -110,6 +110,8 @@ enum ModuleDecoder {
                     info.globalInitializers.append(global.initializer)
                 }
             case .tagSection(let tags):
+                // The section itself is exception handling, even with no tags in it.
+                try gate.require(.exceptions, "tag section")
                 info.tags += tags.map(\.type)
             case .exportSection(let exports):
                 info.exports = exports
