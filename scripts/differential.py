@@ -151,6 +151,9 @@ def main():
             for name, export_type in exports:
                 if not isinstance(export_type, wasmtime.FuncType):
                     continue
+                if "\0" in name:  # cannot be passed on a command line
+                    skipped += 1
+                    continue
                 try:
                     params, results = export_type.params, export_type.results
                 except Exception:

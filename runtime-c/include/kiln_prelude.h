@@ -91,7 +91,7 @@ typedef struct kiln_exception {
  * pointer, resume address): no signal mask, no system call. */
 typedef struct kiln_handler {
     struct kiln_handler *prev;
-    u64 jump[20];
+    u64 jump[22];   /* AArch64 saves 21 words (x19-x30, sp, d8-d15), x86-64 8 */
 } kiln_handler;
 
 /* Per-thread-of-execution state shared by every instance of a store. */
@@ -103,6 +103,7 @@ typedef struct kiln_exec {
     kiln_handler *handler;       /* innermost handler of the innermost entry, NULL if none */
     kiln_exception *exception;   /* the exception being thrown or leaving Wasm */
     kiln_exception *kept;        /* exceptions an exnref may name, freed with the store */
+    u64 kept_count;              /* bounded: see KILN_MAX_KEPT_EXCEPTIONS in entry.c */
     /* A pending tail call (return_call*): the function that made it has returned to the
      * trampoline (kiln_tail_loop), which calls tail_thunk(tail_code, tail_ctx, tail_values). */
     void *tail_thunk;
@@ -165,6 +166,7 @@ enum {
     KILN_TRAP_NULL_EXCEPTION_REFERENCE = 14,
     KILN_TRAP_UNALIGNED_ATOMIC = 16,
     KILN_TRAP_EXPECTED_SHARED_MEMORY = 17,
+    KILN_TRAP_OUT_OF_MEMORY = 18,
     /* Not a trap: a Wasm exception left the entry (exec->exception holds it). */
     KILN_TRAP_EXCEPTION = 15,
 };
@@ -194,6 +196,10 @@ kiln_exception *kiln_exception_new(kiln_exec *exec, kiln_tag *tag, u32 count);
 void kiln_throw(kiln_exec *exec, kiln_exception *exception) __attribute__((noreturn));
 kiln_exception *kiln_exception_keep(kiln_exec *exec, kiln_exception *exception);
 void kiln_exception_release(kiln_exec *exec, kiln_exception *exception);
+/* The most parameters or results a function type may have (an implementation limit, as in
+ * wasm-tools and wasmtime): the size of the tail-call buffer. */
+#define KILN_MAX_ARITY 1000
+
 /* Runs pending tail calls until one returns (its results then in exec->tail_values). */
 void kiln_tail_loop(kiln_exec *exec);
 /* A host function as a tail-call target: values in and out, like an entry thunk. */

@@ -321,13 +321,16 @@ void kiln_host_tail(void *code, void *host_ctx, kiln_value *values) {
     if (status) kiln_host_failed(host->exec, status);
 }
 
+/* The buffer is allocated once, for the largest arity validation admits, and never moves: tail
+ * entries write their results through the pointer they were given, after calls that may have
+ * created functions of any arity. */
 int kiln_exec_reserve_tail(kiln_exec *exec, u64 count) {
-    if (count <= exec->tail_capacity) return 0;
-    kiln_value *values = realloc(exec->tail_values, count * sizeof(kiln_value));
-    if (!values) return -1;
-    exec->tail_values = values;
-    exec->tail_capacity = count;
-    return 0;
+    if (!exec->tail_values) {
+        exec->tail_values = calloc(KILN_MAX_ARITY, sizeof(kiln_value));
+        if (!exec->tail_values) return -1;
+        exec->tail_capacity = KILN_MAX_ARITY;
+    }
+    return count > KILN_MAX_ARITY ? -1 : 0;
 }
 
 /* ---- Exceptions ---- */
@@ -337,6 +340,7 @@ int kiln_exec_reserve_tail(kiln_exec *exec, u64 count) {
  * address. About a third of glibc's _setjmp, which also mangles pointers and checks the shadow
  * stack: try blocks are entered on hot paths of C++ code. */
 void kiln_longjmp(u64 *jump) __attribute__((noreturn));
+_Static_assert(sizeof(((kiln_handler *)0)->jump) >= 168, "kiln_setjmp stores 168 bytes on AArch64");
 #if defined(__x86_64__)
 __asm__(".text\n"
         ".globl kiln_setjmp\n"
@@ -404,14 +408,22 @@ __asm__(".text\n"
         "  ldp d12, d13, [x0, #136]\n"
         "  ldp d14, d15, [x0, #152]\n"
         "  mov w0, #1\n"
-        "  br x30\n"
+        "  ret x30\n"
         ".size kiln_longjmp, .-kiln_longjmp\n");
 #endif
 
+/* Caught exceptions that an exnref (or a legacy catch) may still name are kept until the store
+ * is freed (Kiln has no collector for them yet). So that a guest that throws and catches in a
+ * loop cannot exhaust the host's memory, a store that keeps this many traps ("out of memory")
+ * on its next throw. */
+#define KILN_MAX_KEPT_EXCEPTIONS (1u << 20)
+
 kiln_exception *kiln_exception_new(kiln_exec *exec, kiln_tag *tag, u32 count) {
-    (void)exec;
-    kiln_exception *exception = calloc(1, sizeof(kiln_exception) + (size_t)count * sizeof(kiln_value));
-    if (!exception) trap_with(exec, KILN_TRAP_STACK_EXHAUSTED, 0, (char **)__builtin_frame_address(0));
+    kiln_exception *exception = exec->kept_count >= KILN_MAX_KEPT_EXCEPTIONS
+        ? 0 : calloc(1, sizeof(kiln_exception) + (size_t)count * sizeof(kiln_value));
+    /* Out of memory: from generated code, a trap (this runs in Wasm, never under Swift frames). */
+    if (!exception && current.in_wasm) trap_with(exec, KILN_TRAP_OUT_OF_MEMORY, 0, (char **)__builtin_frame_address(0));
+    if (!exception) return 0;
     exception->tag = tag;
     exception->count = count;
     return exception;
@@ -432,6 +444,7 @@ kiln_exception *kiln_exception_keep(kiln_exec *exec, kiln_exception *exception) 
         exception->kept = 1;
         exception->next_kept = exec->kept;
         exec->kept = exception;
+        exec->kept_count++;
     }
     return exception;
 }
@@ -451,6 +464,7 @@ void kiln_exec_release(kiln_exec *exec) {
         exception = next;
     }
     exec->kept = 0;
+    exec->kept_count = 0;
     free(exec->tail_values);
     exec->tail_values = 0;
     exec->tail_capacity = 0;

@@ -84,6 +84,8 @@ public enum TrapReason: UInt32, Sendable, Equatable {
     case unalignedAtomic = 16
     /// `memory.atomic.wait` on a memory that is not shared.
     case expectedSharedMemory = 17
+    /// The runtime could not allocate what the Wasm code needed (an exception object).
+    case outOfMemory = 18
 
     /// The spec interpreter's wording, which the spec tests match.
     public var message: String {
@@ -104,6 +106,7 @@ public enum TrapReason: UInt32, Sendable, Equatable {
         case .nullExceptionReference: return "null exception reference"
         case .unalignedAtomic: return "unaligned atomic"
         case .expectedSharedMemory: return "expected shared memory"
+        case .outOfMemory: return "out of memory"
         }
     }
 }

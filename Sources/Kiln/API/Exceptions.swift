@@ -103,15 +103,27 @@ extension Store {
     /// `exec->exception` for the stub to throw. Returns the status the stub expects.
     func raise(_ exception: WasmException) -> UInt32 {
         let type = exception.tag.type
-        guard exception.tag.store === self,
-            exception.values.count == type.parameters.count,
+        guard exception.tag.store === self else {
+            pendingHostError = KilnError.invalidOperation(reason: "a host function threw a WasmException whose tag belongs to another store")
+            return UInt32(KILN_TRAP_HOST)
+        }
+        guard exception.values.count == type.parameters.count,
             zip(exception.values, type.parameters).allSatisfy({ $0.matches($1) })
         else {
             pendingHostError = KilnError.typeMismatch(
                 reason: "a host function threw a WasmException whose payload does not match its tag's type \(type.wasmText)")
             return UInt32(KILN_TRAP_HOST)
         }
-        let raw = kiln_exception_new(exec, exception.tag.tag, UInt32(exception.values.count))!
+        do {
+            for value in exception.values { try checkOwnership(value) }
+        } catch {
+            pendingHostError = error
+            return UInt32(KILN_TRAP_HOST)
+        }
+        guard let raw = kiln_exception_new(exec, exception.tag.tag, UInt32(exception.values.count)) else {
+            pendingHostError = Trap(.outOfMemory)
+            return UInt32(KILN_TRAP_HOST)
+        }
         let payload = kiln_exception_payload(raw)!
         for (index, value) in exception.values.enumerated() { payload[index] = rawValue(value) }
         exec.pointee.exception = raw

@@ -7,6 +7,9 @@ extension Store {
         if case .funcRef(let function?) = value, function.store !== self {
             throw KilnError.invalidOperation(reason: "a function of another store cannot be used in this store")
         }
+        if case .exnRef(let reference?) = value, reference.store !== self {
+            throw KilnError.invalidOperation(reason: "an exception of another store cannot be used in this store")
+        }
     }
 
     /// Synchronous calls into the store are refused while it waits for an async host function

@@ -102,7 +102,12 @@ public enum Value: Equatable, @unchecked Sendable {
 /// It stays valid as long as its store.
 public final class ExnRef: @unchecked Sendable {
     let exception: UnsafeMutableRawPointer
-    init(exception: UnsafeMutableRawPointer) { self.exception = exception }
+    /// The store that frees it: an exnref keeps its store alive.
+    let store: Store
+    init(exception: UnsafeMutableRawPointer, store: Store) {
+        self.exception = exception
+        self.store = store
+    }
 }
 
 /// An opaque host value passed to Wasm as an `externref`. Identity is preserved through Wasm:

@@ -168,20 +168,21 @@ extension FunctionLowering {
     /// `memory.atomic.notify`: checks the address like a 4-byte access; nobody waits on an
     /// unshared memory, so it wakes 0 threads.
     mutating func lowerAtomicNotify(_ memarg: MemArg) {
-        _ = pop()
+        let count = popSimple()  // evaluated: a load in it may trap
         let address = popSimple()
         flushState()
         checkAtomicAlignment(address.expression, memarg, alignment: 2)
         stack.append(address)
         let (access, _) = popAccess(memarg)
-        emit("{ u32 probe = \(access.load("u32")); (void)probe; }")
+        emit("{ u32 probe = \(access.load("u32")); (void)probe; (void)\(count.expression); }")
         push(.i32, "0u")
     }
 
     /// `memory.atomic.wait32/64` on an unshared memory traps.
     mutating func lowerAtomicWait(_ memarg: MemArg, alignment: Int) {
-        _ = pop()
-        _ = pop()
+        // The operands are evaluated (popSimple keeps a trapping one in a slot) before the trap.
+        _ = popSimple()
+        _ = popSimple()
         let address = popSimple()
         flushState()
         checkAtomicAlignment(address.expression, memarg, alignment: alignment)

@@ -185,10 +185,12 @@ public final class Store: @unchecked Sendable {
         return UnsafeMutableRawPointer(copy).assumingMemoryBound(to: kiln_funcref.self)
     }
 
-    /// The tail-call buffer holds the arguments and results of any function of the store.
+    /// The tail-call buffer (allocated once, never moved) holds the arguments and results of any
+    /// function Wasm code can tail-call: validation keeps types within `KILN_MAX_ARITY`. Only a
+    /// host function may be larger, and no validated caller can tail-call one of its type.
     func reserveTailCallArguments(for type: FunctionType) {
         let count = UInt64(max(1, type.parameters.count, type.results.count))
-        if count > exec.pointee.tail_capacity { _ = kiln_exec_reserve_tail(exec, count) }
+        _ = kiln_exec_reserve_tail(exec, count)
     }
 
     func retain(_ box: HostFunctionBox) { hostBoxes.append(box) }
@@ -237,7 +239,7 @@ public final class Store: @unchecked Sendable {
                 guard let pointer = raw.ref else { return .exnRef(nil) }
                 // Held by Swift now: freed with the store, not when Wasm code catches it again.
                 kiln_exception_keep(exec, pointer.assumingMemoryBound(to: kiln_exception.self))
-                return .exnRef(ExnRef(exception: pointer))
+                return .exnRef(ExnRef(exception: pointer, store: self))
             }
             return .funcRef(function(fromReference: raw.ref))
         }

@@ -1,3 +1,4 @@
+import KilnRuntimeC
 import WasmParser
 import WasmTypes
 
@@ -83,6 +84,11 @@ extension Validator {
             types = try TypeSpace(module.types)
             signatures.reserveCapacity(module.types.count)
             for type in module.types {
+                // An implementation limit, as in wasm-tools and wasmtime (and the size of the
+                // runtime's tail-call buffer).
+                guard type.parameters.count <= Int(KILN_MAX_ARITY), type.results.count <= Int(KILN_MAX_ARITY) else {
+                    throw invalid("function type with more than \(KILN_MAX_ARITY) parameters or results")
+                }
                 var signature = Signature()
                 signature.paramStart = Int32(truncatingIfNeeded: pool.count)
                 for parameter in type.parameters { pool.append(try types.operandType(parameter)) }
