@@ -60,6 +60,8 @@ def wasmtime_results(engine, wasm, name):
     except (wasmtime.Trap, wasmtime.WasmtimeError) as error:
         if isinstance(error, wasmtime.Trap) or "exception" in str(error):
             return "trap"
+        if "allocate" in str(error) or "out of memory" in str(error):
+            return "skip"  # a memory64 minimum no engine can reserve
         raise
     function = instance.exports(store)[name]
     params = function.type(store).params
@@ -169,6 +171,9 @@ def main():
                 except wasmtime.WasmtimeError as error:
                     if "v128" not in str(error):
                         raise
+                    skipped += 1
+                    continue
+                if expected == "skip":
                     skipped += 1
                     continue
                 got = kiln_results(args.kiln, wasm_path, name, params)
