@@ -109,6 +109,21 @@ typedef struct kiln_exec {
     void *tail_ctx;
     kiln_value *tail_values;     /* arguments in, results out; room for the largest arity */
     u64 tail_capacity;
+    /* Embedder control (LimitsLowering): fuel left, charged by FUEL(n) when the engine meters
+     * fuel; the engine's epoch counter and this store's deadline, compared by EPOCH_CHECK. The
+     * counter and the deadline are written by other threads (incrementEpoch, interrupt): read
+     * through volatile, never cached. */
+    s64 fuel;
+    volatile u64 *epoch;
+    volatile u64 epoch_deadline;
+    u64 deadline;                /* the deadline the embedder set: an interrupt zeroes
+                                  * epoch_deadline, the trap it causes restores it from here */
+    volatile u32 interrupted;
+    u32 limited;                 /* grows ask grow_check first */
+    /* Asks the store's limits: 1 allows, 0 denies (the grow returns -1), -1 traps (host error).
+     * kind 0 is a memory (sizes in bytes), 1 a table (elements). */
+    int (*grow_check)(struct kiln_exec *exec, u32 kind, u64 current, u64 desired, u64 maximum);
+    void *store;                 /* the Swift store, unretained */
 } kiln_exec;
 
 typedef struct kiln_segment {
@@ -164,6 +179,8 @@ enum {
     KILN_TRAP_NULL_EXCEPTION_REFERENCE = 14,
     KILN_TRAP_UNALIGNED_ATOMIC = 16,
     KILN_TRAP_EXPECTED_SHARED_MEMORY = 17,
+    KILN_TRAP_OUT_OF_FUEL = 18,
+    KILN_TRAP_INTERRUPTED = 19,
     /* Not a trap: a Wasm exception left the entry (exec->exception holds it). */
     KILN_TRAP_EXCEPTION = 15,
 };
@@ -190,6 +207,11 @@ kiln_exception *kiln_exception_new(kiln_exec *exec, kiln_tag *tag, u32 count);
 void kiln_throw(kiln_exec *exec, kiln_exception *exception) __attribute__((noreturn));
 kiln_exception *kiln_exception_keep(kiln_exec *exec, kiln_exception *exception);
 void kiln_exception_release(kiln_exec *exec, kiln_exception *exception);
+/* Fuel ran out (fuel set to 0) or the epoch deadline passed / the store was interrupted. */
+void kiln_out_of_fuel(kiln_instance *ctx) __attribute__((noreturn));
+void kiln_epoch_reached(kiln_instance *ctx);
+/* Bulk operations' fuel: n units, trapping (fuel left at 0) if fewer are left. */
+void kiln_fuel_charge(kiln_instance *ctx, u64 n);
 /* Runs pending tail calls until one returns (its results then in exec->tail_values). */
 void kiln_tail_loop(kiln_exec *exec);
 /* A host function as a tail-call target: values in and out, like an entry thunk. */
@@ -325,6 +347,11 @@ void kiln_v128_store(u8 *p, const kiln_value *v);
 /* The frame check: a Wasm call whose frame would cross the limit traps instead of overflowing. */
 #define STACK_CHECK(frame) \
     { char kiln_marker; if (&kiln_marker - (frame) < ctx->exec->stack_limit) TRAP(STACK_EXHAUSTED); }
+
+/* Embedder control, emitted only when the engine enables it. FUEL(n) charges a straight-line
+ * region of n instructions before it runs; EPOCH_CHECK runs at function entry and loop headers. */
+#define FUEL(n) { if ((ctx->exec->fuel -= (n)) < 0) kiln_out_of_fuel(ctx); }
+#define EPOCH_CHECK { kiln_exec *kx = ctx->exec; if (*kx->epoch >= kx->epoch_deadline) kiln_epoch_reached(ctx); }
 
 /* Linear memory access: M is the function's cached memory base. Addresses are 32-bit, offsets
  * below 4 GiB, and 8 GiB are reserved per memory, so any address lands in the reservation and an

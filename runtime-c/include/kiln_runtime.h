@@ -24,6 +24,15 @@ void kiln_exec_release(kiln_exec *exec);
 /* The innermost trap's backtrace: return addresses, innermost first. */
 u32 kiln_trap_backtrace(void **out, u32 capacity);
 
+/* Epochs and interrupts. An epoch counter is a u64 an Engine owns: incrementing is one atomic
+ * add, safe from any thread and from a signal handler. The deadline is absolute (an epoch value);
+ * an interrupt makes the next EPOCH_CHECK trap (and clears itself there). */
+void kiln_exec_set_deadline(kiln_exec *exec, u64 deadline);
+void kiln_exec_interrupt(kiln_exec *exec);
+void kiln_exec_clear_interrupt(kiln_exec *exec);
+u64 kiln_epoch_increment(volatile u64 *epoch);
+u64 kiln_epoch_load(volatile u64 *epoch);
+
 /* Size of the Wasm stack of threads that enter Wasm from now on (bytes). */
 void kiln_set_stack_size(u64 bytes);
 

@@ -7,7 +7,21 @@
 
 static u64 memory_bytes(kiln_memory *m) { return m->pages * PAGE; }
 
+/* The store's limits (StoreLimits, ResourceLimiter) on a grow that would otherwise succeed:
+ * 1 goes ahead, 0 makes it return -1, and a limiter that threw traps with its error. */
+static int grow_allowed(kiln_instance *ctx, u32 kind, u64 current, u64 desired, u64 maximum) {
+    kiln_exec *exec = ctx->exec;
+    if (!exec->limited || !exec->grow_check || desired == current) return 1;
+    int verdict = exec->grow_check(exec, kind, current, desired, maximum);
+    if (verdict < 0) kiln_trap(ctx, KILN_TRAP_HOST);
+    return verdict;
+}
+
 u32 kiln_memory_grow(kiln_instance *ctx, u32 mem, u32 delta) {
+    kiln_memory *m = ctx->memories[mem];
+    if (delta && m->pages + delta <= m->max_pages && m->pages + delta <= 65536 &&
+        !grow_allowed(ctx, 0, m->pages * PAGE, (m->pages + delta) * PAGE, m->max_pages * PAGE))
+        return 0xffffffffu;
     return (u32)kiln_memory_grow_raw(ctx->memories[mem], delta);
 }
 
@@ -80,6 +94,9 @@ void kiln_table_destroy(kiln_table *t) { free(t->elems); t->elems = 0; }
 
 u32 kiln_table_grow(kiln_instance *ctx, u32 table, void *init, u32 delta) {
     kiln_table *t = ctx->tables[table];
+    if (delta && (u64)t->size + delta <= t->max &&
+        !grow_allowed(ctx, 1, t->size, (u64)t->size + delta, t->max))
+        return 0xffffffffu;
     return kiln_table_grow_raw(t, delta, slot_for(init, t->is_funcref));
 }
 

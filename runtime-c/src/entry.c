@@ -77,6 +77,47 @@ void kiln_trap_exec(kiln_exec *exec, u32 code) {
     trap_with(exec, code, 0, (char **)__builtin_frame_address(0));
 }
 
+/* ---- Fuel, epochs and interrupts ---- */
+
+void kiln_out_of_fuel(kiln_instance *ctx) {
+    ctx->exec->fuel = 0;
+    trap_with(ctx->exec, KILN_TRAP_OUT_OF_FUEL, 0, (char **)__builtin_frame_address(0));
+}
+
+void kiln_fuel_charge(kiln_instance *ctx, u64 n) {
+    kiln_exec *exec = ctx->exec;
+    if (exec->fuel < 0 || (u64)exec->fuel < n) {
+        exec->fuel = 0;
+        trap_with(exec, KILN_TRAP_OUT_OF_FUEL, 0, (char **)__builtin_frame_address(0));
+    }
+    exec->fuel -= (s64)n;
+}
+
+void kiln_epoch_reached(kiln_instance *ctx) {
+    kiln_exec *exec = ctx->exec;
+    kiln_exec_clear_interrupt(exec);
+    trap_with(exec, KILN_TRAP_INTERRUPTED, 0, (char **)__builtin_frame_address(0));
+}
+
+void kiln_exec_set_deadline(kiln_exec *exec, u64 deadline) {
+    exec->deadline = deadline;
+    if (!__atomic_load_n(&exec->interrupted, __ATOMIC_SEQ_CST))
+        __atomic_store_n(&exec->epoch_deadline, deadline, __ATOMIC_SEQ_CST);
+}
+
+void kiln_exec_interrupt(kiln_exec *exec) {
+    __atomic_store_n(&exec->interrupted, 1, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&exec->epoch_deadline, 0, __ATOMIC_SEQ_CST);
+}
+
+void kiln_exec_clear_interrupt(kiln_exec *exec) {
+    if (__atomic_exchange_n(&exec->interrupted, 0, __ATOMIC_SEQ_CST))
+        __atomic_store_n(&exec->epoch_deadline, exec->deadline, __ATOMIC_SEQ_CST);
+}
+
+u64 kiln_epoch_increment(volatile u64 *epoch) { return __atomic_add_fetch(epoch, 1, __ATOMIC_SEQ_CST); }
+u64 kiln_epoch_load(volatile u64 *epoch) { return __atomic_load_n(epoch, __ATOMIC_SEQ_CST); }
+
 /* ---- Faults ---- */
 
 #define KILN_MAX_RESERVATIONS 4096

@@ -6,6 +6,14 @@ public struct EngineConfiguration: Sendable {
     /// Bytes of stack for Wasm code on each thread that calls into Wasm (the Kiln-owned stack
     /// that calls switch to). Deeper recursion traps with ``TrapReason/callStackExhausted``.
     public var stackSize: Int = 16 << 20
+    /// Meters fuel: every Wasm instruction costs one unit (see <doc:RunningUntrustedCode> for
+    /// the exact rules), and a call that runs out traps with ``TrapReason/outOfFuel``. A store
+    /// starts with no fuel: set ``Store/fuel`` before calling. Off: no metering code at all.
+    public var consumeFuel = false
+    /// Checks the engine's epoch against the store's deadline at every function entry and loop
+    /// header (``Engine/incrementEpoch()``, ``Store/setEpochDeadline(_:)``); it is also how
+    /// ``Store/interrupt()`` and task cancellation stop a running call. Off: no checks at all.
+    public var epochInterruption = false
     /// The default settings.
     public init() {}
 }
@@ -21,11 +29,33 @@ public final class Engine: @unchecked Sendable {
     private let lock = NSLock()
     private var signatures: [FunctionType: UInt64] = [:]
     private var hostStubs: [UInt64: (code: NativeCode, entry: UnsafeMutableRawPointer)] = [:]
+    /// The epoch counter (a C u64 that only ever grows, updated atomically).
+    let epochCounter: UnsafeMutablePointer<UInt64>
 
     /// Creates an engine. The stack size applies to every thread that enters Wasm from now on.
     public init(configuration: EngineConfiguration = EngineConfiguration()) {
         self.configuration = configuration
+        epochCounter = .allocate(capacity: 1)
+        epochCounter.initialize(to: 0)
         kiln_set_stack_size(UInt64(configuration.stackSize))
+    }
+
+    deinit { epochCounter.deallocate() }
+
+    /// Advances the epoch by one tick: stores whose deadline it reaches trap with
+    /// ``TrapReason/interrupted`` at their next check (function entry or loop header), when
+    /// ``EngineConfiguration/epochInterruption`` is on. One atomic add: callable from any
+    /// thread, and it takes no lock, so a timer or signal handler may call it.
+    public func incrementEpoch() {
+        kiln_epoch_increment(epochCounter)
+    }
+
+    /// The current epoch (ticks since the engine was created).
+    public var epoch: UInt64 { kiln_epoch_load(epochCounter) }
+
+    /// What the lowering needs to know of the configuration.
+    var loweringOptions: LoweringOptions {
+        LoweringOptions(consumeFuel: configuration.consumeFuel, epochInterruption: configuration.epochInterruption)
     }
 
     /// The engine-wide id of a function type; 0 is reserved for empty table slots.

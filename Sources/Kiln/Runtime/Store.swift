@@ -21,13 +21,15 @@ public final class Store: @unchecked Sendable {
     /// Canonical record of every function this store knows, by record address.
     var functions: [UnsafeMutableRawPointer: FunctionEntity] = [:]
     var instances: [InstanceEntity] = []
-    private var memories: [UnsafeMutablePointer<kiln_memory>] = []
-    private var tables: [UnsafeMutablePointer<kiln_table>] = []
+    private(set) var memories: [UnsafeMutablePointer<kiln_memory>] = []
+    private(set) var tables: [UnsafeMutablePointer<kiln_table>] = []
     private var allocations: [UnsafeMutableRawPointer] = []
     private var externRefs: [ObjectIdentifier: ExternRef] = [:]
     private var hostBoxes: [HostFunctionBox] = []
     /// The error a host function threw, waiting for the trap it caused to reach Swift.
     var pendingHostError: (any Error)?
+    /// Limits and limiter (Limits.swift).
+    let control = StoreControl()
     /// The store's thread for async calls, and the threads waiting in async host functions.
     let scheduler = StoreScheduler()
     /// Host functions made from a Linker's `defineFunction` closures, by definition.
@@ -38,6 +40,7 @@ public final class Store: @unchecked Sendable {
         self.engine = engine
         exec = .allocate(capacity: 1)
         exec.initialize(to: kiln_exec())
+        prepareControl()
     }
 
     deinit {
@@ -65,6 +68,7 @@ public final class Store: @unchecked Sendable {
     }
 
     func makeMemory(_ type: MemoryType) throws(KilnError) -> UnsafeMutablePointer<kiln_memory> {
+        try checkMemoryLimits(type.min)
         let memory = UnsafeMutablePointer<kiln_memory>.allocate(capacity: 1)
         memory.initialize(to: kiln_memory())
         guard kiln_memory_create(memory, type.min, min(type.max ?? 65536, 65536)) == 0 else {
@@ -88,6 +92,7 @@ public final class Store: @unchecked Sendable {
     }
 
     func makeTable(_ type: TableType, initial: UnsafeMutableRawPointer?) throws(KilnError) -> UnsafeMutablePointer<kiln_table> {
+        try checkTableLimits(type.limits.min)
         let table = UnsafeMutablePointer<kiln_table>.allocate(capacity: 1)
         table.initialize(to: kiln_table())
         let maximum = UInt32(clamping: type.limits.max ?? UInt64(UInt32.max))
