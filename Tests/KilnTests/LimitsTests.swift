@@ -253,4 +253,66 @@ final class LimitsTests: XCTestCase {
         third.limits = StoreLimits(memories: 0)
         XCTAssertThrowsError(try Instance(store: third, module: module))
     }
+
+    // MARK: - Robustness
+
+    func testTenThousandLiveMemoriesEachTrapCleanly() throws {
+        let engine = Engine()
+        let module = try Module(engine: engine, wat: #"""
+            (module (memory 1) (func (export "peek") (param i32) (result i32) (i32.load (local.get 0))))
+            """#)
+        let store = Store(engine: engine)
+        var peeks: [TypedFunction<Int32, Int32>] = []
+        for _ in 0..<10_000 {
+            let instance = try Instance(store: store, module: module)
+            peeks.append(try instance.typedFunction("peek", Int32.self, Int32.self))
+        }
+        // The newest and the oldest, then every one: each still has its reservation registered.
+        for peek in [peeks.last!, peeks.first!] + peeks {
+            XCTAssertEqual(reason { _ = try peek(65536) }, .memoryOutOfBounds)
+        }
+        XCTAssertEqual(try peeks[5000](0), 0)
+    }
+
+    func testHugeExternrefTableGrowCostsNothingUntilUsed() throws {
+        let engine = Engine()
+        let store = Store(engine: engine)
+        let instance = try Instance(store: store, module: try Module(engine: engine, wat: #"""
+            (module
+              (table 0 externref)
+              (func (export "grow") (param i32) (result i32) (table.grow (ref.null extern) (local.get 0)))
+              (func (export "size") (result i32) (table.size))
+              (func (export "isNull") (param i32) (result i32) (ref.is_null (table.get (local.get 0)))))
+            """#))
+        let grow = try instance.typedFunction("grow", Int32.self, Int32.self)
+        let before = Self.residentBytes()
+        XCTAssertEqual(try grow(714_452_631), 0)
+        XCTAssertEqual(try instance.typedFunction("size", Void.self, Int32.self)(), 714_452_631)
+        XCTAssertEqual(try instance.typedFunction("isNull", Int32.self, Int32.self)(714_452_630), 1)
+        XCTAssertLessThan(Self.residentBytes() - before, 256 << 20, "RSS stays far below the table's 22 GB")
+    }
+
+    static func residentBytes() -> Int {
+        let text = (try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8)) ?? "0 0"
+        return (Int(text.split(separator: " ")[1]) ?? 0) * Int(sysconf(Int32(_SC_PAGESIZE)))
+    }
+
+    func testStackSizeIsPerEngine() throws {
+        let wat = #"""
+            (module (func $down (export "down") (param i32) (result i32)
+              (if (result i32) (local.get 0) (then (i32.add (i32.const 1) (call $down (i32.sub (local.get 0) (i32.const 1))))) (else (i32.const 0)))))
+            """#
+        var small = EngineConfiguration()
+        small.stackSize = 1 << 20
+        let smallEngine = Engine(configuration: small)
+        let bigEngine = Engine()  // 16 MiB, created after: must not change the small one's
+        let smallStore = Store(engine: smallEngine)
+        let bigStore = Store(engine: bigEngine)
+        let smallDown = try Instance(store: smallStore, module: try Module(engine: smallEngine, wat: wat)).typedFunction("down", Int32.self, Int32.self)
+        let bigDown = try Instance(store: bigStore, module: try Module(engine: bigEngine, wat: wat)).typedFunction("down", Int32.self, Int32.self)
+        XCTAssertEqual(try bigDown(50_000), 50_000)
+        XCTAssertEqual(reason { _ = try smallDown(50_000) }, .callStackExhausted)
+        XCTAssertEqual(try smallDown(1000), 1000)
+        XCTAssertEqual(try bigDown(50_000), 50_000)
+    }
 }

@@ -124,6 +124,7 @@ typedef struct kiln_exec {
      * kind 0 is a memory (sizes in bytes), 1 a table (elements). */
     int (*grow_check)(struct kiln_exec *exec, u32 kind, u64 current, u64 desired, u64 maximum);
     void *store;                 /* the Swift store, unretained */
+    u64 stack_size;              /* the engine's Wasm stack size in bytes (0: the default) */
 } kiln_exec;
 
 typedef struct kiln_segment {

@@ -32,12 +32,11 @@ public final class Engine: @unchecked Sendable {
     /// The epoch counter (a C u64 that only ever grows, updated atomically).
     let epochCounter: UnsafeMutablePointer<UInt64>
 
-    /// Creates an engine. The stack size applies to every thread that enters Wasm from now on.
+    /// Creates an engine. Its stack size applies to its own stores only.
     public init(configuration: EngineConfiguration = EngineConfiguration()) {
         self.configuration = configuration
         epochCounter = .allocate(capacity: 1)
         epochCounter.initialize(to: 0)
-        kiln_set_stack_size(UInt64(configuration.stackSize))
     }
 
     deinit { epochCounter.deallocate() }

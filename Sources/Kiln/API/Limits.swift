@@ -94,6 +94,7 @@ extension Store {
         exec.pointee.epoch = UnsafeMutablePointer(mutating: engine.epochCounter)
         exec.pointee.deadline = UInt64.max
         exec.pointee.epoch_deadline = UInt64.max
+        exec.pointee.stack_size = UInt64(max(engine.configuration.stackSize, 0))
         exec.pointee.store = Unmanaged.passUnretained(self).toOpaque()
         exec.pointee.grow_check = { exec, kind, current, desired, maximum in
             guard let exec, let pointer = exec.pointee.store else { return 1 }

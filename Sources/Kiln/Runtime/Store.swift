@@ -104,7 +104,8 @@ public final class Store: @unchecked Sendable {
         table.pointee.is_funcref = heap == .externRef || heap == .abstract(.noExtern) ? 0 : 1
         tables.append(table)
         let slot = tableSlot(for: initial, isFuncRef: table.pointee.is_funcref != 0)
-        for index in 0..<Int(table.pointee.size) { table.pointee.elems[index] = slot }
+        // Fresh slots are zero pages, which is null: only a non-null initial value is written.
+        if initial != nil { for index in 0..<Int(table.pointee.size) { table.pointee.elems[index] = slot } }
         return table
     }
 
