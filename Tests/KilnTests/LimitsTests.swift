@@ -22,8 +22,17 @@ final class LimitsTests: XCTestCase {
           (func (export "fill") (param i32) (memory.fill (i32.const 0) (i32.const 7) (local.get 0))))
         """#
 
-    func reason(_ body: () throws -> Void) -> TrapReason? {
+    func reason(_ body: () throws -> Void) -> TrapReason? { Self.trapReason(body) }
+
+    static func trapReason(_ body: () throws -> Void) -> TrapReason? {
         do { try body(); return nil } catch let trap as Trap { return trap.reason } catch { return nil }
+    }
+
+    final class Counter: @unchecked Sendable {
+        private let lock = NSLock()
+        private var count = 0
+        func add() { lock.lock(); count += 1; lock.unlock() }
+        var value: Int { lock.lock(); defer { lock.unlock() }; return count }
     }
 
     func engine(fuel: Bool = false, epochs: Bool = false) -> Engine {
@@ -314,5 +323,50 @@ final class LimitsTests: XCTestCase {
         XCTAssertEqual(reason { _ = try smallDown(50_000) }, .callStackExhausted)
         XCTAssertEqual(try smallDown(1000), 1000)
         XCTAssertEqual(try bigDown(50_000), 50_000)
+    }
+
+    func testThreadsWithMixedTrapsFuelAndInterrupts() throws {
+        let engine = engine(fuel: true, epochs: true)
+        let module = try Module(engine: engine, wat: Self.runaway + "")
+        let oob = try Module(engine: engine, wat: #"""
+            (module (memory 1) (func (export "peek") (param i32) (result i32) (i32.load (local.get 0))))
+            """#)
+        let threads = 4
+        let failures = Counter()
+        let group = DispatchGroup()
+        for worker in 0..<threads {
+            group.enter()
+            Thread {
+                defer { group.leave() }
+                func fail() { failures.add() }
+                do {
+                    let store = Store(engine: engine)
+                    let instance = try Instance(store: store, module: module)
+                    let peek = try Instance(store: store, module: oob).typedFunction("peek", Int32.self, Int32.self)
+                    let count = try instance.typedFunction("count", Int32.self, Int32.self)
+                    let spin = instance.function("spin")!
+                    for round in 0..<30 {
+                        switch (round + worker) % 3 {
+                        case 0:
+                            store.fuel = 1000
+                            if Self.trapReason({ try spin.call([]) }) != .outOfFuel { fail() }
+                        case 1:
+                            store.fuel = 1 << 40
+                            if Self.trapReason({ _ = try peek(70000) }) != .memoryOutOfBounds { fail() }
+                            if (try? count(100)) != 100 { fail() }
+                        default:
+                            store.fuel = 1 << 40
+                            let interrupter = Thread { Thread.sleep(forTimeInterval: 0.002); store.interrupt() }
+                            interrupter.start()
+                            if Self.trapReason({ try spin.call([]) }) != .interrupted { fail() }
+                        }
+                    }
+                } catch {
+                    fail()
+                }
+            }.start()
+        }
+        group.wait()
+        XCTAssertEqual(failures.value, 0)
     }
 }
