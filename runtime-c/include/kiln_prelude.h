@@ -110,15 +110,14 @@ typedef struct kiln_exec {
     kiln_value *tail_values;     /* arguments in, results out; room for the largest arity */
     u64 tail_capacity;
     /* Embedder control (LimitsLowering): fuel left, charged by FUEL(n) when the engine meters
-     * fuel; the engine's epoch counter and this store's deadline, compared by EPOCH_CHECK. The
-     * counter and the deadline are written by other threads (incrementEpoch, interrupt): read
-     * through volatile, never cached. */
+     * fuel. EPOCH_CHECK tests only `stop`, which other threads set (an engine's tick that reaches
+     * the deadline, an interrupt): read through volatile, never cached. The runtime re-checks
+     * why it was set before trapping, so a stale `stop` costs one call, never a wrong trap. */
     s64 fuel;
-    volatile u64 *epoch;
-    volatile u64 epoch_deadline;
-    u64 deadline;                /* the deadline the embedder set: an interrupt zeroes
-                                  * epoch_deadline, the trap it causes restores it from here */
+    volatile u32 stop;
     volatile u32 interrupted;
+    volatile u64 *epoch;         /* the engine's epoch counter */
+    volatile u64 deadline;       /* the epoch at which calls trap */
     u32 limited;                 /* grows ask grow_check first */
     /* Asks the store's limits: 1 allows, 0 denies (the grow returns -1), -1 traps (host error).
      * kind 0 is a memory (sizes in bytes), 1 a table (elements). */
@@ -208,7 +207,8 @@ kiln_exception *kiln_exception_new(kiln_exec *exec, kiln_tag *tag, u32 count);
 void kiln_throw(kiln_exec *exec, kiln_exception *exception) __attribute__((noreturn));
 kiln_exception *kiln_exception_keep(kiln_exec *exec, kiln_exception *exception);
 void kiln_exception_release(kiln_exec *exec, kiln_exception *exception);
-/* Fuel ran out (fuel set to 0) or the epoch deadline passed / the store was interrupted. */
+/* Fuel ran out (fuel set to 0); `stop` was set: traps if the deadline passed or the store was
+ * interrupted, else clears it and returns. */
 void kiln_out_of_fuel(kiln_instance *ctx) __attribute__((noreturn));
 void kiln_epoch_reached(kiln_instance *ctx);
 /* Bulk operations' fuel: n units, trapping (fuel left at 0) if fewer are left. */
@@ -352,7 +352,7 @@ void kiln_v128_store(u8 *p, const kiln_value *v);
 /* Embedder control, emitted only when the engine enables it. FUEL(n) charges a straight-line
  * region of n instructions before it runs; EPOCH_CHECK runs at function entry and loop headers. */
 #define FUEL(n) { if ((ctx->exec->fuel -= (n)) < 0) kiln_out_of_fuel(ctx); }
-#define EPOCH_CHECK { kiln_exec *kx = ctx->exec; if (*kx->epoch >= kx->epoch_deadline) kiln_epoch_reached(ctx); }
+#define EPOCH_CHECK { if (ctx->exec->stop) kiln_epoch_reached(ctx); }
 
 /* Linear memory access: M is the function's cached memory base. Addresses are 32-bit, offsets
  * below 4 GiB, and 8 GiB are reserved per memory, so any address lands in the reservation and an

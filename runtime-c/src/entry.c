@@ -94,30 +94,124 @@ void kiln_fuel_charge(kiln_instance *ctx, u64 n) {
     exec->fuel -= (s64)n;
 }
 
+static int deadline_reached(kiln_exec *exec) {
+    return __atomic_load_n(exec->epoch, __ATOMIC_SEQ_CST) >= __atomic_load_n(&exec->deadline, __ATOMIC_SEQ_CST);
+}
+
+/* `stop` as the deadline alone says it should be (after an interrupt was consumed). */
+static void recompute_stop(kiln_exec *exec) {
+    __atomic_store_n(&exec->stop, 0, __ATOMIC_SEQ_CST);
+    if (deadline_reached(exec) || __atomic_load_n(&exec->interrupted, __ATOMIC_SEQ_CST))
+        __atomic_store_n(&exec->stop, 1, __ATOMIC_SEQ_CST);
+}
+
 void kiln_epoch_reached(kiln_instance *ctx) {
     kiln_exec *exec = ctx->exec;
-    kiln_exec_clear_interrupt(exec);
+    for (;;) {
+        if (__atomic_exchange_n(&exec->interrupted, 0, __ATOMIC_SEQ_CST)) {
+            recompute_stop(exec);
+            break;
+        }
+        if (deadline_reached(exec)) break;   /* stays stopped: every later check traps too */
+        /* A stale stop (the deadline moved after a tick set it): clear it, then look again, so
+         * that an interrupt or tick racing with the clear is not lost. */
+        __atomic_store_n(&exec->stop, 0, __ATOMIC_SEQ_CST);
+        if (!__atomic_load_n(&exec->interrupted, __ATOMIC_SEQ_CST) && !deadline_reached(exec)) return;
+    }
     trap_with(exec, KILN_TRAP_INTERRUPTED, 0, (char **)__builtin_frame_address(0));
 }
 
 void kiln_exec_set_deadline(kiln_exec *exec, u64 deadline) {
-    exec->deadline = deadline;
-    if (!__atomic_load_n(&exec->interrupted, __ATOMIC_SEQ_CST))
-        __atomic_store_n(&exec->epoch_deadline, deadline, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&exec->deadline, deadline, __ATOMIC_SEQ_CST);
+    recompute_stop(exec);
 }
 
 void kiln_exec_interrupt(kiln_exec *exec) {
     __atomic_store_n(&exec->interrupted, 1, __ATOMIC_SEQ_CST);
-    __atomic_store_n(&exec->epoch_deadline, 0, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&exec->stop, 1, __ATOMIC_SEQ_CST);
 }
 
 void kiln_exec_clear_interrupt(kiln_exec *exec) {
-    if (__atomic_exchange_n(&exec->interrupted, 0, __ATOMIC_SEQ_CST))
-        __atomic_store_n(&exec->epoch_deadline, exec->deadline, __ATOMIC_SEQ_CST);
+    if (__atomic_exchange_n(&exec->interrupted, 0, __ATOMIC_SEQ_CST)) recompute_stop(exec);
 }
 
-u64 kiln_epoch_increment(volatile u64 *epoch) { return __atomic_add_fetch(epoch, 1, __ATOMIC_SEQ_CST); }
-u64 kiln_epoch_load(volatile u64 *epoch) { return __atomic_load_n(epoch, __ATOMIC_SEQ_CST); }
+/* The execs a clock sets `stop` in: an array replaced whole under the mutex and published with
+ * an atomic swap; a tick counts itself in `readers` around its walk, and a replaced array is
+ * freed only when no tick is walking (the same scheme as the fault handler's reservations). */
+typedef struct kiln_exec_set { u64 count; kiln_exec *execs[]; } kiln_exec_set;
+struct kiln_clock {
+    u64 epoch;
+    kiln_exec_set *published;
+    u32 readers;
+    pthread_mutex_t lock;
+};
+
+kiln_clock *kiln_clock_create(void) {
+    kiln_clock *clock = calloc(1, sizeof(kiln_clock));
+    if (clock) pthread_mutex_init(&clock->lock, 0);
+    return clock;
+}
+
+void kiln_clock_destroy(kiln_clock *clock) {
+    if (!clock) return;
+    free(clock->published);
+    pthread_mutex_destroy(&clock->lock);
+    free(clock);
+}
+
+volatile u64 *kiln_clock_epoch(kiln_clock *clock) { return &clock->epoch; }
+u64 kiln_clock_now(kiln_clock *clock) { return __atomic_load_n(&clock->epoch, __ATOMIC_SEQ_CST); }
+
+void kiln_clock_tick(kiln_clock *clock) {
+    u64 now = __atomic_add_fetch(&clock->epoch, 1, __ATOMIC_SEQ_CST);
+    __atomic_add_fetch(&clock->readers, 1, __ATOMIC_SEQ_CST);
+    kiln_exec_set *set = __atomic_load_n(&clock->published, __ATOMIC_SEQ_CST);
+    for (u64 i = 0; set && i < set->count; i++) {
+        kiln_exec *exec = set->execs[i];
+        if (now >= __atomic_load_n(&exec->deadline, __ATOMIC_SEQ_CST)) __atomic_store_n(&exec->stop, 1, __ATOMIC_SEQ_CST);
+    }
+    __atomic_sub_fetch(&clock->readers, 1, __ATOMIC_SEQ_CST);
+}
+
+static void publish_execs(kiln_clock *clock, kiln_exec_set *next) {
+    kiln_exec_set *old = __atomic_exchange_n(&clock->published, next, __ATOMIC_SEQ_CST);
+    while (__atomic_load_n(&clock->readers, __ATOMIC_SEQ_CST)) sched_yield();
+    free(old);
+}
+
+int kiln_clock_attach(kiln_clock *clock, kiln_exec *exec) {
+    pthread_mutex_lock(&clock->lock);
+    kiln_exec_set *set = clock->published;
+    u64 count = set ? set->count : 0;
+    kiln_exec_set *next = malloc(sizeof(kiln_exec_set) + (count + 1) * sizeof(kiln_exec *));
+    if (!next) {
+        pthread_mutex_unlock(&clock->lock);
+        return -1;
+    }
+    if (count) memcpy(next->execs, set->execs, count * sizeof(kiln_exec *));
+    next->execs[count] = exec;
+    next->count = count + 1;
+    publish_execs(clock, next);
+    pthread_mutex_unlock(&clock->lock);
+    return 0;
+}
+
+void kiln_clock_detach(kiln_clock *clock, kiln_exec *exec) {
+    pthread_mutex_lock(&clock->lock);
+    kiln_exec_set *set = clock->published;
+    u64 count = set ? set->count : 0, kept = 0;
+    kiln_exec_set *next = malloc(sizeof(kiln_exec_set) + (count ? count : 1) * sizeof(kiln_exec *));
+    if (next) {
+        for (u64 i = 0; i < count; i++)
+            if (set->execs[i] != exec) next->execs[kept++] = set->execs[i];
+        next->count = kept;
+        publish_execs(clock, next);
+    } else {
+        /* No memory for a copy: empty the list rather than keep a pointer to a freed exec. */
+        publish_execs(clock, 0);
+    }
+    pthread_mutex_unlock(&clock->lock);
+}
 
 /* ---- Faults ---- */
 

@@ -29,28 +29,28 @@ public final class Engine: @unchecked Sendable {
     private let lock = NSLock()
     private var signatures: [FunctionType: UInt64] = [:]
     private var hostStubs: [UInt64: (code: NativeCode, entry: UnsafeMutableRawPointer)] = [:]
-    /// The epoch counter (a C u64 that only ever grows, updated atomically).
-    let epochCounter: UnsafeMutablePointer<UInt64>
+    /// The epoch and the stores that check deadlines against it (C: lock-free ticks).
+    let clock: OpaquePointer
 
     /// Creates an engine. Its stack size applies to its own stores only.
     public init(configuration: EngineConfiguration = EngineConfiguration()) {
         self.configuration = configuration
-        epochCounter = .allocate(capacity: 1)
-        epochCounter.initialize(to: 0)
+        guard let clock = kiln_clock_create() else { fatalError("kiln: out of memory creating an engine") }
+        self.clock = clock
     }
 
-    deinit { epochCounter.deallocate() }
+    deinit { kiln_clock_destroy(clock) }
 
     /// Advances the epoch by one tick: stores whose deadline it reaches trap with
     /// ``TrapReason/interrupted`` at their next check (function entry or loop header), when
-    /// ``EngineConfiguration/epochInterruption`` is on. One atomic add: callable from any
-    /// thread, and it takes no lock, so a timer or signal handler may call it.
+    /// ``EngineConfiguration/epochInterruption`` is on. Atomics only, no lock and no
+    /// allocation: callable from any thread, and from a signal handler.
     public func incrementEpoch() {
-        kiln_epoch_increment(epochCounter)
+        kiln_clock_tick(clock)
     }
 
     /// The current epoch (ticks since the engine was created).
-    public var epoch: UInt64 { kiln_epoch_load(epochCounter) }
+    public var epoch: UInt64 { kiln_clock_now(clock) }
 
     /// What the lowering needs to know of the configuration.
     var loweringOptions: LoweringOptions {

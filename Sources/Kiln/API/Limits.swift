@@ -91,9 +91,11 @@ extension Store {
     }
 
     func prepareControl() {
-        exec.pointee.epoch = UnsafeMutablePointer(mutating: engine.epochCounter)
+        exec.pointee.epoch = kiln_clock_epoch(engine.clock)
         exec.pointee.deadline = UInt64.max
-        exec.pointee.epoch_deadline = UInt64.max
+        if engine.configuration.epochInterruption, kiln_clock_attach(engine.clock, exec) != 0 {
+            fatalError("kiln: out of memory attaching a store to its engine's clock")
+        }
         exec.pointee.stack_size = UInt64(max(engine.configuration.stackSize, 0))
         exec.pointee.store = Unmanaged.passUnretained(self).toOpaque()
         exec.pointee.grow_check = { exec, kind, current, desired, maximum in

@@ -54,6 +54,7 @@ public final class Store: @unchecked Sendable {
             table.deallocate()
         }
         for allocation in allocations { allocation.deallocate() }
+        kiln_clock_detach(engine.clock, exec)
         kiln_exec_release(exec)
         exec.deallocate()
     }
