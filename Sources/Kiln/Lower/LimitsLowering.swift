@@ -6,7 +6,7 @@ struct LoweringOptions: Sendable, Equatable {
     var epochInterruption = false
 }
 
-/// Fuel metering and epoch checks of one function (see `FunctionLowering+Metering`).
+/// Fuel metering and epoch checks of one function (the `FunctionLowering` extension below).
 ///
 /// Fuel is charged per straight-line region, before the region runs: a region starts at the
 /// function's entry, at every label (loop headers, block ends that are branched to, `else`, catch
