@@ -46,11 +46,13 @@ NATIVE_DIR = os.path.join(HERE, ".native-build")
 DOWNLOADS = os.path.join(HERE, "downloads")
 RESULTS = os.path.join(HERE, "results")
 
-ENGINES = ["native", "kiln", "wasmkit", "wasmtime"]
-ENGINE_LABEL = {"native": "native (cc -O2)", "kiln": "Kiln", "wasmkit": "WasmKit", "wasmtime": "wasmtime"}
+ENGINES = ["native", "kiln", "kiln-fuel", "kiln-epoch", "wasmkit", "wasmtime"]
+ENGINE_LABEL = {"native": "native (cc -O2)", "kiln": "Kiln", "kiln-fuel": "Kiln + fuel", "kiln-epoch": "Kiln + epochs",
+                "wasmkit": "WasmKit", "wasmtime": "wasmtime"}
 QUICK_PROGRAMS = ["recursion", "sieve", "matmul"]
 # (name of the ratio, numerator engine, denominator engine)
-RATIOS = [("kiln/native", "kiln", "native"), ("wasmkit/kiln", "wasmkit", "kiln"), ("kiln/wasmtime", "kiln", "wasmtime")]
+RATIOS = [("kiln/native", "kiln", "native"), ("wasmkit/kiln", "wasmkit", "kiln"), ("kiln/wasmtime", "kiln", "wasmtime"),
+          ("fuel/kiln", "kiln-fuel", "kiln"), ("epoch/kiln", "kiln-epoch", "kiln")]
 CALL_MODES = ["host-call", "typed-call", "indirect-call"]
 
 
@@ -297,7 +299,7 @@ class Runner:
         if engine == "native":
             rec, wall = run_json([os.path.join(NATIVE_DIR, program)], self.args.timeout)
             rec["run_cpu_ns"] = self.cpu.take()   # the whole process: start-up is negligible
-        elif engine in ("kiln", "wasmkit"):
+        elif engine in ("kiln", "kiln-fuel", "kiln-epoch", "wasmkit"):
             rec, wall = run_json([self.kiln_bench, "run", "--engine", engine, wasm], self.args.timeout)
         elif engine == "wasmtime":
             rec, wall = run_json([sys.executable, "-c", WASMTIME_SNIPPET, HERE, wasm, "run"], self.args.timeout)
@@ -528,7 +530,7 @@ def svg_chart(result, metric="wall"):
     rel = result["summary"][metric]["relative_to_native"]
     engines = [e for e in result["engines"] if e != "native" and rel.get(e)]
     groups = result["programs"] + ["geomean"]
-    colors = {"kiln": "#d9480f", "wasmkit": "#1971c2", "wasmtime": "#2f9e44"}
+    colors = {"kiln": "#d9480f", "kiln-fuel": "#f08c00", "kiln-epoch": "#ae3ec9", "wasmkit": "#1971c2", "wasmtime": "#2f9e44"}
     values = [rel[e][g] for e in engines for g in groups if g in rel[e]]
     if not values:
         return None

@@ -67,11 +67,13 @@ struct FeatureOptions: ParsableArguments {
         }
     }
 
-    func engine() throws -> Engine {
+    func configuration() throws -> EngineConfiguration {
         var configuration = EngineConfiguration()
         configuration.features = try features()
-        return Engine(configuration: configuration)
+        return configuration
     }
+
+    func engine() throws -> Engine { Engine(configuration: try configuration()) }
 }
 
 func readModule(_ path: String, engine: Engine) throws -> Module {
@@ -120,12 +122,78 @@ struct Run: ParsableCommand {
     @Option(name: .long, help: "K=V: an environment variable of the WASI program; K alone passes kiln's own.")
     var env: [String] = []
     @OptionGroup var featureOptions: FeatureOptions
+    @Option(name: .long, help: "Meter fuel: trap (\"all fuel consumed\") after N units, one per Wasm instruction.")
+    var fuel: UInt64?
+    @Option(name: .long, help: "Trap (\"interrupt\") once the run has taken this long: 2s, 500ms, 1m.")
+    var timeout: String?
+    @Option(name: .long, help: "Cap each memory's size: 256MiB, 1GiB, 65536 (bytes); a grow past it returns -1.")
+    var maxMemory: String?
+    @Option(name: .long, help: "Cap each table's elements; a grow past it returns -1.")
+    var maxTableElements: Int?
+    @Flag(name: .long, help: "Report fuel used (with --fuel) on standard error.") var verbose = false
     @Argument(parsing: .allUnrecognized, help: "Arguments of the invoked function, or of the WASI program.")
     var arguments: [String] = []
 
     func run() throws {
-        let engine = try featureOptions.engine()
+        var configuration = try featureOptions.configuration()
+        configuration.consumeFuel = fuel != nil
+        configuration.epochInterruption = timeout != nil
+        let engine = Engine(configuration: configuration)
         let store = Store(engine: engine)
+        if let fuel { store.fuel = fuel }
+        if maxMemory != nil || maxTableElements != nil {
+            var limits = StoreLimits()
+            if let maxMemory {
+                guard let bytes = Self.parseSize(maxMemory) else {
+                    throw Failure(status: .usage, message: "--max-memory expects a size such as 256MiB, got \(maxMemory)")
+                }
+                limits.memoryBytes = bytes
+            }
+            limits.tableElements = maxTableElements
+            store.limits = limits
+        }
+        if let timeout {
+            guard let seconds = Self.parseDuration(timeout) else {
+                throw Failure(status: .usage, message: "--timeout expects a duration such as 2s or 500ms, got \(timeout)")
+            }
+            store.setEpochDeadline(1)
+            let ticker = Thread {
+                Thread.sleep(forTimeInterval: seconds)
+                engine.incrementEpoch()
+            }
+            ticker.start()
+        }
+        defer {
+            if verbose, let fuel { FileHandle.standardError.write(Data("fuel used: \(fuel - store.fuel) of \(fuel)\n".utf8)) }
+        }
+        do {
+            try runModule(engine: engine, store: store)
+        } catch let failure as Failure where failure.status == .trap && timeout != nil && failure.message.contains("wasm trap: interrupt") {
+            throw Failure(status: .trap, message: failure.message.replacingOccurrences(
+                of: "wasm trap: interrupt", with: "wasm trap: interrupt (--timeout \(timeout!) reached)"))
+        }
+    }
+
+    static func parseSize(_ text: String) -> Int? {
+        let units: [(String, Int)] = [("KiB", 1 << 10), ("MiB", 1 << 20), ("GiB", 1 << 30), ("KB", 1000), ("MB", 1_000_000), ("GB", 1_000_000_000),
+                                      ("K", 1 << 10), ("M", 1 << 20), ("G", 1 << 30), ("B", 1)]
+        for (suffix, scale) in units where text.hasSuffix(suffix) {
+            guard let value = Int(text.dropLast(suffix.count)) else { return nil }
+            return value.multipliedReportingOverflow(by: scale).overflow ? nil : value * scale
+        }
+        return Int(text)
+    }
+
+    static func parseDuration(_ text: String) -> Double? {
+        let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]
+        for (suffix, scale) in units where text.hasSuffix(suffix) {
+            guard let value = Double(text.dropLast(suffix.count)), value >= 0 else { return nil }
+            return value * scale
+        }
+        return Double(text).flatMap { $0 >= 0 ? $0 : nil }
+    }
+
+    func runModule(engine: Engine, store: Store) throws {
         let linker = Linker(engine: engine)
         var arguments = self.arguments
         if arguments.first == "--" { arguments.removeFirst() }
@@ -198,6 +266,7 @@ struct Run: ParsableCommand {
         do {
             return try linker.instantiate(module, store: store)
         } catch let error as KilnError {
+            if case .resourceLimitExceeded = error { throw Failure(status: .trap, message: "\(error)") }
             throw Failure(status: .link, message: "\(error)")
         } catch {
             if let exit = WASIExit(error) { throw ProgramExit(code: exit.code) }

@@ -87,4 +87,31 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(source.hasPrefix("#include \"kiln_prelude.h\""))
         XCTAssertFalse(source.contains("times3"), "no module-derived names in the C")
     }
+
+    func testFuelTimeoutAndMemoryLimits() throws {
+        let guest = try write("""
+            (module
+              (memory 1)
+              (func (export "spin") (loop $l (br $l)))
+              (func (export "add") (param i32 i32) (result i32) (i32.add (local.get 0) (local.get 1)))
+              (func (export "grow") (param i32) (result i32) (memory.grow (local.get 0))))
+            """, name: "guest.wat")
+        let fuel = try kiln(["run", guest, "--fuel", "1000", "--verbose", "--invoke", "spin"])
+        XCTAssertEqual(fuel.status, 67)
+        XCTAssertTrue(fuel.stderr.contains("all fuel consumed"), fuel.stderr)
+        XCTAssertTrue(fuel.stderr.contains("fuel used: 1000 of 1000"), fuel.stderr)
+        let enough = try kiln(["run", guest, "--fuel", "10", "--verbose", "--invoke", "add", "1", "2"])
+        XCTAssertEqual(enough.stdout, "3\n")
+        XCTAssertTrue(enough.stderr.contains("fuel used: 3 of 10"), enough.stderr)
+        let start = Date()
+        let timeout = try kiln(["run", guest, "--timeout", "200ms", "--invoke", "spin"])
+        XCTAssertEqual(timeout.status, 67)
+        XCTAssertTrue(timeout.stderr.contains("interrupt (--timeout 200ms reached)"), timeout.stderr)
+        XCTAssertLessThan(Date().timeIntervalSince(start), 20)
+        XCTAssertEqual(try kiln(["run", guest, "--max-memory", "128KiB", "--invoke", "grow", "1"]).stdout, "1\n")
+        XCTAssertEqual(try kiln(["run", guest, "--max-memory", "128KiB", "--invoke", "grow", "2"]).stdout, "-1\n")
+        let tooSmall = try kiln(["run", guest, "--max-memory", "1KiB", "--invoke", "add", "1", "2"])
+        XCTAssertEqual(tooSmall.status, 67)
+        XCTAssertTrue(tooSmall.stderr.contains("memoryBytes"), tooSmall.stderr)
+    }
 }

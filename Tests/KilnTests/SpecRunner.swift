@@ -165,7 +165,16 @@ private struct ScriptRun {
     let skip: Set<Int>
     let trace: Bool
 
-    let engine = Engine()
+    /// KILN_SPEC_CONTROL=1 runs the scripts with fuel metering and epoch checks on (and fuel
+    /// and deadline never reached): the generated control code must not change any outcome.
+    let engine: Engine = {
+        var configuration = EngineConfiguration()
+        if ProcessInfo.processInfo.environment["KILN_SPEC_CONTROL"] == "1" {
+            configuration.consumeFuel = true
+            configuration.epochInterruption = true
+        }
+        return Engine(configuration: configuration)
+    }()
     let store: Store
     let linker: Linker
     var result: SpecRunner.FileResult
@@ -199,6 +208,7 @@ private struct ScriptRun {
         self.skip = skip
         self.trace = trace
         self.store = Store(engine: engine)
+        self.store.fuel = UInt64(Int64.max)
         self.linker = Linker(engine: engine)
         self.result = SpecRunner.FileResult(file: file)
     }

@@ -36,9 +36,9 @@ enum KilnBench {
     }
 
     /// Reads and compiles a module, with Kiln's per-stage timings, wall and CPU time.
-    static func compileTimed(_ path: String) throws -> (bytes: [UInt8], engine: Engine, module: Module, fields: Record) {
+    static func compileTimed(_ path: String, configuration: EngineConfiguration = EngineConfiguration()) throws -> (bytes: [UInt8], engine: Engine, module: Module, fields: Record) {
         let bytes = readBytes(path)
-        let engine = Engine()
+        let engine = Engine(configuration: configuration)
         let c0 = threadCPUNs()
         let t0 = nowNs()
         let module = try Module(engine: engine, bytes: bytes)
@@ -48,10 +48,17 @@ enum KilnBench {
     }
 
     /// decode+validate, lower, libtcc compile+relocate, instantiate, run() -> i64.
-    static func run(path: String) throws -> Record {
-        let (bytes, engine, module, compiled) = try compileTimed(path)
+    /// `variant`: "kiln" plain, "kiln-fuel" with fuel metering (and all the fuel there is),
+    /// "kiln-epoch" with epoch checks (and a deadline never reached).
+    static func run(path: String, variant: String = "kiln") throws -> Record {
+        var configuration = EngineConfiguration()
+        configuration.consumeFuel = variant == "kiln-fuel"
+        configuration.epochInterruption = variant == "kiln-epoch"
+        let (bytes, engine, module, compiled) = try compileTimed(path, configuration: configuration)
         let t1 = nowNs()
         let store = Store(engine: engine)
+        if configuration.consumeFuel { store.fuel = UInt64(Int64.max) }
+        if configuration.epochInterruption { store.setEpochDeadline(1 << 40) }
         let instance = try Instance(store: store, module: module)
         let t2 = nowNs()
         let run = try instance.typedFunction("run", Void.self, Int64.self)

@@ -111,6 +111,21 @@ typedef struct kiln_exec {
     void *tail_ctx;
     kiln_value *tail_values;     /* arguments in, results out; room for the largest arity */
     u64 tail_capacity;
+    /* Embedder control (LimitsLowering): fuel left, charged by FUEL(n) when the engine meters
+     * fuel. EPOCH_CHECK tests only `stop`, which other threads set (an engine's tick that reaches
+     * the deadline, an interrupt): read through volatile, never cached. The runtime re-checks
+     * why it was set before trapping, so a stale `stop` costs one call, never a wrong trap. */
+    s64 fuel;
+    volatile u32 stop;
+    volatile u32 interrupted;
+    volatile u64 *epoch;         /* the engine's epoch counter */
+    volatile u64 deadline;       /* the epoch at which calls trap */
+    u32 limited;                 /* grows ask grow_check first */
+    /* Asks the store's limits: 1 allows, 0 denies (the grow returns -1), -1 traps (host error).
+     * kind 0 is a memory (sizes in bytes), 1 a table (elements). */
+    int (*grow_check)(struct kiln_exec *exec, u32 kind, u64 current, u64 desired, u64 maximum);
+    void *store;                 /* the Swift store, unretained */
+    u64 stack_size;              /* the engine's Wasm stack size in bytes (0: the default) */
 } kiln_exec;
 
 typedef struct kiln_segment {
@@ -166,7 +181,9 @@ enum {
     KILN_TRAP_NULL_EXCEPTION_REFERENCE = 14,
     KILN_TRAP_UNALIGNED_ATOMIC = 16,
     KILN_TRAP_EXPECTED_SHARED_MEMORY = 17,
-    KILN_TRAP_OUT_OF_MEMORY = 18,
+    KILN_TRAP_OUT_OF_FUEL = 18,
+    KILN_TRAP_INTERRUPTED = 19,
+    KILN_TRAP_OUT_OF_MEMORY = 20,
     /* Not a trap: a Wasm exception left the entry (exec->exception holds it). */
     KILN_TRAP_EXCEPTION = 15,
 };
@@ -200,6 +217,12 @@ void kiln_exception_release(kiln_exec *exec, kiln_exception *exception);
  * wasm-tools and wasmtime): the size of the tail-call buffer. */
 #define KILN_MAX_ARITY 1000
 
+/* Fuel ran out (fuel set to 0); `stop` was set: traps if the deadline passed or the store was
+ * interrupted, else clears it and returns. */
+void kiln_out_of_fuel(kiln_instance *ctx) __attribute__((noreturn));
+void kiln_epoch_reached(kiln_instance *ctx);
+/* Bulk operations' fuel: n units, trapping (fuel left at 0) if fewer are left. */
+void kiln_fuel_charge(kiln_instance *ctx, u64 n);
 /* Runs pending tail calls until one returns (its results then in exec->tail_values). */
 void kiln_tail_loop(kiln_exec *exec);
 /* A host function as a tail-call target: values in and out, like an entry thunk. */
@@ -339,6 +362,11 @@ void kiln_v128_store(u8 *p, const kiln_value *v);
 /* The frame check: a Wasm call whose frame would cross the limit traps instead of overflowing. */
 #define STACK_CHECK(frame) \
     { char kiln_marker; if (&kiln_marker - (frame) < ctx->exec->stack_limit) TRAP(STACK_EXHAUSTED); }
+
+/* Embedder control, emitted only when the engine enables it. FUEL(n) charges a straight-line
+ * region of n instructions before it runs; EPOCH_CHECK runs at function entry and loop headers. */
+#define FUEL(n) { if ((ctx->exec->fuel -= (n)) < 0) kiln_out_of_fuel(ctx); }
+#define EPOCH_CHECK { if (ctx->exec->stop) kiln_epoch_reached(ctx); }
 
 /* Linear memory access: M0, M1, ... are the function's cached bases of memories 0, 1, ... (a
  * base never moves). Addresses are 32-bit, offsets below 4 GiB, and 8 GiB (plus a guard) are

@@ -24,6 +24,23 @@ void kiln_exec_release(kiln_exec *exec);
 /* The innermost trap's backtrace: return addresses, innermost first. */
 u32 kiln_trap_backtrace(void **out, u32 capacity);
 
+/* Epochs and interrupts. An engine's clock holds its epoch and the execs of its stores that check
+ * deadlines; a tick increments the epoch and sets `stop` in every exec whose deadline it reaches,
+ * reading that list without a lock (async-signal-safe: any thread, or a signal handler, may
+ * tick). The deadline is absolute (an epoch value). An interrupt sets `stop` too; the trap it
+ * causes clears it. */
+typedef struct kiln_clock kiln_clock;
+kiln_clock *kiln_clock_create(void);
+void kiln_clock_destroy(kiln_clock *clock);
+void kiln_clock_tick(kiln_clock *clock);
+u64 kiln_clock_now(kiln_clock *clock);
+volatile u64 *kiln_clock_epoch(kiln_clock *clock);
+int kiln_clock_attach(kiln_clock *clock, kiln_exec *exec);
+void kiln_clock_detach(kiln_clock *clock, kiln_exec *exec);
+void kiln_exec_set_deadline(kiln_exec *exec, u64 deadline);
+void kiln_exec_interrupt(kiln_exec *exec);
+void kiln_exec_clear_interrupt(kiln_exec *exec);
+
 /* Size of the Wasm stack of threads that enter Wasm from now on (bytes). */
 void kiln_set_stack_size(u64 bytes);
 

@@ -1,5 +1,7 @@
 /* Bulk memory and table operations: bounds-checked up front, so a trap leaves no partial write. */
+#define _GNU_SOURCE
 #include "kiln_runtime.h"
+#include <sys/mman.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,7 +12,21 @@ static u64 memory_bytes(kiln_memory *m) { return m->pages * PAGE; }
 /* dst + n past the end, without overflow: both are u64. */
 static int out_of(u64 dst, u64 n, u64 size) { return n > size || dst > size - n; }
 
+/* The store's limits (StoreLimits, ResourceLimiter) on a grow that would otherwise succeed:
+ * 1 goes ahead, 0 makes it return -1, and a limiter that threw traps with its error. */
+static int grow_allowed(kiln_instance *ctx, u32 kind, u64 current, u64 desired, u64 maximum) {
+    kiln_exec *exec = ctx->exec;
+    if (!exec->limited || !exec->grow_check || desired == current) return 1;
+    int verdict = exec->grow_check(exec, kind, current, desired, maximum);
+    if (verdict < 0) kiln_trap(ctx, KILN_TRAP_HOST);
+    return verdict;
+}
+
 u64 kiln_memory_grow(kiln_instance *ctx, u32 mem, u64 delta) {
+    kiln_memory *m = ctx->memories[mem];
+    if (delta && delta <= 65536 && m->pages + delta <= m->max_pages && m->pages + delta <= 65536 &&
+        !grow_allowed(ctx, 0, m->pages * PAGE, (m->pages + delta) * PAGE, m->max_pages * PAGE))
+        return (u64)-1;
     return kiln_memory_grow_raw(ctx->memories[mem], delta);
 }
 
@@ -52,15 +68,24 @@ void kiln_table_set(kiln_instance *ctx, u32 table, u64 index, void *ref) {
     t->elems[index] = slot_for(ref, t->is_funcref);
 }
 
+/* Table slots live in an anonymous mapping (MAP_NORESERVE): slots past the size are never
+ * written, so they stay zero pages, and a null slot is all-zero bits. Growing remaps (the kernel
+ * moves page tables, not slots) and writes only a non-null initial value, so a guest that grows a
+ * table by hundreds of millions of null slots costs address space, not memory. */
+#define TABLE_BYTES(n) ((((u64)(n) * sizeof(kiln_funcref)) + 4095) & ~4095ull)
+
 int kiln_table_reserve(kiln_table *t, u32 size, u32 max) {
     u32 capacity = size ? size : 1;
-    t->elems = calloc(capacity, sizeof(kiln_funcref));
-    if (!t->elems) return -1;
+    void *elems = mmap(0, TABLE_BYTES(capacity), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (elems == MAP_FAILED) return -1;
+    t->elems = elems;
     t->size = size;
     t->max = max;
-    t->capacity = capacity;
+    t->capacity = (u32)(TABLE_BYTES(capacity) / sizeof(kiln_funcref));
     return 0;
 }
+
+static int is_null_slot(kiln_funcref slot) { return !slot.sig && !slot.code && !slot.ctx && !slot.ref; }
 
 u32 kiln_table_grow_raw(kiln_table *t, u32 delta, kiln_funcref init) {
     u32 old = t->size;
@@ -69,22 +94,31 @@ u32 kiln_table_grow_raw(kiln_table *t, u32 delta, kiln_funcref init) {
     if (needed > t->capacity) {
         u64 capacity = t->capacity * 2ull > needed ? t->capacity * 2ull : needed;
         if (capacity > t->max) capacity = t->max;
-        kiln_funcref *grown = realloc(t->elems, capacity * sizeof(kiln_funcref));
-        if (!grown) return 0xffffffffu;
+        if (TABLE_BYTES(capacity) / sizeof(kiln_funcref) > 0xffffffffull) capacity = needed;
+        void *grown = mremap(t->elems, TABLE_BYTES(t->capacity), TABLE_BYTES(capacity), MREMAP_MAYMOVE);
+        if (grown == MAP_FAILED) return 0xffffffffu;
         t->elems = grown;
-        t->capacity = (u32)capacity;
+        u64 slots = TABLE_BYTES(capacity) / sizeof(kiln_funcref);
+        t->capacity = (u32)(slots > 0xffffffffull ? 0xffffffffull : slots);
     }
-    for (u32 i = old; i < needed; i++) t->elems[i] = init;
+    if (!is_null_slot(init))
+        for (u64 i = old; i < needed; i++) t->elems[i] = init;
     t->size = (u32)needed;
     return old;
 }
 
-void kiln_table_destroy(kiln_table *t) { free(t->elems); t->elems = 0; }
+void kiln_table_destroy(kiln_table *t) {
+    if (t->elems) munmap(t->elems, TABLE_BYTES(t->capacity));
+    t->elems = 0;
+}
 
 u64 kiln_table_grow(kiln_instance *ctx, u32 table, void *init, u64 delta) {
     kiln_table *t = ctx->tables[table];
     /* Tables hold at most 2^32-1 elements, 64-bit (table64) ones too. */
     if (delta > 0xffffffffull) return (u64)-1;
+    if (delta && (u64)t->size + delta <= t->max &&
+        !grow_allowed(ctx, 1, t->size, (u64)t->size + delta, t->max))
+        return (u64)-1;
     u32 old = kiln_table_grow_raw(t, (u32)delta, slot_for(init, t->is_funcref));
     return old == 0xffffffffu ? (u64)-1 : old;
 }

@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #include "kiln_runtime.h"
 #include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdint.h>
@@ -77,38 +78,218 @@ void kiln_trap_exec(kiln_exec *exec, u32 code) {
     trap_with(exec, code, 0, (char **)__builtin_frame_address(0));
 }
 
+/* ---- Fuel, epochs and interrupts ---- */
+
+void kiln_out_of_fuel(kiln_instance *ctx) {
+    ctx->exec->fuel = 0;
+    trap_with(ctx->exec, KILN_TRAP_OUT_OF_FUEL, 0, (char **)__builtin_frame_address(0));
+}
+
+void kiln_fuel_charge(kiln_instance *ctx, u64 n) {
+    kiln_exec *exec = ctx->exec;
+    if (exec->fuel < 0 || (u64)exec->fuel < n) {
+        exec->fuel = 0;
+        trap_with(exec, KILN_TRAP_OUT_OF_FUEL, 0, (char **)__builtin_frame_address(0));
+    }
+    exec->fuel -= (s64)n;
+}
+
+static int deadline_reached(kiln_exec *exec) {
+    return __atomic_load_n(exec->epoch, __ATOMIC_SEQ_CST) >= __atomic_load_n(&exec->deadline, __ATOMIC_SEQ_CST);
+}
+
+/* `stop` as the deadline alone says it should be (after an interrupt was consumed). */
+static void recompute_stop(kiln_exec *exec) {
+    __atomic_store_n(&exec->stop, 0, __ATOMIC_SEQ_CST);
+    if (deadline_reached(exec) || __atomic_load_n(&exec->interrupted, __ATOMIC_SEQ_CST))
+        __atomic_store_n(&exec->stop, 1, __ATOMIC_SEQ_CST);
+}
+
+void kiln_epoch_reached(kiln_instance *ctx) {
+    kiln_exec *exec = ctx->exec;
+    for (;;) {
+        if (__atomic_exchange_n(&exec->interrupted, 0, __ATOMIC_SEQ_CST)) {
+            recompute_stop(exec);
+            break;
+        }
+        if (deadline_reached(exec)) break;   /* stays stopped: every later check traps too */
+        /* A stale stop (the deadline moved after a tick set it): clear it, then look again, so
+         * that an interrupt or tick racing with the clear is not lost. */
+        __atomic_store_n(&exec->stop, 0, __ATOMIC_SEQ_CST);
+        if (!__atomic_load_n(&exec->interrupted, __ATOMIC_SEQ_CST) && !deadline_reached(exec)) return;
+    }
+    trap_with(exec, KILN_TRAP_INTERRUPTED, 0, (char **)__builtin_frame_address(0));
+}
+
+void kiln_exec_set_deadline(kiln_exec *exec, u64 deadline) {
+    __atomic_store_n(&exec->deadline, deadline, __ATOMIC_SEQ_CST);
+    recompute_stop(exec);
+}
+
+void kiln_exec_interrupt(kiln_exec *exec) {
+    __atomic_store_n(&exec->interrupted, 1, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&exec->stop, 1, __ATOMIC_SEQ_CST);
+}
+
+void kiln_exec_clear_interrupt(kiln_exec *exec) {
+    if (__atomic_exchange_n(&exec->interrupted, 0, __ATOMIC_SEQ_CST)) recompute_stop(exec);
+}
+
+/* The execs a clock sets `stop` in: an array replaced whole under the mutex and published with
+ * an atomic swap; a tick counts itself in `readers` around its walk, and a replaced array is
+ * freed only when no tick is walking (the same scheme as the fault handler's reservations). */
+typedef struct kiln_exec_set { u64 count; kiln_exec *execs[]; } kiln_exec_set;
+struct kiln_clock {
+    u64 epoch;
+    kiln_exec_set *published;
+    u32 readers;
+    pthread_mutex_t lock;
+};
+
+kiln_clock *kiln_clock_create(void) {
+    kiln_clock *clock = calloc(1, sizeof(kiln_clock));
+    if (clock) pthread_mutex_init(&clock->lock, 0);
+    return clock;
+}
+
+void kiln_clock_destroy(kiln_clock *clock) {
+    if (!clock) return;
+    free(clock->published);
+    pthread_mutex_destroy(&clock->lock);
+    free(clock);
+}
+
+volatile u64 *kiln_clock_epoch(kiln_clock *clock) { return &clock->epoch; }
+u64 kiln_clock_now(kiln_clock *clock) { return __atomic_load_n(&clock->epoch, __ATOMIC_SEQ_CST); }
+
+void kiln_clock_tick(kiln_clock *clock) {
+    u64 now = __atomic_add_fetch(&clock->epoch, 1, __ATOMIC_SEQ_CST);
+    __atomic_add_fetch(&clock->readers, 1, __ATOMIC_SEQ_CST);
+    kiln_exec_set *set = __atomic_load_n(&clock->published, __ATOMIC_SEQ_CST);
+    for (u64 i = 0; set && i < set->count; i++) {
+        kiln_exec *exec = set->execs[i];
+        if (now >= __atomic_load_n(&exec->deadline, __ATOMIC_SEQ_CST)) __atomic_store_n(&exec->stop, 1, __ATOMIC_SEQ_CST);
+    }
+    __atomic_sub_fetch(&clock->readers, 1, __ATOMIC_SEQ_CST);
+}
+
+static void publish_execs(kiln_clock *clock, kiln_exec_set *next) {
+    kiln_exec_set *old = __atomic_exchange_n(&clock->published, next, __ATOMIC_SEQ_CST);
+    while (__atomic_load_n(&clock->readers, __ATOMIC_SEQ_CST)) sched_yield();
+    free(old);
+}
+
+int kiln_clock_attach(kiln_clock *clock, kiln_exec *exec) {
+    pthread_mutex_lock(&clock->lock);
+    kiln_exec_set *set = clock->published;
+    u64 count = set ? set->count : 0;
+    kiln_exec_set *next = malloc(sizeof(kiln_exec_set) + (count + 1) * sizeof(kiln_exec *));
+    if (!next) {
+        pthread_mutex_unlock(&clock->lock);
+        return -1;
+    }
+    if (count) memcpy(next->execs, set->execs, count * sizeof(kiln_exec *));
+    next->execs[count] = exec;
+    next->count = count + 1;
+    publish_execs(clock, next);
+    pthread_mutex_unlock(&clock->lock);
+    return 0;
+}
+
+void kiln_clock_detach(kiln_clock *clock, kiln_exec *exec) {
+    pthread_mutex_lock(&clock->lock);
+    kiln_exec_set *set = clock->published;
+    u64 count = set ? set->count : 0, kept = 0;
+    kiln_exec_set *next = malloc(sizeof(kiln_exec_set) + (count ? count : 1) * sizeof(kiln_exec *));
+    if (next) {
+        for (u64 i = 0; i < count; i++)
+            if (set->execs[i] != exec) next->execs[kept++] = set->execs[i];
+        next->count = kept;
+        publish_execs(clock, next);
+    } else {
+        /* No memory for a copy: empty the list rather than keep a pointer to a freed exec. */
+        publish_execs(clock, 0);
+    }
+    pthread_mutex_unlock(&clock->lock);
+}
+
 /* ---- Faults ---- */
 
-#define KILN_MAX_RESERVATIONS 4096
-static struct { char *volatile start; char *volatile end; } reservations[KILN_MAX_RESERVATIONS];
+/* Every memory's reservation, for the fault handler: a sorted array of ranges, replaced whole
+ * (copy, insert or remove, publish with an atomic pointer swap) under a mutex, and searched by
+ * binary search without a lock inside the handler, so any number of memories can be live. A
+ * replaced array is freed once no handler is reading: handlers count themselves in and out
+ * around their search (all seq_cst, so a writer that sees no reader after its swap knows nobody
+ * holds the old array). */
+typedef struct kiln_range { char *start; char *end; } kiln_range;
+typedef struct kiln_range_set { u64 count; kiln_range ranges[]; } kiln_range_set;
+static kiln_range_set *published_ranges;
+static u32 range_readers;
 static pthread_mutex_t reservation_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static void register_reservation(char *start, u64 bytes) {
+/* Index of the first range that starts after address. */
+static u64 range_upper_bound(const kiln_range_set *set, char *address) {
+    u64 low = 0, high = set ? set->count : 0;
+    while (low < high) {
+        u64 middle = low + (high - low) / 2;
+        if (set->ranges[middle].start <= address) low = middle + 1;
+        else high = middle;
+    }
+    return low;
+}
+
+static void publish_ranges(kiln_range_set *next) {
+    kiln_range_set *old = __atomic_exchange_n(&published_ranges, next, __ATOMIC_SEQ_CST);
+    while (__atomic_load_n(&range_readers, __ATOMIC_SEQ_CST)) sched_yield();
+    free(old);
+}
+
+static int register_reservation(char *start, u64 bytes) {
     pthread_mutex_lock(&reservation_lock);
-    for (int i = 0; i < KILN_MAX_RESERVATIONS; i++) {
-        if (!reservations[i].start) {
-            reservations[i].end = start + bytes;
-            reservations[i].start = start;
-            break;
+    kiln_range_set *set = published_ranges;
+    u64 count = set ? set->count : 0;
+    kiln_range_set *next = malloc(sizeof(kiln_range_set) + (count + 1) * sizeof(kiln_range));
+    if (!next) {
+        pthread_mutex_unlock(&reservation_lock);
+        return -1;
+    }
+    u64 at = range_upper_bound(set, start);
+    if (at) memcpy(next->ranges, set->ranges, at * sizeof(kiln_range));
+    next->ranges[at].start = start;
+    next->ranges[at].end = start + bytes;
+    if (count > at) memcpy(next->ranges + at + 1, set->ranges + at, (count - at) * sizeof(kiln_range));
+    next->count = count + 1;
+    publish_ranges(next);
+    pthread_mutex_unlock(&reservation_lock);
+    return 0;
+}
+
+static void unregister_reservation(char *start) {
+    pthread_mutex_lock(&reservation_lock);
+    kiln_range_set *set = published_ranges;
+    u64 at = range_upper_bound(set, start);
+    if (at && set->ranges[at - 1].start == start) {
+        kiln_range_set *next = malloc(sizeof(kiln_range_set) + set->count * sizeof(kiln_range));
+        if (next) {
+            memcpy(next->ranges, set->ranges, (at - 1) * sizeof(kiln_range));
+            memcpy(next->ranges + at - 1, set->ranges + at, (set->count - at) * sizeof(kiln_range));
+            next->count = set->count - 1;
+            publish_ranges(next);
+        } else {
+            /* No memory for a copy: the range stays (harmless until its address is reused). */
         }
     }
     pthread_mutex_unlock(&reservation_lock);
 }
 
-static void unregister_reservation(char *start) {
-    pthread_mutex_lock(&reservation_lock);
-    for (int i = 0; i < KILN_MAX_RESERVATIONS; i++) {
-        if (reservations[i].start == start) { reservations[i].start = 0; reservations[i].end = 0; }
-    }
-    pthread_mutex_unlock(&reservation_lock);
-}
-
+/* Async-signal-safe: atomics and a binary search, no lock. */
 static int in_reservation(char *address) {
-    for (int i = 0; i < KILN_MAX_RESERVATIONS; i++) {
-        char *start = reservations[i].start;
-        if (start && address >= start && address < reservations[i].end) return 1;
-    }
-    return 0;
+    __atomic_add_fetch(&range_readers, 1, __ATOMIC_SEQ_CST);
+    kiln_range_set *set = __atomic_load_n(&published_ranges, __ATOMIC_SEQ_CST);
+    u64 at = range_upper_bound(set, address);
+    int found = at && address < set->ranges[at - 1].end;
+    __atomic_sub_fetch(&range_readers, 1, __ATOMIC_SEQ_CST);
+    return found;
 }
 
 static void chain(struct sigaction *previous, int sig, siginfo_t *info, void *uc) {
@@ -178,17 +359,23 @@ static void release_thread(void *unused) {
 
 static void make_key(void) { pthread_key_create(&thread_key, release_thread); }
 
-static int prepare_thread(void) {
-    if (current.stack_base) return 0;
+/* The thread's Wasm stack is as large as the largest stack size asked of it; each engine's own
+ * size sets its stores' limit within it (kiln_enter), so engines do not change each other's. */
+static int prepare_thread(u64 wanted) {
+    if (current.stack_base && current.stack_bytes >= wanted + KILN_GUARD_BYTES) return 0;
     pthread_once(&install_once, install_handlers);
     pthread_once(&key_once, make_key);
-    u64 bytes = stack_size + KILN_GUARD_BYTES;
+    if (current.stack_base) {
+        munmap(current.stack_base, current.stack_bytes);
+        current.stack_base = 0;
+    }
+    u64 bytes = wanted + KILN_GUARD_BYTES;
     char *base = mmap(0, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (base == MAP_FAILED) return -1;
     mprotect(base, KILN_GUARD_BYTES, PROT_NONE);
     current.stack_base = base;
     current.stack_bytes = bytes;
-    char *alt = mmap(0, 64 * 1024, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    char *alt = current.altstack ? MAP_FAILED : mmap(0, 64 * 1024, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (alt != MAP_FAILED) {
         stack_t ss;
         memset(&ss, 0, sizeof ss);
@@ -281,9 +468,11 @@ u32 kiln_enter(kiln_exec *exec, kiln_thunk thunk, void *code, void *ctx, kiln_va
         enter_here(&call);
         return call.result;
     }
-    if (prepare_thread() != 0) return KILN_TRAP_STACK_EXHAUSTED;
+    u64 wanted = exec->stack_size ? exec->stack_size : stack_size;
+    if (wanted < 2 * KILN_HOST_MARGIN) wanted = 2 * KILN_HOST_MARGIN;
+    if (prepare_thread(wanted) != 0) return KILN_TRAP_STACK_EXHAUSTED;
     char *top = (char *)(((uintptr_t)(current.stack_base + current.stack_bytes)) & ~(uintptr_t)63);
-    exec->stack_limit = current.stack_base + KILN_GUARD_BYTES + KILN_HOST_MARGIN;
+    exec->stack_limit = current.stack_base + current.stack_bytes - wanted + KILN_HOST_MARGIN;
     current.on_kiln_stack = 1;
     kiln_call_on_stack(top, enter_here, &call);
     current.on_kiln_stack = 0;
@@ -491,7 +680,11 @@ int kiln_memory_create(kiln_memory *memory, u64 min_pages, u64 max_pages) {
     memory->pages = min_pages;
     memory->max_pages = max_pages;
     memory->reserved = KILN_RESERVATION;
-    register_reservation(base, KILN_RESERVATION);
+    if (register_reservation(base, KILN_RESERVATION) != 0) {
+        munmap(base, KILN_RESERVATION);
+        memory->base = 0;
+        return -1;
+    }
     return 0;
 }
 

@@ -15,7 +15,9 @@ extension Function {
     /// resumes when it returns. When the caller is the task of an async host function of this
     /// store, the call runs nested on the Wasm thread that is waiting for that host function.
     ///
-    /// Wasm code cannot be interrupted: cancelling the task does not stop a running call.
+    /// Cancelling the task stops the call with `CancellationError`: at once if it has not
+    /// started, else at its next function entry or loop header when the engine has
+    /// ``EngineConfiguration/epochInterruption`` on (without it, a running call runs on).
     @discardableResult
     public func call(_ arguments: [Value]) async throws -> [Value] {
         try await store.scheduler.run(store: store) { try self.call(arguments) }
@@ -99,12 +101,69 @@ final class StoreScheduler: @unchecked Sendable {
 
     /// Where an async call from the current task runs: nested on the Wasm thread waiting for
     /// this task's async host function, or on the store's thread.
+    ///
+    /// Cancelling the calling task stops the call: before it starts, it throws `CancellationError`;
+    /// while it runs, the store is interrupted (``Store/interrupt()``, which needs
+    /// ``EngineConfiguration/epochInterruption``) and the call throws `CancellationError`.
     func run<T: Sendable>(store: Store, _ body: @escaping @Sendable () throws -> T) async throws -> T {
         let suspension = Suspension.current
-        return try await withCheckedThrowingContinuation { continuation in
-            let job: @Sendable () -> Void = { continuation.resume(with: Result { try body() }) }
-            if let suspension, suspension.store == ObjectIdentifier(store), suspension.mailbox.post(job) { return }
-            executorMailbox().post(job)
+        let state = CallState()
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                let job: @Sendable () -> Void = {
+                    guard state.start() else {
+                        continuation.resume(throwing: CancellationError())
+                        return
+                    }
+                    let result = Result { try body() }
+                    let interrupted = state.finish { store.clearInterrupt() }
+                    if interrupted, case .failure(let error as Trap) = result, error.reason == .interrupted {
+                        continuation.resume(throwing: CancellationError())
+                    } else {
+                        continuation.resume(with: result)
+                    }
+                }
+                if let suspension, suspension.store == ObjectIdentifier(store), suspension.mailbox.post(job) { return }
+                executorMailbox().post(job)
+            }
+        } onCancel: {
+            state.cancel { store.interrupt() }
+        }
+    }
+
+    /// An async call's progress, for cancellation: an interrupt is sent only while it runs.
+    private final class CallState: @unchecked Sendable {
+        private let lock = NSLock()
+        private var phase = 0  // 0 waiting, 1 running, 2 done, 3 cancelled before it ran
+        private var interrupted = false
+
+        func start() -> Bool {
+            lock.lock()
+            defer { lock.unlock() }
+            guard phase == 0 else { return false }
+            phase = 1
+            return true
+        }
+
+        /// Whether the call was interrupted; `clear` drops the interrupt if it was sent.
+        func finish(_ clear: () -> Void) -> Bool {
+            lock.lock()
+            defer { lock.unlock() }
+            phase = 2
+            if interrupted { clear() }
+            return interrupted
+        }
+
+        func cancel(_ interrupt: () -> Void) {
+            lock.lock()
+            defer { lock.unlock() }
+            switch phase {
+            case 0: phase = 3
+            case 1:
+                interrupted = true
+                interrupt()
+            default: break
+            }
         }
     }
 

@@ -10,6 +10,14 @@ public struct EngineConfiguration: Sendable {
     /// proposal Kiln implements. A module using one outside the set fails to compile (and to
     /// validate) with ``KilnError/unsupported(feature:)``.
     public var features: WasmFeatures = .default
+    /// Meters fuel: every Wasm instruction costs one unit (see <doc:RunningUntrustedCode> for
+    /// the exact rules), and a call that runs out traps with ``TrapReason/outOfFuel``. A store
+    /// starts with no fuel: set ``Store/fuel`` before calling. Off: no metering code at all.
+    public var consumeFuel = false
+    /// Checks the engine's epoch against the store's deadline at every function entry and loop
+    /// header (``Engine/incrementEpoch()``, ``Store/setEpochDeadline(_:)``); it is also how
+    /// ``Store/interrupt()`` and task cancellation stop a running call. Off: no checks at all.
+    public var epochInterruption = false
     /// The default settings.
     public init() {}
 }
@@ -25,11 +33,32 @@ public final class Engine: @unchecked Sendable {
     private let lock = NSLock()
     private var signatures: [FunctionType: UInt64] = [:]
     private var hostStubs: [UInt64: (code: NativeCode, entry: UnsafeMutableRawPointer)] = [:]
+    /// The epoch and the stores that check deadlines against it (C: lock-free ticks).
+    let clock: OpaquePointer
 
-    /// Creates an engine. The stack size applies to every thread that enters Wasm from now on.
+    /// Creates an engine. Its stack size applies to its own stores only.
     public init(configuration: EngineConfiguration = EngineConfiguration()) {
         self.configuration = configuration
-        kiln_set_stack_size(UInt64(configuration.stackSize))
+        guard let clock = kiln_clock_create() else { fatalError("kiln: out of memory creating an engine") }
+        self.clock = clock
+    }
+
+    deinit { kiln_clock_destroy(clock) }
+
+    /// Advances the epoch by one tick: stores whose deadline it reaches trap with
+    /// ``TrapReason/interrupted`` at their next check (function entry or loop header), when
+    /// ``EngineConfiguration/epochInterruption`` is on. Atomics only, no lock and no
+    /// allocation: callable from any thread, and from a signal handler.
+    public func incrementEpoch() {
+        kiln_clock_tick(clock)
+    }
+
+    /// The current epoch (ticks since the engine was created).
+    public var epoch: UInt64 { kiln_clock_now(clock) }
+
+    /// What the lowering needs to know of the configuration.
+    var loweringOptions: LoweringOptions {
+        LoweringOptions(consumeFuel: configuration.consumeFuel, epochInterruption: configuration.epochInterruption)
     }
 
     /// The engine-wide id of a function type; 0 is reserved for empty table slots.

@@ -23,6 +23,8 @@ public enum KilnError: Error, CustomStringConvertible, Sendable, Equatable {
     /// An operation the embedding API does not allow: setting an immutable global, mixing
     /// objects of different stores or engines, re-entering a store from the wrong thread.
     case invalidOperation(reason: String)
+    /// Instantiation or creating a memory or table would exceed the store's ``StoreLimits``.
+    case resourceLimitExceeded(reason: String)
 
     /// The error as one line: its kind, then the reason.
     public var description: String {
@@ -46,6 +48,8 @@ public enum KilnError: Error, CustomStringConvertible, Sendable, Equatable {
             return "unknown export: \(name)"
         case .invalidOperation(let reason):
             return "invalid operation: \(reason)"
+        case .resourceLimitExceeded(let reason):
+            return "resource limit exceeded: \(reason)"
         }
     }
 }
@@ -84,8 +88,13 @@ public enum TrapReason: UInt32, Sendable, Equatable {
     case unalignedAtomic = 16
     /// `memory.atomic.wait` on a memory that is not shared.
     case expectedSharedMemory = 17
+    /// The store's fuel ran out (``EngineConfiguration/consumeFuel``); refuel and call again.
+    case outOfFuel = 18
+    /// The epoch deadline passed, or ``Store/interrupt()`` or task cancellation stopped the call
+    /// (``EngineConfiguration/epochInterruption``).
+    case interrupted = 19
     /// The runtime could not allocate what the Wasm code needed (an exception object).
-    case outOfMemory = 18
+    case outOfMemory = 20
 
     /// The spec interpreter's wording, which the spec tests match.
     public var message: String {
@@ -106,6 +115,8 @@ public enum TrapReason: UInt32, Sendable, Equatable {
         case .nullExceptionReference: return "null exception reference"
         case .unalignedAtomic: return "unaligned atomic"
         case .expectedSharedMemory: return "expected shared memory"
+        case .outOfFuel: return "all fuel consumed"
+        case .interrupted: return "interrupt"
         case .outOfMemory: return "out of memory"
         }
     }

@@ -59,7 +59,9 @@ struct FunctionLowering {
         var branchTypes: [ValueType] { kind == .loop ? parameters : results }
     }
 
-    private var out = ""
+    var out = ""
+    /// Fuel and epoch checks (LimitsLowering.swift); disabled unless the engine enables them.
+    var metering = Metering()
     var stack: [Operand] = []
     var frames: [Frame] = []
     /// Exception handlers and caught-exception variables the function declares.
@@ -100,16 +102,21 @@ struct FunctionLowering {
     mutating func lower() throws(KilnError) -> String {
         localTypes = type.parameters + body.locals
         frames = [Frame(kind: .function, label: newLabel(), height: 0, parameters: [], results: type.results)]
+        beginMetering()
         for (index, instruction) in body.instructions.enumerated() {
             do {
+                let live = !dead
+                if live && metering.enabled { meterInstruction(instruction) }
                 switch instruction {
                 case .standard(let instruction): try lower(instruction)
                 default: try lowerLegacy(instruction)
                 }
+                if live && metering.enabled { meterAfter(instruction) }
             } catch {
                 throw KilnError.unsupported(feature: "\(error.reason) (function \(functionIndex), byte offset \(body.offsets[index]))")
             }
         }
+        if metering.enabled { out = metering.finish(out) }
         if usesSelfTailCall { out = "\(CSyntax.selfTailLabel):;\n" + out }
         let name = makesTailCalls ? CSyntax.tailBody(functionIndex) : CSyntax.function(functionIndex)
         var header = "static \(CSyntax.returnType(type)) \(name)("
@@ -336,6 +343,7 @@ struct FunctionLowering {
         // Other paths join here: what was checked on one of them is not known on the others.
         checkedAddressLocals.removeAll()
         out += "\(CSyntax.label(label)):;\n"
+        if metering.enabled { meterLabel(label) }
     }
 
     mutating func endBlock() {

@@ -17,7 +17,7 @@ struct LoweredModule: Sendable {
 enum ModuleLowering {
     static let preludeInclude = "#include \"kiln_prelude.h\"\n"
 
-    static func lower(_ module: ModuleInfo, signatureIDs: [UInt64]) throws(KilnError) -> LoweredModule {
+    static func lower(_ module: ModuleInfo, signatureIDs: [UInt64], options: LoweringOptions = LoweringOptions()) throws(KilnError) -> LoweredModule {
         var source = preludeInclude
         source += "\n/* Function types: first result returned, the others through pointers. */\n"
         for (index, type) in module.types.enumerated() {
@@ -36,6 +36,7 @@ enum ModuleLowering {
         var tailEntries: [String] = []
         for index in defined {
             var lowering = FunctionLowering(module: module, functionIndex: index, signatureIDs: signatureIDs)
+            lowering.metering = Metering(options: options)
             functions += "\n/* func \(index) */\n"
             functions += try lowering.lower()
             helpers.formUnion(lowering.helperDeclarations)

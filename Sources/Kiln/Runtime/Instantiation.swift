@@ -13,6 +13,7 @@ struct Instantiation {
 
     func run() throws -> Instance {
         try checkImports()
+        try store.checkInstantiationLimits(info)
         let context = store.allocate(kiln_instance.self, count: 1, initialValue: kiln_instance())
         let entity = InstanceEntity(module: module, context: context)
         context.pointee.exec = store.exec

@@ -21,13 +21,15 @@ public final class Store: @unchecked Sendable {
     /// Canonical record of every function this store knows, by record address.
     var functions: [UnsafeMutableRawPointer: FunctionEntity] = [:]
     var instances: [InstanceEntity] = []
-    private var memories: [UnsafeMutablePointer<kiln_memory>] = []
-    private var tables: [UnsafeMutablePointer<kiln_table>] = []
+    private(set) var memories: [UnsafeMutablePointer<kiln_memory>] = []
+    private(set) var tables: [UnsafeMutablePointer<kiln_table>] = []
     private var allocations: [UnsafeMutableRawPointer] = []
     private var externRefs: [ObjectIdentifier: ExternRef] = [:]
     private var hostBoxes: [HostFunctionBox] = []
     /// The error a host function threw, waiting for the trap it caused to reach Swift.
     var pendingHostError: (any Error)?
+    /// Limits and limiter (Limits.swift).
+    let control = StoreControl()
     /// The store's thread for async calls, and the threads waiting in async host functions.
     let scheduler = StoreScheduler()
     /// Host functions made from a Linker's `defineFunction` closures, by definition.
@@ -38,6 +40,7 @@ public final class Store: @unchecked Sendable {
         self.engine = engine
         exec = .allocate(capacity: 1)
         exec.initialize(to: kiln_exec())
+        prepareControl()
     }
 
     deinit {
@@ -51,6 +54,7 @@ public final class Store: @unchecked Sendable {
             table.deallocate()
         }
         for allocation in allocations { allocation.deallocate() }
+        kiln_clock_detach(engine.clock, exec)
         kiln_exec_release(exec)
         exec.deallocate()
     }
@@ -65,6 +69,7 @@ public final class Store: @unchecked Sendable {
     }
 
     func makeMemory(_ type: MemoryType) throws(KilnError) -> UnsafeMutablePointer<kiln_memory> {
+        try checkMemoryLimits(type.min)
         let memory = UnsafeMutablePointer<kiln_memory>.allocate(capacity: 1)
         memory.initialize(to: kiln_memory())
         // Memories of both address types hold at most 65536 pages (4 GiB): the generated code's
@@ -102,6 +107,7 @@ public final class Store: @unchecked Sendable {
     }
 
     func makeTable(_ type: TableType, initial: UnsafeMutableRawPointer?) throws(KilnError) -> UnsafeMutablePointer<kiln_table> {
+        try checkTableLimits(type.limits.min)
         let table = UnsafeMutablePointer<kiln_table>.allocate(capacity: 1)
         table.initialize(to: kiln_table())
         let maximum = UInt32(clamping: type.limits.max ?? UInt64(UInt32.max))
@@ -117,7 +123,8 @@ public final class Store: @unchecked Sendable {
         }
         tables.append(table)
         let slot = tableSlot(for: initial, isFuncRef: table.pointee.is_funcref != 0)
-        for index in 0..<Int(table.pointee.size) { table.pointee.elems[index] = slot }
+        // Fresh slots are zero pages, which is null: only a non-null initial value is written.
+        if initial != nil { for index in 0..<Int(table.pointee.size) { table.pointee.elems[index] = slot } }
         return table
     }
 

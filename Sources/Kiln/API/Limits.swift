@@ -1,0 +1,175 @@
+import KilnRuntimeC
+import WasmTypes
+
+/// Caps on what the Wasm code of one store may allocate, in the spirit of wasmtime's
+/// `StoreLimits`. Every cap is optional: `nil` is unlimited.
+///
+/// A `memory.grow` or `table.grow` past a cap returns -1 (the Wasm code sees a failed grow, it
+/// does not trap); an instance, memory or table beyond its count, or a memory or table whose
+/// declared minimum is over its cap, fails instantiation with ``KilnError/resourceLimitExceeded(reason:)``.
+public struct StoreLimits: Sendable, Equatable {
+    /// The largest size of each linear memory, in bytes.
+    public var memoryBytes: Int?
+    /// The most elements of each table.
+    public var tableElements: Int?
+    /// The most instances the store may hold.
+    public var instances: Int?
+    /// The most memories the store may hold (imported ones count where they were created).
+    public var memories: Int?
+    /// The most tables the store may hold.
+    public var tables: Int?
+
+    public init(memoryBytes: Int? = nil, tableElements: Int? = nil, instances: Int? = nil, memories: Int? = nil, tables: Int? = nil) {
+        self.memoryBytes = memoryBytes
+        self.tableElements = tableElements
+        self.instances = instances
+        self.memories = memories
+        self.tables = tables
+    }
+}
+
+/// Decides, grow by grow, whether Wasm code may enlarge a memory or a table (wasmtime's
+/// `ResourceLimiter`). Called on the thread running the Wasm code, before a `memory.grow` or
+/// `table.grow` that the declared maximum allows (and after ``StoreLimits``, which deny first).
+///
+/// Return `true` to allow, `false` to deny (the grow returns -1). A thrown error traps the Wasm
+/// code and comes out of the outermost call as that same error.
+public protocol ResourceLimiter: AnyObject, Sendable {
+    /// `current` and `desired` are sizes in bytes; `maximum` is the declared maximum in bytes, or
+    /// nil when the memory declares none.
+    func memoryGrowing(current: Int, desired: Int, maximum: Int?) throws -> Bool
+    /// Sizes in elements; `maximum` is nil when the table declares none.
+    func tableGrowing(current: Int, desired: Int, maximum: Int?) throws -> Bool
+}
+
+extension Store {
+    /// The fuel left (``EngineConfiguration/consumeFuel``). A store starts with 0; a call that
+    /// needs more traps with ``TrapReason/outOfFuel`` and leaves 0. Set it between calls (it is
+    /// not synchronized with a running call); values above `Int64.max` are clamped.
+    public var fuel: UInt64 {
+        get { UInt64(max(exec.pointee.fuel, 0)) }
+        set { exec.pointee.fuel = Int64(clamping: newValue) }
+    }
+
+    /// Makes calls trap with ``TrapReason/interrupted`` once the engine's epoch has advanced
+    /// `ticksBeyondCurrent` ticks from now (``EngineConfiguration/epochInterruption``). Until a
+    /// deadline is set there is none.
+    public func setEpochDeadline(_ ticksBeyondCurrent: UInt64) {
+        let (deadline, overflow) = engine.epoch.addingReportingOverflow(ticksBeyondCurrent)
+        kiln_exec_set_deadline(exec, overflow ? UInt64.max : deadline)
+    }
+
+    /// Stops the call running in this store: it traps with ``TrapReason/interrupted`` at its next
+    /// function entry or loop header. Callable from any thread. With no call running, the next
+    /// call stops at its first check. Needs ``EngineConfiguration/epochInterruption`` (without
+    /// it the generated code has no checks, and a running call runs on).
+    public func interrupt() {
+        kiln_exec_interrupt(exec)
+    }
+
+    /// Drops an interrupt that did not reach a running call.
+    func clearInterrupt() {
+        kiln_exec_clear_interrupt(exec)
+    }
+
+    /// Caps on memories, tables and instances; nil (the default) is unlimited.
+    public var limits: StoreLimits? {
+        get { control.limits }
+        set {
+            control.limits = newValue
+            exec.pointee.limited = (control.limits != nil || control.limiter != nil) ? 1 : 0
+        }
+    }
+
+    /// Asked before every grow of a memory or table of this store; nil (the default) allows all.
+    public var limiter: (any ResourceLimiter)? {
+        get { control.limiter }
+        set {
+            control.limiter = newValue
+            exec.pointee.limited = (control.limits != nil || control.limiter != nil) ? 1 : 0
+        }
+    }
+
+    func prepareControl() {
+        exec.pointee.epoch = kiln_clock_epoch(engine.clock)
+        exec.pointee.deadline = UInt64.max
+        if engine.configuration.epochInterruption, kiln_clock_attach(engine.clock, exec) != 0 {
+            fatalError("kiln: out of memory attaching a store to its engine's clock")
+        }
+        exec.pointee.stack_size = UInt64(max(engine.configuration.stackSize, 0))
+        exec.pointee.store = Unmanaged.passUnretained(self).toOpaque()
+        exec.pointee.grow_check = { exec, kind, current, desired, maximum in
+            guard let exec, let pointer = exec.pointee.store else { return 1 }
+            let store = Unmanaged<Store>.fromOpaque(pointer).takeUnretainedValue()
+            return store.checkGrow(kind: kind, current: current, desired: desired, maximum: maximum)
+        }
+    }
+
+    private func checkGrow(kind: UInt32, current: UInt64, desired: UInt64, maximum: UInt64) -> Int32 {
+        let isMemory = kind == 0
+        if let limits = control.limits {
+            if isMemory, let cap = limits.memoryBytes, desired > UInt64(max(cap, 0)) { return 0 }
+            if !isMemory, let cap = limits.tableElements, desired > UInt64(max(cap, 0)) { return 0 }
+        }
+        guard let limiter = control.limiter else { return 1 }
+        let declared: Int? = isMemory
+            ? (maximum >= 65536 * 65536 ? nil : Int(maximum))
+            : (maximum >= UInt64(UInt32.max) ? nil : Int(maximum))
+        do {
+            let allowed = isMemory
+                ? try limiter.memoryGrowing(current: Int(current), desired: Int(desired), maximum: declared)
+                : try limiter.tableGrowing(current: Int(current), desired: Int(desired), maximum: declared)
+            return allowed ? 1 : 0
+        } catch {
+            pendingHostError = error
+            return -1
+        }
+    }
+
+    // MARK: - Instantiation
+
+    func checkInstantiationLimits(_ info: ModuleInfo) throws(KilnError) {
+        guard let limits = control.limits else { return }
+        if let cap = limits.instances, instances.count + 1 > cap {
+            throw KilnError.resourceLimitExceeded(reason: "the store may hold at most \(cap) instances (StoreLimits.instances)")
+        }
+        let newMemories = info.memories.count - info.importedMemoryCount
+        if let cap = limits.memories, memories.count + newMemories > cap {
+            throw KilnError.resourceLimitExceeded(
+                reason: "the module defines \(newMemories) memories and the store holds \(memories.count); at most \(cap) are allowed (StoreLimits.memories)")
+        }
+        let newTables = info.tables.count - info.importedTableCount
+        if let cap = limits.tables, tables.count + newTables > cap {
+            throw KilnError.resourceLimitExceeded(
+                reason: "the module defines \(newTables) tables and the store holds \(tables.count); at most \(cap) are allowed (StoreLimits.tables)")
+        }
+    }
+
+    func checkMemoryLimits(_ minimumPages: UInt64) throws(KilnError) {
+        guard let limits = control.limits else { return }
+        if let cap = limits.memories, memories.count + 1 > cap {
+            throw KilnError.resourceLimitExceeded(reason: "the store may hold at most \(cap) memories (StoreLimits.memories)")
+        }
+        if let cap = limits.memoryBytes, minimumPages.multipliedReportingOverflow(by: 65536).partialValue > UInt64(max(cap, 0)) || minimumPages > 65536 {
+            throw KilnError.resourceLimitExceeded(
+                reason: "a memory's minimum of \(minimumPages) pages (\(minimumPages * 65536) bytes) is over the limit of \(cap) bytes (StoreLimits.memoryBytes)")
+        }
+    }
+
+    func checkTableLimits(_ minimum: UInt64) throws(KilnError) {
+        guard let limits = control.limits else { return }
+        if let cap = limits.tables, tables.count + 1 > cap {
+            throw KilnError.resourceLimitExceeded(reason: "the store may hold at most \(cap) tables (StoreLimits.tables)")
+        }
+        if let cap = limits.tableElements, minimum > UInt64(max(cap, 0)) {
+            throw KilnError.resourceLimitExceeded(
+                reason: "a table's minimum of \(minimum) elements is over the limit of \(cap) elements (StoreLimits.tableElements)")
+        }
+    }
+}
+
+/// The store's limits and limiter (a class so the store's stored properties stay in Store.swift).
+final class StoreControl: @unchecked Sendable {
+    var limits: StoreLimits?
+    var limiter: (any ResourceLimiter)?
+}

@@ -1,0 +1,143 @@
+import WasmParser
+
+/// What of the engine's configuration changes the generated code.
+struct LoweringOptions: Sendable, Equatable {
+    var consumeFuel = false
+    var epochInterruption = false
+}
+
+/// Fuel metering and epoch checks of one function (the `FunctionLowering` extension below).
+///
+/// Fuel is charged per straight-line region, before the region runs: a region starts at the
+/// function's entry, at every label (loop headers, block ends that are branched to, `else`, catch
+/// landings) and after every instruction that may branch away (`if`, `br_if`, `br_on_null`,
+/// `br_on_non_null`); it ends at the next such point, or at an unconditional transfer (`br`,
+/// `br_table`, `return`, `unreachable`, `throw`, `return_call*`), after which code runs only from a
+/// label. So the charge equals the instructions that run, except when a region is left by a trap
+/// or an exception: the whole region has then been charged. Costs (wasmtime's): `nop`, `drop`,
+/// `block`, `loop`, `try_table`, `try`, `catch`, `end`, `else`, `unreachable` and `return` cost 0,
+/// every other instruction 1. Bulk operations also pay for their size, before they run:
+/// `memory.fill`, `memory.copy` and `memory.init` one unit per 64 bytes (rounded down),
+/// `table.fill`, `table.copy` and `table.init` one unit per element. Everything is decided at
+/// compile time from the instructions, so a call's consumption depends only on the path it takes.
+struct Metering {
+    var options = LoweringOptions()
+    /// The cost of each region so far; regions are numbered as they start.
+    var costs: [Int] = []
+    /// The region instructions are charged to; nil where no code runs until the next label.
+    var current: Int?
+
+    init() {}
+    init(options: LoweringOptions) { self.options = options }
+
+    var enabled: Bool { options.consumeFuel || options.epochInterruption }
+
+    /// What a placeholder for region `index` looks like in the C text: control characters that
+    /// nothing else generated contains.
+    static func placeholder(_ index: Int) -> String { "\u{1}\(index)\u{2}" }
+
+    /// Cost of one instruction, as documented above.
+    static func cost(_ instruction: BodyInstruction) -> Int {
+        switch instruction {
+        case .standard(let instruction):
+            switch instruction {
+            case .nop, .drop, .block, .loop, .tryTable, .end, .else, .unreachable, .return: return 0
+            default: return 1
+            }
+        case .legacyTry, .legacyCatch, .legacyCatchAll, .legacyDelegate: return 0
+        case .legacyRethrow: return 1
+        }
+    }
+
+    enum Flow { case straight, conditional, unconditional }
+
+    static func flow(_ instruction: BodyInstruction) -> Flow {
+        switch instruction {
+        case .standard(let instruction):
+            switch instruction {
+            case .if, .brIf, .brOnNull, .brOnNonNull: return .conditional
+            case .br, .brTable, .return, .unreachable, .throw, .throwRef, .returnCall,
+                .returnCallIndirect, .returnCallRef:
+                return .unconditional
+            default: return .straight
+            }
+        case .legacyCatch, .legacyCatchAll: return .conditional
+        case .legacyRethrow: return .unconditional
+        case .legacyTry, .legacyDelegate: return .straight
+        }
+    }
+
+    /// Replaces every placeholder by its region's charge (or nothing for a free region).
+    func finish(_ text: String) -> String {
+        guard options.consumeFuel else { return text }
+        var result: [UInt8] = []
+        result.reserveCapacity(text.utf8.count + costs.count * 8)
+        var iterator = text.utf8.makeIterator()
+        while let byte = iterator.next() {
+            guard byte == 1 else {
+                result.append(byte)
+                continue
+            }
+            var index = 0
+            while let digit = iterator.next(), digit != 2 { index = index * 10 + Int(digit - 48) }
+            let cost = costs[index]
+            if cost > 0 { result.append(contentsOf: Array("FUEL(\(cost));".utf8)) }
+        }
+        return String(decoding: result, as: UTF8.self)
+    }
+}
+
+extension FunctionLowering {
+    /// At function entry: the entry region and the epoch check.
+    mutating func beginMetering() {
+        guard metering.enabled else { return }
+        if metering.options.epochInterruption { out += "    EPOCH_CHECK\n" }
+        startRegion()
+    }
+
+    private mutating func startRegion() {
+        guard metering.options.consumeFuel else { return }
+        metering.current = metering.costs.count
+        metering.costs.append(0)
+        out += "    " + Metering.placeholder(metering.costs.count - 1) + "\n"
+    }
+
+    /// A label was just emitted: a region starts; a loop header also checks the epoch.
+    mutating func meterLabel(_ label: Int) {
+        if metering.options.epochInterruption, let frame = frames.last, frame.kind == .loop, frame.label == label {
+            out += "    EPOCH_CHECK\n"
+        }
+        startRegion()
+    }
+
+    /// Before a live instruction is lowered: its cost goes to the current region, and a bulk
+    /// operation's size-dependent charge is emitted.
+    mutating func meterInstruction(_ instruction: BodyInstruction) {
+        guard metering.options.consumeFuel else { return }
+        if let current = metering.current { metering.costs[current] += Metering.cost(instruction) }
+        guard case .standard(let standard) = instruction else { return }
+        let shift: Int
+        switch standard {
+        case .memoryFill, .memoryCopy, .memoryInit: shift = 6
+        case .tableFill, .tableCopy, .tableInit: shift = 0
+        default: return
+        }
+        // The size is the top operand: evaluated once into its slot, after the operands below it
+        // that read state (so the order of traps stays the instructions').
+        flushState()
+        materialize(stack.count - 1)
+        let size = stack[stack.count - 1].expression
+        emit("kiln_fuel_charge(ctx, (u64)\(size)" + (shift > 0 ? " >> \(shift));" : ");"))
+    }
+
+    /// After a live instruction was lowered: a branch that may fall through starts a region, one
+    /// that never does leaves no region until the next label.
+    mutating func meterAfter(_ instruction: BodyInstruction) {
+        guard metering.options.consumeFuel else { return }
+        switch Metering.flow(instruction) {
+        case .straight: break
+        case .conditional: startRegion()
+        case .unconditional: metering.current = nil
+        }
+    }
+}
