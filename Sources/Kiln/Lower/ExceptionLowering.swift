@@ -171,21 +171,28 @@ extension FunctionLowering {
         }
     }
 
+    /// Ends a stretch of a legacy try (its body or a catch body): a live fallthrough jumps to the
+    /// end; code goes on at the frame's landing label (the handler's dispatch, or the next clause's
+    /// test), which unlinks the handler if it is still linked.
+    private mutating func jumpToEndAndLand(_ frame: inout Frame, unlinkOnFallthrough: Bool) {
+        if !dead {
+            if unlinkOnFallthrough, let handler = frame.handler { emit("ctx->exec->handler = \(handler).prev;") }
+            emit("goto \(CSyntax.label(frame.label));")
+            frame.branchedTo = true
+        }
+        emitLabel(frame.elseLabel)
+        if let handler = frame.handler { emit("ctx->exec->handler = \(handler).prev;") }
+    }
+
     /// `catch` or `catch_all`: ends the try body (or the previous catch body) and starts the
     /// clause's test and body.
     private mutating func beginCatch(tag: Int?) {
         var frame = frames[frames.count - 1]
         let caught = frame.caught!
-        if !dead {
-            flushAll()
-            if let handler = frame.handler { emit("ctx->exec->handler = \(handler).prev;") }
-            emit("goto \(CSyntax.label(frame.label));")
-            frame.branchedTo = true
-        }
-        emitLabel(frame.elseLabel)
-        if let handler = frame.handler {
+        if !dead { flushAll() }
+        jumpToEndAndLand(&frame, unlinkOnFallthrough: true)
+        if frame.handler != nil {
             // The first clause: this is where the handler's longjmp lands.
-            emit("ctx->exec->handler = \(handler).prev;")
             emit("\(caught) = kiln_exception_keep(ctx->exec, CAUGHT);")
             frame.handler = nil
             frame.kind = .legacyCatch
@@ -214,13 +221,9 @@ extension FunctionLowering {
     mutating func endLegacyTry() {
         var frame = frames[frames.count - 1]
         if frame.kind == .legacyCatch && frame.sawCatchAll { return }
-        if !dead {
-            emit("goto \(CSyntax.label(frame.label));")
-            frame.branchedTo = true
-        }
-        emitLabel(frame.elseLabel)
-        if let handler = frame.handler {
-            emit("ctx->exec->handler = \(handler).prev;")
+        // endBlock has unlinked the handler on the fallthrough path already.
+        jumpToEndAndLand(&frame, unlinkOnFallthrough: false)
+        if frame.handler != nil {
             emit("kiln_throw(ctx->exec, CAUGHT);")
         } else {
             emit("kiln_throw(ctx->exec, \(frame.caught!));")

@@ -66,8 +66,15 @@ enum ModuleLowering {
 
     /// `void kiln_entryN(void *code, void *ctx, kiln_value *v)`: unpack, call, pack.
     static func entryThunk(typeIndex: Int, _ type: FunctionType) -> String {
-        var text = "static void \(CSyntax.entryThunk(typeIndex))(void *code, void *ctx, kiln_value *v) {\n"
-        var arguments = ["ctx"]
+        valuesThunk(name: CSyntax.entryThunk(typeIndex), callee: "((\(CSyntax.functionPointerType(typeIndex)))code)", context: "ctx", type)
+    }
+
+    /// `static void NAME(void *code, void *ctx, kiln_value *v)`: calls `callee` with `context` and
+    /// the arguments in `v`, and writes the results back into `v`; `beforePacking` runs in between
+    /// (a tail entry returns there when the callee left a tail call pending).
+    static func valuesThunk(name: String, callee: String, context: String, _ type: FunctionType, beforePacking: String? = nil) -> String {
+        var text = "static void \(name)(void *code, void *ctx, kiln_value *v) {\n"
+        var arguments = [context]
         for (index, parameter) in type.parameters.enumerated() {
             arguments.append(CSyntax.member("v[\(index)]", parameter))
         }
@@ -75,14 +82,11 @@ enum ModuleLowering {
             text += "    \(CSyntax.type(result)) r\(index);\n"
             arguments.append("&r\(index)")
         }
-        let call = "((\(CSyntax.functionPointerType(typeIndex)))code)(\(arguments.joined(separator: ", ")))"
-        if let first = type.results.first {
-            text += "    \(CSyntax.type(first)) r0 = \(call);\n"
-            for (index, result) in type.results.enumerated() {
-                text += "    \(CSyntax.member("v[\(index)]", result)) = r\(index);\n"
-            }
-        } else {
-            text += "    \(call);\n"
+        let call = "\(callee)(\(arguments.joined(separator: ", ")))"
+        text += type.results.first.map { "    \(CSyntax.type($0)) r0 = \(call);\n" } ?? "    \(call);\n"
+        if let beforePacking { text += "    \(beforePacking)\n" }
+        for (index, result) in type.results.enumerated() {
+            text += "    \(CSyntax.member("v[\(index)]", result)) = r\(index);\n"
         }
         return text + "}\n"
     }

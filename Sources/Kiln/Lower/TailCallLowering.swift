@@ -77,26 +77,8 @@ enum TailCalls {
     /// `fnN_tail(code, ctx, values)`: runs the body on the arguments in `values`, leaving the
     /// results there unless the body left another tail call pending.
     static func entry(_ index: Int, _ type: FunctionType) -> String {
-        var text = "static void \(CSyntax.tailEntry(index))(void *code, void *c, kiln_value *v) {\n"
-        text += "    kiln_instance *ctx = (kiln_instance *)c;\n"
-        var arguments = ["ctx"]
-        for (offset, parameter) in type.parameters.enumerated() {
-            arguments.append(CSyntax.member("v[\(offset)]", parameter))
-        }
-        for (offset, result) in type.results.enumerated().dropFirst() {
-            text += "    \(CSyntax.type(result)) r\(offset);\n"
-            arguments.append("&r\(offset)")
-        }
-        let call = "\(CSyntax.tailBody(index))(\(arguments.joined(separator: ", ")))"
-        if let first = type.results.first {
-            text += "    \(CSyntax.type(first)) r0 = \(call);\n"
-        } else {
-            text += "    \(call);\n"
-        }
-        text += "    (void)code;\n    if (ctx->exec->tail_thunk) return;\n"
-        for (offset, result) in type.results.enumerated() {
-            text += "    \(CSyntax.member("v[\(offset)]", result)) = r\(offset);\n"
-        }
-        return text + "}\n"
+        ModuleLowering.valuesThunk(
+            name: CSyntax.tailEntry(index), callee: CSyntax.tailBody(index), context: "(kiln_instance *)ctx", type,
+            beforePacking: "if (((kiln_instance *)ctx)->exec->tail_thunk) return;")
     }
 }
