@@ -51,7 +51,7 @@ def wasm_tools_binary():
 def kiln_default_features(kiln):
     import re
     out = subprocess.run([kiln, "validate", "--help"], capture_output=True, text=True).stdout
-    match = re.search(r"Default: ([a-z0-9,\s-]+)\.", out)
+    match = re.search(r"Default:\s*([a-z0-9,\s-]+)\.", out)
     if not match:
         sys.exit("mutate: cannot read kiln's default features from `kiln validate --help`")
     return re.sub(r"\s+", "", match.group(1))

@@ -46,6 +46,22 @@ final class AtomicTests: XCTestCase {
         XCTAssertEqual(reason { _ = try instance.typedFunction("wait", Int32.self, Int32.self)(0) }, .expectedSharedMemory)
     }
 
+    /// Found by scripts/mutate.py: an imported shared table (shared-everything threads).
+    func testSharedTablesAreUnsupported() {
+        let hex = "0061736d0100000002250111746573742d7461626c652d31302d696e660c7461626c652d31302d7b6e660170030a14"
+        var bytes: [UInt8] = []
+        var index = hex.startIndex
+        while index < hex.endIndex {
+            let next = hex.index(index, offsetBy: 2)
+            bytes.append(UInt8(hex[index..<next], radix: 16)!)
+            index = next
+        }
+        XCTAssertThrowsError(try Module.validate(engine: engine, bytes: bytes)) { error in
+            guard case KilnError.unsupported(let feature) = error else { return XCTFail("got \(error)") }
+            XCTAssertTrue(feature.contains("shared table"), feature)
+        }
+    }
+
     func testSharedMemoriesAreUnsupported() {
         XCTAssertThrowsError(try Module(engine: engine, wat: "(module (memory 1 1 shared))")) { error in
             guard case KilnError.unsupported(let feature) = error else { return XCTFail("got \(error)") }

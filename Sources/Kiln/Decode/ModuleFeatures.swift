@@ -14,7 +14,7 @@ enum ModuleFeatures {
         for table in info.tables {
             try gate.require(table.elementType)
             if table.limits.isMemory64 { try gate.require(.memory64, "64-bit table") }
-            if table.limits.shared { try gate.require(.threads, "shared table") }
+            if table.limits.shared { throw KilnError.unsupported(feature: "shared-everything threads (shared table)") }
         }
         for initializer in info.tableInitializers {
             guard let initializer else { continue }
