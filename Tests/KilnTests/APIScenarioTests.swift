@@ -8,18 +8,6 @@ final class APIScenarioTests: XCTestCase {
 
     private func module(_ wat: String) throws -> Module { try Module(engine: engine, wat: wat) }
 
-    private func trapReason(_ body: () throws -> Void, file: StaticString = #filePath, line: UInt = #line) -> TrapReason? {
-        do {
-            try body()
-            XCTFail("expected a trap", file: file, line: line)
-            return nil
-        } catch let trap as Trap {
-            return trap.reason
-        } catch {
-            XCTFail("expected a trap, got \(error)", file: file, line: line)
-            return nil
-        }
-    }
 
     // MARK: 1. Table and funcref from the host
 

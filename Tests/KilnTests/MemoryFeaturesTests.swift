@@ -11,18 +11,6 @@ final class MemoryFeaturesTests: XCTestCase {
         try (linker ?? Linker(engine: engine)).instantiate(try Module(engine: engine, wat: wat), store: store)
     }
 
-    private func trapReason(_ body: () throws -> Void, file: StaticString = #filePath, line: UInt = #line) -> TrapReason? {
-        do {
-            try body()
-            XCTFail("expected a trap", file: file, line: line)
-            return nil
-        } catch let trap as Trap {
-            return trap.reason
-        } catch {
-            XCTFail("expected a trap, got \(error)", file: file, line: line)
-            return nil
-        }
-    }
 
     private func call(_ instance: Instance, _ name: String, _ arguments: [Value] = []) throws -> [Value] {
         guard let function = instance.function(name) else { throw KilnError.invalidOperation(reason: "no export \(name)") }
