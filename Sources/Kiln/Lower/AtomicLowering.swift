@@ -76,6 +76,33 @@ enum AtomicAccess {
         }
     }
 
+    /// The plain access an atomic load or store is on an unshared memory.
+    static func plain(_ load: Instruction.Load) -> Instruction.Load {
+        switch load {
+        case .i32AtomicLoad: return .i32Load
+        case .i64AtomicLoad: return .i64Load
+        case .i32AtomicLoad8U: return .i32Load8U
+        case .i32AtomicLoad16U: return .i32Load16U
+        case .i64AtomicLoad8U: return .i64Load8U
+        case .i64AtomicLoad16U: return .i64Load16U
+        case .i64AtomicLoad32U: return .i64Load32U
+        default: return load
+        }
+    }
+
+    static func plain(_ store: Instruction.Store) -> Instruction.Store {
+        switch store {
+        case .i32AtomicStore: return .i32Store
+        case .i64AtomicStore: return .i64Store
+        case .i32AtomicStore8: return .i32Store8
+        case .i32AtomicStore16: return .i32Store16
+        case .i64AtomicStore8: return .i64Store8
+        case .i64AtomicStore16: return .i64Store16
+        case .i64AtomicStore32: return .i64Store32
+        default: return store
+        }
+    }
+
     static func isAtomic(_ load: Instruction.Load) -> Bool {
         switch load {
         case .i32AtomicLoad, .i64AtomicLoad, .i32AtomicLoad8U, .i32AtomicLoad16U, .i64AtomicLoad8U,
@@ -100,53 +127,35 @@ extension FunctionLowering {
         emit("if ((((u64)(\(address)) + \(memarg.offset)ull) & \((1 << alignment) - 1)u) != 0) TRAP(UNALIGNED_ATOMIC);")
     }
 
+    /// The alignment check of the access whose address lies below the top `operandsAbove`
+    /// operands; the stack is left as it was, the address in a simple form (the check and the
+    /// access both read it) and pending loads evaluated first, in Wasm's order.
+    private mutating func checkAtomicAlignment(below operandsAbove: Int, _ memarg: MemArg, alignment: Int) {
+        let above = stack.suffix(operandsAbove)
+        stack.removeLast(operandsAbove)
+        let address = popSimple()
+        stack.append(address)
+        stack.append(contentsOf: above)
+        flushState()
+        checkAtomicAlignment(address.expression, memarg, alignment: alignment)
+    }
+
     /// Atomic loads and stores: the alignment check, then the plain access.
     mutating func lowerAtomicLoad(_ load: Instruction.Load, _ memarg: MemArg) throws(Unsupported) {
-        let address = popSimple()
-        flushState()
-        checkAtomicAlignment(address.expression, memarg, alignment: load.naturalAlignment)
-        stack.append(address)
-        let plain: Instruction.Load
-        switch load {
-        case .i32AtomicLoad: plain = .i32Load
-        case .i64AtomicLoad: plain = .i64Load
-        case .i32AtomicLoad8U: plain = .i32Load8U
-        case .i32AtomicLoad16U: plain = .i32Load16U
-        case .i64AtomicLoad8U: plain = .i64Load8U
-        case .i64AtomicLoad16U: plain = .i64Load16U
-        default: plain = .i64Load32U
-        }
-        try lowerLoad(plain, memarg)
+        checkAtomicAlignment(below: 0, memarg, alignment: load.naturalAlignment)
+        try lowerLoad(AtomicAccess.plain(load), memarg)
     }
 
     mutating func lowerAtomicStore(_ store: Instruction.Store, _ memarg: MemArg) throws(Unsupported) {
-        let value = pop()
-        let address = popSimple()
-        flushState()
-        checkAtomicAlignment(address.expression, memarg, alignment: store.naturalAlignment)
-        stack.append(address)
-        stack.append(value)
-        let plain: Instruction.Store
-        switch store {
-        case .i32AtomicStore: plain = .i32Store
-        case .i64AtomicStore: plain = .i64Store
-        case .i32AtomicStore8: plain = .i32Store8
-        case .i32AtomicStore16: plain = .i32Store16
-        case .i64AtomicStore8: plain = .i64Store8
-        case .i64AtomicStore16: plain = .i64Store16
-        default: plain = .i64Store32
-        }
-        try lowerStore(plain, memarg)
+        checkAtomicAlignment(below: 1, memarg, alignment: store.naturalAlignment)
+        try lowerStore(AtomicAccess.plain(store), memarg)
     }
 
     /// Read-modify-write and compare-exchange: the old value is the result.
     mutating func lowerAtomicReadModifyWrite(_ operation: AtomicAccess.Operation, _ type: ValueType, cType: String, _ memarg: MemArg) {
-        let replacement = operation == .compareExchange ? popSimple() : nil
-        let operand = popSimple()
-        let address = popSimple()
-        flushState()
-        checkAtomicAlignment(address.expression, memarg, alignment: AtomicAccess.naturalAlignment(cType))
-        stack.append(address)
+        checkAtomicAlignment(below: operation == .compareExchange ? 2 : 1, memarg, alignment: AtomicAccess.naturalAlignment(cType))
+        let replacement = operation == .compareExchange ? pop() : nil
+        let operand = pop()
         let (access, _) = popAccess(memarg)
         let result = resultSlot(type)
         let valueType = CSyntax.type(type)
@@ -168,24 +177,18 @@ extension FunctionLowering {
     /// `memory.atomic.notify`: checks the address like a 4-byte access; nobody waits on an
     /// unshared memory, so it wakes 0 threads.
     mutating func lowerAtomicNotify(_ memarg: MemArg) {
-        let count = popSimple()  // evaluated: a load in it may trap
-        let address = popSimple()
-        flushState()
-        checkAtomicAlignment(address.expression, memarg, alignment: 2)
-        stack.append(address)
+        checkAtomicAlignment(below: 1, memarg, alignment: 2)
+        _ = pop()  // the count: a load in it was evaluated by the check
         let (access, _) = popAccess(memarg)
-        emit("{ u32 probe = \(access.load("u32")); (void)probe; (void)\(count.expression); }")
+        emit("{ u32 probe = \(access.load("u32")); (void)probe; }")
         push(.i32, "0u")
     }
 
     /// `memory.atomic.wait32/64` on an unshared memory traps.
     mutating func lowerAtomicWait(_ memarg: MemArg, alignment: Int) {
-        // The operands are evaluated (popSimple keeps a trapping one in a slot) before the trap.
-        _ = popSimple()
-        _ = popSimple()
-        let address = popSimple()
-        flushState()
-        checkAtomicAlignment(address.expression, memarg, alignment: alignment)
+        // The operands' loads are evaluated (by the check) before the trap.
+        checkAtomicAlignment(below: 2, memarg, alignment: alignment)
+        stack.removeLast(3)
         emit("TRAP(EXPECTED_SHARED_MEMORY);")
         push(.i32, "0u")
     }
