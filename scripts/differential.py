@@ -94,7 +94,7 @@ def zero(valtype):
 
 def kiln_results(kiln, path, name, params):
     arguments = ["0"] * len(params)
-    process = subprocess.run([kiln, "run", path, "--max-memory", str(MEMORY_CAP), "--invoke", name, "--", *arguments],
+    process = subprocess.run([kiln, "run", path, "--max-memory", str(MEMORY_CAP), f"--invoke={name}", "--", *arguments],
                              capture_output=True, text=True, timeout=60)
     if process.returncode == 67:
         return "trap"
@@ -161,7 +161,7 @@ def main():
             for name, export_type in exports:
                 if not isinstance(export_type, wasmtime.FuncType):
                     continue
-                if "\0" in name:  # cannot be passed on a command line
+                if not name or "\0" in name:  # cannot be passed on a command line
                     skipped += 1
                     continue
                 try:
