@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import Kiln
 
 /// The official spec suite (see SpecSuite for where it is found), run by SpecRunner: one test
 /// per feature group. Every script of a group must pass every directive, with nothing failed and
