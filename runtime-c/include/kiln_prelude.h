@@ -55,6 +55,9 @@ typedef struct kiln_function {
     kiln_funcref record;
     void *tail_thunk;
     void *tail_code;
+    /* A Wasm function's slot in its module's code table (record.code is the slot's stub);
+     * NULL for host functions. A table element copies the code the slot holds when written. */
+    void **code_slot;
 } kiln_function;
 
 typedef struct kiln_table {

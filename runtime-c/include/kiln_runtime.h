@@ -62,6 +62,12 @@ void kiln_code_table_destroy(kiln_code_table *table);
 void *kiln_code_table_stub(kiln_code_table *table, u32 slot);
 void kiln_code_table_install(kiln_code_table *table, u32 slot, void *code);
 int kiln_code_table_resolved(kiln_code_table *table, u32 slot);
+/* The code behind a stub now: what its slot holds once resolved, else the stub itself (whose
+ * lazy part must not be called directly: only the entry resolves once and for all). */
+void *kiln_code_current(void **slot, void *stub);
+/* The table element for a reference: for a function table a copy of the function's record
+ * with the code its slot holds now (so that indirect calls skip the stub), else just `ref`. */
+kiln_funcref kiln_table_element(void *ref, u32 is_funcref);
 
 /* For runtime code that runs Swift in the middle of Wasm (host calls, lazy compilation): leave
  * returns the thread's previous state, to give back to return_to_wasm. */

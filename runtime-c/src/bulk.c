@@ -49,12 +49,19 @@ void kiln_memory_init(kiln_instance *ctx, u32 mem, u32 seg, u64 dst, u32 src, u3
     memcpy(m->base + dst, s->bytes + src, n);
 }
 
-static kiln_funcref slot_for(void *ref, u32 is_funcref) {
+kiln_funcref kiln_table_element(void *ref, u32 is_funcref) {
     kiln_funcref slot = {0, 0, 0, 0};
-    if (ref && is_funcref) slot = *(kiln_funcref *)ref;
-    else slot.ref = ref;
+    if (ref && is_funcref) {
+        slot = *(kiln_funcref *)ref;
+        kiln_function *function = (kiln_function *)slot.ref;
+        if (function->code_slot) slot.code = kiln_code_current(function->code_slot, slot.code);
+    } else {
+        slot.ref = ref;
+    }
     return slot;
 }
+
+static kiln_funcref slot_for(void *ref, u32 is_funcref) { return kiln_table_element(ref, is_funcref); }
 
 void *kiln_table_get(kiln_instance *ctx, u32 table, u64 index) {
     kiln_table *t = ctx->tables[table];

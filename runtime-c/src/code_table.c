@@ -194,6 +194,11 @@ int kiln_code_table_resolved(kiln_code_table *table, u32 slot) {
     return code != (void *)(table->stubs + (size_t)slot * STUB_BYTES + LAZY_OFFSET);
 }
 
+void *kiln_code_current(void **slot, void *stub) {
+    void *code = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+    return code == (void *)((u8 *)stub + LAZY_OFFSET) ? stub : code;
+}
+
 /* Called by kiln_lazy_entry on the Wasm thread: the owner compiles (or waits for another thread
  * compiling) and installs the slot's code. Swift runs here as in a host call: outside Wasm for
  * the fault handler. A failure traps in the calling entry. */

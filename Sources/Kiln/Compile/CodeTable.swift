@@ -49,7 +49,8 @@ final class CodeTable: @unchecked Sendable {
     }
 
     /// Lazily compiled batches stop growing past this many instructions of Wasm code.
-    static let lazyBatchInstructions = 20_000
+    static let lazyBatchInstructions = Int(ProcessInfo.processInfo.environment["KILN_LAZY_BATCH"] ?? "") ?? 20_000
+    static let lazyNeighbours = ProcessInfo.processInfo.environment["KILN_LAZY_NEIGHBOURS"] != "0"
     /// Eager compilation compiles the module in batches of about this many instructions, so that
     /// the C of the whole module is never held at once.
     static let eagerBatchInstructions = 400_000
@@ -76,6 +77,11 @@ final class CodeTable: @unchecked Sendable {
     /// The stable address of a defined function's code: what records and tables hold.
     func codeStub(_ defined: Int) -> UnsafeMutableRawPointer {
         kiln_code_table_stub(table, UInt32(2 * defined))
+    }
+
+    /// Where a defined function's code is installed (see `kiln_table_element`).
+    func codeSlot(_ defined: Int) -> UnsafeMutablePointer<UnsafeMutableRawPointer?> {
+        table.pointee.slots + 2 * defined
     }
 
     /// The stable address of a defined function's tail entry (see `TailCalls`).
@@ -162,7 +168,7 @@ final class CodeTable: @unchecked Sendable {
             next += 1
         }
         var neighbour = first + 1
-        while neighbour < compiled.count && size < Self.lazyBatchInstructions {
+        while Self.lazyNeighbours && neighbour < compiled.count && size < Self.lazyBatchInstructions {
             if !compiled[neighbour] && queued.insert(neighbour).inserted {
                 batch.append(neighbour)
                 size += info.bodies[neighbour].instructions.count

@@ -147,18 +147,21 @@ enum ModuleDecoder {
     /// Decodes every function body with Kiln's instruction decoder.
     private static func decodeBodies(_ codes: [Code], in bytes: [UInt8], gate: FeatureGate, memoryCount: Int) throws(KilnError) -> [FunctionBody] {
         try bytes.withUnsafeBufferPointer { (buffer) throws(KilnError) -> [FunctionBody] in
-            var bodies: [FunctionBody] = []
-            bodies.reserveCapacity(codes.count)
-            for code in codes {
-                for local in code.locals { try gate.require(local) }
-                // The expression is a slice of `bytes`: its indices are module offsets.
-                let expression = code.expression
-                var decoder = InstructionDecoder(
-                    reader: ByteReader(bytes: buffer, position: expression.startIndex, end: expression.endIndex),
-                    gate: gate, memoryCount: memoryCount)
-                bodies.append(try decoder.body(locals: code.locals))
+            // Bodies decode independently: in chunks, on every core.
+            try inParallelChunks(count: codes.count) { (range) throws(KilnError) -> [FunctionBody] in
+                var bodies: [FunctionBody] = []
+                bodies.reserveCapacity(range.count)
+                for code in codes[range] {
+                    for local in code.locals { try gate.require(local) }
+                    // The expression is a slice of `bytes`: its indices are module offsets.
+                    let expression = code.expression
+                    var decoder = InstructionDecoder(
+                        reader: ByteReader(bytes: buffer, position: expression.startIndex, end: expression.endIndex),
+                        gate: gate, memoryCount: memoryCount)
+                    bodies.append(try decoder.body(locals: code.locals))
+                }
+                return bodies
             }
-            return bodies
         }
     }
 

@@ -58,7 +58,8 @@ struct Instantiation {
             functions[index] = store.makeFunctionRecord(
                 signature: module.signatureIDs[typeIndex], code: module.codeTable.codeStub(defined),
                 context: UnsafeMutableRawPointer(context),
-                tailThunk: module.codeTable.tailStub(defined), tailCode: module.codeTable.codeStub(defined), entity: function)
+                tailThunk: module.codeTable.tailStub(defined), tailCode: module.codeTable.codeStub(defined),
+                codeSlot: module.codeTable.codeSlot(defined), entity: function)
         }
         for index in info.importedTagCount..<info.tags.count {
             let typeIndex = Int(info.tags[index])

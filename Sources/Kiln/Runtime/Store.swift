@@ -138,11 +138,7 @@ public final class Store: @unchecked Sendable {
     }
 
     func tableSlot(for reference: UnsafeMutableRawPointer?, isFuncRef: Bool) -> kiln_funcref {
-        guard let reference else { return kiln_funcref() }
-        if isFuncRef { return reference.assumingMemoryBound(to: kiln_funcref.self).pointee }
-        var slot = kiln_funcref()
-        slot.ref = reference
-        return slot
+        kiln_table_element(reference, isFuncRef ? 1 : 0)
     }
 
     func makeGlobalCell(_ value: kiln_value) -> UnsafeMutablePointer<kiln_value> {
@@ -181,13 +177,14 @@ public final class Store: @unchecked Sendable {
     /// A canonical function record owned by this store.
     /// `tailThunk(tailCode, context, values)` is how a tail call runs the function.
     func makeFunctionRecord(signature: UInt64, code: UnsafeMutableRawPointer, context: UnsafeMutableRawPointer,
-                            tailThunk: UnsafeMutableRawPointer, tailCode: UnsafeMutableRawPointer, entity: FunctionEntity) -> UnsafeMutablePointer<kiln_funcref> {
+                            tailThunk: UnsafeMutableRawPointer, tailCode: UnsafeMutableRawPointer, codeSlot: UnsafeMutablePointer<UnsafeMutableRawPointer?>? = nil,
+                            entity: FunctionEntity) -> UnsafeMutablePointer<kiln_funcref> {
         let function = allocate(kiln_function.self, count: 1, initialValue: kiln_function())
         // The record comes first: a funcref value is a pointer to it, and to the whole.
         let record = UnsafeMutableRawPointer(function).assumingMemoryBound(to: kiln_funcref.self)
         function.pointee = kiln_function(
             record: kiln_funcref(sig: signature, code: code, ctx: context, ref: UnsafeMutableRawPointer(record)),
-            tail_thunk: tailThunk, tail_code: tailCode)
+            tail_thunk: tailThunk, tail_code: tailCode, code_slot: codeSlot)
         functions[UnsafeMutableRawPointer(record)] = entity
         reserveTailCallArguments(for: entity.type)
         return record

@@ -15,15 +15,20 @@ enum Validator {
         var context = try Context(module)
         try context.checkModuleFields(module)
 
-        var checker = FunctionChecker(context: context)
         let importedFunctions = module.importedFunctionCount
-        for (index, body) in module.bodies.enumerated() {
-            let functionIndex = importedFunctions &+ index
-            guard functionIndex < context.functionTypes.count else {
-                throw KilnError.malformed(reason: "function and code section have inconsistent lengths", offset: nil)
+        guard importedFunctions + module.bodies.count <= context.functionTypes.count else {
+            throw KilnError.malformed(reason: "function and code section have inconsistent lengths", offset: nil)
+        }
+        // Bodies check independently: in chunks, on every core; the first invalid one reports.
+        let shared = context
+        _ = try inParallelChunks(count: module.bodies.count) { (range) throws(KilnError) -> [Void] in
+            var checker = FunctionChecker(context: shared)
+            for index in range {
+                let functionIndex = importedFunctions + index
+                let type = shared.functionTypes[functionIndex]
+                try checker.check(module.bodies[index], functionIndex: functionIndex, type: shared.signatures[Int(type)])
             }
-            let type = context.functionTypes[functionIndex]
-            try checker.check(body, functionIndex: functionIndex, type: context.signatures[Int(type)])
+            return []
         }
 
         try context.checkStartAndExports(module)
