@@ -71,7 +71,7 @@ struct GCSupport {
             .arrayGetU, .arraySet, .arrayLen, .refEq, .anyConvertExtern, .externConvertAny,
             .arrayNewData, .arrayNewElem, .arrayFill, .arrayCopy, .arrayInitData, .arrayInitElem,
             .refTest, .refCast, .brOnCast, .brOnCastFail:
-            throw refusal("instruction \(instruction)", place)
+            throw refusal("instruction \(String(describing: instruction).prefix { $0 != "(" })", place)
         case .refNull(let heap):
             if isGC(heap) { throw refusal("ref.null \(heap)", place) }
         case .typedSelect(let type):
