@@ -32,6 +32,38 @@ final class GCTypeTests: XCTestCase {
         }
     }
 
+    // MARK: Decoding
+
+    func testTypeSectionKeepsRecursionGroupsAndSubtypeDeclarations() throws {
+        let text = """
+            (module
+              (type $f (func (param i32)))
+              (rec (type $a (sub (struct (field (mut i8)) (field (ref null $b)))))
+                   (type $b (sub final $a (struct (field (mut i8)) (field (ref null $b)) (field i16)))))
+              (type $v (array (mut f64))))
+            """
+        let module = try info(text)
+        XCTAssertEqual(module.recursionGroups, [0..<1, 1..<3, 3..<4])
+        XCTAssertEqual(module.definitions.count, 4)
+        XCTAssertEqual(module.definitions[2].supertypes, [1])
+        XCTAssertTrue(module.definitions[2].isFinal)
+        XCTAssertFalse(module.definitions[1].isFinal)
+        guard case .structType(let b) = module.definitions[2].body else { return XCTFail("\(module.definitions[2])") }
+        XCTAssertEqual(b.fields[0], FieldType(storage: .packed(.i8), isMutable: true))
+        XCTAssertEqual(b.fields[1].storage, .value(.ref(ReferenceType(isNullable: true, heapType: .concrete(typeIndex: 2)))))
+        guard case .arrayType(let v) = module.definitions[3].body else { return XCTFail("\(module.definitions[3])") }
+        XCTAssertEqual(v.element, FieldType(storage: .value(.f64), isMutable: true))
+        // The function-type view: the function type, placeholders for the others.
+        XCTAssertEqual(module.types[0], FunctionType(parameters: [.i32]))
+        // With GC switched off, the same module is unsupported, naming GC.
+        var features = WasmFeatures.default
+        features.remove(.gc)
+        XCTAssertThrowsError(try ModuleDecoder.decode(try wat2wasm(text, features: ModuleDecoder.features), features: features)) { error in
+            guard case KilnError.unsupported(let feature) = error else { return XCTFail("got \(error)") }
+            XCTAssertTrue(feature.contains("GC") && feature.contains("disabled"), feature)
+        }
+    }
+
     // MARK: Canonical identity
 
     func testEquivalentRecursionGroupsGetEqualIDsAcrossModules() throws {

@@ -58,7 +58,8 @@ public struct WasmFeatures: OptionSet, Sendable, Hashable, CustomStringConvertib
     public static let all = WasmFeatures(named.map(\.feature))
 
     /// The proposals Kiln implements end to end (decode, validate, lower, run). Enabling one
-    /// outside this set in a configuration has no effect: its modules stay unsupported.
+    /// outside this set and `validatedOnly` in a configuration has no effect: its modules stay
+    /// unsupported.
     public static let implemented: WasmFeatures = [
         .simd, .relaxedSIMD, .extendedConst, .functionReferences, .exceptions, .legacyExceptions,
         .tailCalls, .memory64, .multiMemory, .threads,
