@@ -58,6 +58,14 @@ struct FeatureOptions: ParsableArguments {
             valueName: "list"))
     var wasmFeatures: String?
 
+    @Option(
+        name: .customLong("compile"),
+        help: ArgumentHelp(
+            "When to compile functions: eager (all before running), lazy (each on its first call) or auto.",
+            discussion: "auto (the default) is lazy for modules with \(CompilationMode.lazyThresholdBytes >> 10) KiB of code or more.",
+            valueName: "mode"))
+    var compilation: String?
+
     /// The engine configuration's features: the default, then the list applied.
     func features() throws -> WasmFeatures {
         guard let wasmFeatures else { return .default }
@@ -70,6 +78,12 @@ struct FeatureOptions: ParsableArguments {
     func configuration() throws -> EngineConfiguration {
         var configuration = EngineConfiguration()
         configuration.features = try features()
+        switch compilation {
+        case nil, "auto": configuration.compilation = .automatic
+        case "eager": configuration.compilation = .eager
+        case "lazy": configuration.compilation = .lazy
+        case let other?: throw Failure(status: .usage, message: "--compile expects eager, lazy or auto, got \(other)")
+        }
         return configuration
     }
 
@@ -174,6 +188,17 @@ struct Run: ParsableCommand {
         }
     }
 
+    /// With --verbose: what compiling took, up front and (lazy) during the run.
+    func reportCompilation(_ module: Module) {
+        let t = module.timings
+        let soFar = module.compiledSoFar
+        let ms = { (s: Double) in String(format: "%.1f ms", s * 1000) }
+        var line = "kiln: decode \(ms(t.decode)), validate \(ms(t.validate)); "
+        line += module.isLazy ? "lazy: " : "eager: "
+        line += "\(soFar.functions) functions in \(soFar.batches) batches, lower \(ms(soFar.lowerSeconds)), libtcc \(ms(soFar.compileSeconds))\n"
+        FileHandle.standardError.write(Data(line.utf8))
+    }
+
     static func parseSize(_ text: String) -> Int? {
         let units: [(String, Int)] = [("KiB", 1 << 10), ("MiB", 1 << 20), ("GiB", 1 << 30), ("KB", 1000), ("MB", 1_000_000), ("GB", 1_000_000_000),
                                       ("K", 1 << 10), ("M", 1 << 20), ("G", 1 << 30), ("B", 1)]
@@ -213,6 +238,7 @@ struct Run: ParsableCommand {
             linker.define(module: name, instance: try instantiate(module, linker: linker, store: store))
         }
         let module = try readModule(file, engine: engine)
+        defer { if verbose { reportCompilation(module) } }
         let instance = try instantiate(module, linker: linker, store: store)
         guard let name = invoke else {
             if instance.function("_start") != nil {

@@ -39,6 +39,9 @@ struct SpecRunner {
     /// last line printed before a crash names the culprit.
     var trace = ProcessInfo.processInfo.environment["KILN_SPEC_TRACE"] != nil
 
+    /// The engine settings every script runs with (see also `KILN_SPEC_CONTROL`).
+    var configuration = EngineConfiguration()
+
     init(suite: SpecSuite, crashingDirectives: [String: Set<Int>] = [:]) {
         self.suite = suite
         self.crashingDirectives = crashingDirectives
@@ -59,7 +62,7 @@ struct SpecRunner {
             let folder = try converter.convert(suite.url(of: file), script: file)
             let json = try Data(contentsOf: folder.appendingPathComponent("script.json"))
             let script = try JSONDecoder().decode(WastScript.self, from: json)
-            var run = ScriptRun(file: file, folder: folder, skip: crashingDirectives[file] ?? [], trace: trace)
+            var run = ScriptRun(file: file, folder: folder, skip: crashingDirectives[file] ?? [], trace: trace, configuration: configuration)
             run.run(script.commands)
             result = run.result
         } catch {
@@ -165,16 +168,7 @@ private struct ScriptRun {
     let skip: Set<Int>
     let trace: Bool
 
-    /// KILN_SPEC_CONTROL=1 runs the scripts with fuel metering and epoch checks on (and fuel
-    /// and deadline never reached): the generated control code must not change any outcome.
-    let engine: Engine = {
-        var configuration = EngineConfiguration()
-        if ProcessInfo.processInfo.environment["KILN_SPEC_CONTROL"] == "1" {
-            configuration.consumeFuel = true
-            configuration.epochInterruption = true
-        }
-        return Engine(configuration: configuration)
-    }()
+    let engine: Engine
     let store: Store
     let linker: Linker
     var result: SpecRunner.FileResult
@@ -202,7 +196,22 @@ private struct ScriptRun {
     /// The instance the current directive called into.
     var usedInstance: Instance?
 
-    init(file: String, folder: URL, skip: Set<Int>, trace: Bool) {
+    /// KILN_SPEC_CONTROL=1 runs the scripts with fuel metering and epoch checks on (and fuel
+    /// and deadline never reached): the generated control code must not change any outcome.
+    /// KILN_SPEC_COMPILE=lazy (or eager) compiles every function on its first call.
+    init(file: String, folder: URL, skip: Set<Int>, trace: Bool, configuration: EngineConfiguration) {
+        var configuration = configuration
+        let environment = ProcessInfo.processInfo.environment
+        if environment["KILN_SPEC_CONTROL"] == "1" {
+            configuration.consumeFuel = true
+            configuration.epochInterruption = true
+        }
+        switch environment["KILN_SPEC_COMPILE"] {
+        case "lazy": configuration.compilation = .lazy
+        case "eager": configuration.compilation = .eager
+        default: break
+        }
+        self.engine = Engine(configuration: configuration)
         self.file = file
         self.folder = folder
         self.skip = skip

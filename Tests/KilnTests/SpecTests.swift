@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import Kiln
 
 /// The official spec suite (see SpecSuite for where it is found), run by SpecRunner: one test
 /// per feature group. Every script of a group must pass every directive, with nothing failed and
@@ -47,6 +48,15 @@ final class SpecTests: XCTestCase {
     func testExtendedConst() throws { try check(.extendedConst) }
     func testCustomSectionsAndAnnotations() throws { try check(.annotations) }
 
+    /// The code table's lazy path: the same scripts with every function compiled on its first
+    /// call, through its stub, in batches (core, exceptions, tail calls, and typed references
+    /// cover every call path: direct, indirect, call_ref, return_call*, exports, start).
+    func testLazyCompilation() throws {
+        var configuration = EngineConfiguration()
+        configuration.compilation = .lazy
+        try check(.core, .exceptions, .legacyExceptions, .tailCalls, .typedFunctionReferences, configuration: configuration)
+    }
+
     /// Every known gap names a script that some test here runs (a typo would excuse nothing).
     func testKnownGapsNameScriptsThatRun() throws {
         let scripts = Set(try SpecSuite.locate().scripts())
@@ -58,12 +68,12 @@ final class SpecTests: XCTestCase {
     }
 
     /// Runs the features' scripts and asserts each against `knownGaps`.
-    private func check(_ features: SpecFeature...) throws {
+    private func check(_ features: SpecFeature..., configuration: EngineConfiguration = EngineConfiguration()) throws {
         let suite = try SpecSuite.locate()
         var files: [String] = []
         for feature in features { files += try suite.scripts(of: feature) }
         XCTAssertFalse(files.isEmpty, "the suite at \(suite.directory.path) has no scripts for \(features)")
-        for result in try run(files, in: suite) {
+        for result in try run(files, in: suite, configuration: configuration) {
             XCTAssertGreaterThan(result.total, 0, "\(result.file): no directives ran")
             guard let gap = Self.knownGaps[result.file] else {
                 XCTAssertEqual(result.failed, 0, "\(result.file): \(result.failures.prefix(3).joined(separator: "; "))")
@@ -83,8 +93,9 @@ final class SpecTests: XCTestCase {
 
     /// Runs the scripts (or those of them named in `$KILN_SPEC_FILES`), prints the table and
     /// returns the results.
-    private func run(_ files: [String], in suite: SpecSuite) throws -> [SpecRunner.FileResult] {
-        let runner = SpecRunner(suite: suite, crashingDirectives: Self.crashingDirectives)
+    private func run(_ files: [String], in suite: SpecSuite, configuration: EngineConfiguration) throws -> [SpecRunner.FileResult] {
+        var runner = SpecRunner(suite: suite, crashingDirectives: Self.crashingDirectives)
+        runner.configuration = configuration
         var selected = files
         if let only = ProcessInfo.processInfo.environment["KILN_SPEC_FILES"], !only.isEmpty {
             let names = Set(only.split(separator: ",").map { String($0.trimmingCharacters(in: .whitespaces)) })

@@ -184,6 +184,7 @@ enum {
     KILN_TRAP_OUT_OF_FUEL = 18,
     KILN_TRAP_INTERRUPTED = 19,
     KILN_TRAP_OUT_OF_MEMORY = 20,
+    KILN_TRAP_COMPILATION_FAILED = 21,
     /* Not a trap: a Wasm exception left the entry (exec->exception holds it). */
     KILN_TRAP_EXCEPTION = 15,
 };
@@ -351,6 +352,11 @@ void kiln_v128_store(u8 *p, const kiln_value *v);
 #endif
 
 /* ---- Building blocks of generated code: macros, because TCC never inlines. ---- */
+
+/* The module's code table (code_table.c): a defined function is called through its slot, so that
+ * code compiled later (lazily, or optimized) takes over at the next call. */
+extern void *kiln_slots[];
+#define CODE_SLOT(defined_index) (kiln_slots[2 * (defined_index)])
 
 #define TRAP(code) kiln_trap(ctx, KILN_TRAP_##code)
 

@@ -41,6 +41,35 @@ void kiln_exec_set_deadline(kiln_exec *exec, u64 deadline);
 void kiln_exec_interrupt(kiln_exec *exec);
 void kiln_exec_clear_interrupt(kiln_exec *exec);
 
+/* A module's code table (code_table.c): two slots per defined function (2i its code, 2i + 1 its
+ * tail entry), each with a stub that jumps through it. A slot starts at its stub's lazy part,
+ * which calls resolve(owner, slot) on first use; that returns the code to run (having installed
+ * it) or NULL, which traps with KILN_TRAP_COMPILATION_FAILED. */
+typedef void *(*kiln_code_resolver)(void *owner, u32 slot);
+typedef struct kiln_code_table {
+    void **slots;        /* what generated code calls through (symbol kiln_slots) */
+    u8 *stubs;
+    u32 count;           /* slots */
+    u32 stub_bytes;
+    kiln_code_resolver resolve;
+    void *owner;
+    u8 *mapping;
+    u64 mapping_bytes;
+} kiln_code_table;
+kiln_code_table *kiln_code_table_create(u32 functions, kiln_code_resolver resolve, void *owner);
+void kiln_code_table_destroy(kiln_code_table *table);
+/* A slot's stub entry: the stable address of whatever the slot holds. */
+void *kiln_code_table_stub(kiln_code_table *table, u32 slot);
+void kiln_code_table_install(kiln_code_table *table, u32 slot, void *code);
+int kiln_code_table_resolved(kiln_code_table *table, u32 slot);
+
+/* For runtime code that runs Swift in the middle of Wasm (host calls, lazy compilation): leave
+ * returns the thread's previous state, to give back to return_to_wasm. */
+int kiln_thread_leave_wasm(void);
+void kiln_thread_return_to_wasm(int previous);
+/* Traps in the thread's innermost entry. */
+void kiln_trap_current(u32 code) __attribute__((noreturn));
+
 /* Size of the Wasm stack of threads that enter Wasm from now on (bytes). */
 void kiln_set_stack_size(u64 bytes);
 

@@ -479,12 +479,24 @@ u32 kiln_enter(kiln_exec *exec, kiln_thunk thunk, void *code, void *ctx, kiln_va
     return call.result;
 }
 
+int kiln_thread_leave_wasm(void) {
+    int previous = current.in_wasm;
+    current.in_wasm = 0;
+    return previous;
+}
+
+void kiln_thread_return_to_wasm(int previous) { current.in_wasm = previous; }
+
+void kiln_trap_current(u32 code) {
+    if (!current.exec) abort();   /* only reachable from code running inside an entry */
+    trap_with(current.exec, code, 0, (char **)__builtin_frame_address(0));
+}
+
 u32 kiln_host_call(void *host_ctx, kiln_value *values) {
     kiln_host_context *host = (kiln_host_context *)host_ctx;
-    int outer = current.in_wasm;
-    current.in_wasm = 0;
+    int outer = kiln_thread_leave_wasm();
     u32 status = host->callback(host, values);
-    current.in_wasm = outer;
+    kiln_thread_return_to_wasm(outer);
     return status;
 }
 

@@ -19,6 +19,10 @@ public struct EngineConfiguration: Sendable {
     /// header (``Engine/incrementEpoch()``, ``Store/setEpochDeadline(_:)``); it is also how
     /// ``Store/interrupt()`` and task cancellation stop a running call. Off: no checks at all.
     public var epochInterruption = false
+    /// When functions are compiled: all when a `Module` is created (`.eager`), each on its first
+    /// call (`.lazy`: creating a module only decodes and validates it), or lazily for modules of
+    /// ``CompilationMode/lazyThresholdBytes`` of code and more (`.automatic`, the default).
+    public var compilation: CompilationMode = .automatic
     /// The default settings.
     public init() {}
 }

@@ -95,6 +95,9 @@ public enum TrapReason: UInt32, Sendable, Equatable {
     case interrupted = 19
     /// The runtime could not allocate what the Wasm code needed (an exception object).
     case outOfMemory = 20
+    /// Compiling a function on its first call failed (lazy compilation): a bug in Kiln, or the
+    /// process ran out of memory or address space.
+    case compilationFailed = 21
 
     /// The spec interpreter's wording, which the spec tests match.
     public var message: String {
@@ -118,6 +121,7 @@ public enum TrapReason: UInt32, Sendable, Equatable {
         case .outOfFuel: return "all fuel consumed"
         case .interrupted: return "interrupt"
         case .outOfMemory: return "out of memory"
+        case .compilationFailed: return "lazy compilation failed"
         }
     }
 }

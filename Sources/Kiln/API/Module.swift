@@ -15,16 +15,12 @@ public final class Module: @unchecked Sendable {
     /// The engine that compiled the module.
     public let engine: Engine
     let info: ModuleInfo
-    let code: NativeCode
     /// Engine signature id of every type index.
     let signatureIDs: [UInt64]
-    /// Native address of every defined function, in index order.
-    let functionAddresses: [UnsafeMutableRawPointer]
-    /// Entry thunk of every type index.
-    let entryThunks: [kiln_thunk]
-    /// How a tail call runs each defined function (see `TailCalls`).
-    let tailEntries: [UnsafeMutableRawPointer]
-    let codeIndex: CodeIndex
+    /// Where calls find each defined function's code, and the compiled code itself.
+    let codeTable: CodeTable
+    /// Whether functions compile on their first call (else all were compiled at creation).
+    public let isLazy: Bool
     /// How long each stage took, in seconds.
     public let timings: Timings
 
@@ -38,6 +34,12 @@ public final class Module: @unchecked Sendable {
         public var lower: Double
         /// Compiling the C with libtcc.
         public var compile: Double
+    }
+
+    /// Compilation so far: for a lazy module, what its calls have compiled until now.
+    public var compiledSoFar: (functions: Int, batches: Int, lowerSeconds: Double, compileSeconds: Double) {
+        let statistics = codeTable.statistics
+        return (statistics.functions, statistics.batches, statistics.lowerSeconds, statistics.compileSeconds)
     }
 
     /// Compiles a binary module.
@@ -65,24 +67,22 @@ public final class Module: @unchecked Sendable {
     private init(engine: Engine, compiled: Compiled) {
         self.engine = engine
         self.info = compiled.info
-        self.code = compiled.code
         self.signatureIDs = compiled.signatureIDs
-        self.functionAddresses = compiled.functionAddresses
-        self.entryThunks = compiled.entryThunks
-        self.tailEntries = compiled.tailEntries
+        self.codeTable = compiled.codeTable
+        self.isLazy = compiled.isLazy
         self.timings = compiled.timings
-        self.codeIndex = CodeIndex(functionAddresses: compiled.functionAddresses, entryThunks: compiled.entryThunks)
     }
 
     private struct Compiled {
         var info: ModuleInfo
-        var code: NativeCode
         var signatureIDs: [UInt64]
-        var functionAddresses: [UnsafeMutableRawPointer]
-        var entryThunks: [kiln_thunk]
-        var tailEntries: [UnsafeMutableRawPointer]
+        var codeTable: CodeTable
+        var isLazy: Bool
         var timings: Timings
     }
+
+    /// The entry thunk of every type index.
+    var entryThunks: [kiln_thunk] { codeTable.entryThunks }
 
     /// Decodes, validates and lowers without compiling: the C that Kiln would compile.
     public static func generateC(engine: Engine, bytes: [UInt8]) throws(KilnError) -> String {
@@ -116,22 +116,18 @@ public final class Module: @unchecked Sendable {
         try Validator.validate(info)
         let validateTime = lap()
         let signatureIDs = engine.canonicalTypeIDs(of: info)
-        let lowered = try ModuleLowering.lower(info, signatureIDs: signatureIDs, options: engine.loweringOptions)
-        let lowerTime = lap()
-        let code = try TCCCompiler.compile(lowered.source)
-        guard let functions = code.symbol(LoweredModule.functionTableSymbol),
-            let entries = code.symbol(LoweredModule.entryTableSymbol),
-            let tails = code.symbol(LoweredModule.tailEntryTableSymbol)
-        else { throw KilnError.compilation(reason: "generated code lacks its address tables") }
-        let functionTable = functions.assumingMemoryBound(to: UnsafeMutableRawPointer.self)
-        let entryTable = entries.assumingMemoryBound(to: kiln_thunk.self)
-        let compileTime = lap()
+        let codeTable = try CodeTable(info: info, signatureIDs: signatureIDs, options: engine.loweringOptions)
+        let lazy: Bool
+        switch engine.configuration.compilation {
+        case .eager: lazy = false
+        case .lazy: lazy = true
+        case .automatic: lazy = info.codeSize >= CompilationMode.lazyThresholdBytes
+        }
+        if !lazy { try codeTable.compileAll() }
+        let statistics = codeTable.statistics
         return Compiled(
-            info: info, code: code, signatureIDs: signatureIDs,
-            functionAddresses: (0..<info.definedFunctionCount).map { functionTable[$0] },
-            entryThunks: (0..<info.types.count).map { entryTable[$0] },
-            tailEntries: (0..<info.definedFunctionCount).map { tails.assumingMemoryBound(to: UnsafeMutableRawPointer.self)[$0] },
-            timings: Timings(decode: decodeTime, validate: validateTime, lower: lowerTime, compile: compileTime))
+            info: info, signatureIDs: signatureIDs, codeTable: codeTable, isLazy: lazy,
+            timings: Timings(decode: decodeTime, validate: validateTime, lower: statistics.lowerSeconds, compile: statistics.compileSeconds))
     }
 
     // MARK: - Introspection
@@ -207,31 +203,9 @@ public final class Module: @unchecked Sendable {
         return nil
     }
 
-    /// Maps a native return address to the defined function containing it.
+    /// Maps a native return address to the function (index space with imports) containing it.
     func functionIndex(containing address: UnsafeRawPointer) -> Int? {
-        let target = UInt(bitPattern: address)
-        guard target < codeIndex.end else { return nil }
-        let starts = codeIndex.starts
-        // The last function starting at or below the address.
-        var low = 0, high = starts.count
-        while low < high {
-            let middle = (low + high) / 2
-            if starts[middle].address <= target { low = middle + 1 } else { high = middle }
-        }
-        return low == 0 ? nil : starts[low - 1].function + info.importedFunctionCount
-    }
-}
-
-/// Where each defined function's native code starts, sorted, and where the functions end (the
-/// entry thunks follow them): built once per module, for backtraces.
-struct CodeIndex: Sendable {
-    var starts: [(address: UInt, function: Int)]
-    var end: UInt
-
-    init(functionAddresses: [UnsafeMutableRawPointer], entryThunks: [kiln_thunk]) {
-        starts = functionAddresses.enumerated().map { (UInt(bitPattern: $0.element), $0.offset) }.sorted { $0.address < $1.address }
-        let last = starts.last?.address ?? 0
-        end = entryThunks.map { UInt(bitPattern: unsafeBitCast($0, to: UnsafeRawPointer.self)) }.filter { $0 > last }.min() ?? UInt.max
+        codeTable.definedFunction(containing: address).map { $0 + info.importedFunctionCount }
     }
 }
 

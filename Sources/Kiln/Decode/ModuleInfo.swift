@@ -45,6 +45,11 @@ struct ModuleInfo: Sendable {
 
     var definedFunctionCount: Int { functionTypes.count - importedFunctionCount }
 
+    /// Bytes of function bodies (about the code section's size).
+    var codeSize: Int {
+        bodies.reduce(0) { $0 + ($1.offsets.last ?? 0) - ($1.offsets.first ?? 0) + 1 }
+    }
+
     func functionType(of function: UInt32) -> FunctionType {
         types[Int(functionTypes[Int(function)])]
     }

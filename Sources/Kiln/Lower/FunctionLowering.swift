@@ -81,6 +81,8 @@ struct FunctionLowering {
     /// C declarations of the runtime helpers the function calls that TCC does not see in the
     /// prelude (SIMD): ModuleLowering emits them once per module.
     var helperDeclarations: Set<String> = []
+    /// Type indices whose function pointer type (`kiln_ftN`) the function's calls use.
+    var calledTypes: Set<Int> = []
     private var makesCalls = false
     /// The function makes tail calls: it is emitted as a body, a wrapper that runs the pending
     /// tail calls (the function's address) and a tail entry (how other tail calls run it).
@@ -665,14 +667,22 @@ struct FunctionLowering {
         let arguments = stack.suffix(calleeType.parameters.count).map(\.expression)
         stack.removeLast(calleeType.parameters.count)
         flushAll()
+        let pointerType = functionPointerType(Int(module.functionTypes[function]))
         if function < module.importedFunctionCount {
-            let pointerType = CSyntax.functionPointerType(Int(module.functionTypes[function]))
             emit("{ kiln_funcref *callee = ctx->funcs[\(function)];")
             emitCall(calleeType, callee: "((\(pointerType))callee->code)", context: "callee->ctx", arguments: arguments)
             emit("}")
         } else {
-            emitCall(calleeType, callee: CSyntax.function(function), context: "ctx", arguments: arguments)
+            // Through the module's code table: whatever code the slot holds now.
+            let slot = "CODE_SLOT(\(function - module.importedFunctionCount))"
+            emitCall(calleeType, callee: "((\(pointerType))\(slot))", context: "ctx", arguments: arguments)
         }
+    }
+
+    /// The C function pointer type of a call to a function of this type (declared by the batch).
+    private mutating func functionPointerType(_ typeIndex: Int) -> String {
+        calledTypes.insert(typeIndex)
+        return CSyntax.functionPointerType(typeIndex)
     }
 
     /// `r0 = callee(context, args..., &r1, ...)` with the results landing in the slots above the
@@ -708,7 +718,7 @@ struct FunctionLowering {
         if tail {
             emitTailCall(calleeType, function: "((kiln_function *)entry->ref)", context: "entry->ctx", arguments: arguments)
         } else {
-            emitCall(calleeType, callee: "((\(CSyntax.functionPointerType(typeIndex)))entry->code)", context: "entry->ctx", arguments: arguments)
+            emitCall(calleeType, callee: "((\(functionPointerType(typeIndex)))entry->code)", context: "entry->ctx", arguments: arguments)
         }
         emit("}")
     }
@@ -729,7 +739,7 @@ struct FunctionLowering {
         if tail {
             emitTailCall(calleeType, function: "((kiln_function *)callee)", context: "callee->ctx", arguments: arguments)
         } else {
-            emitCall(calleeType, callee: "((\(CSyntax.functionPointerType(typeIndex)))callee->code)", context: "callee->ctx", arguments: arguments)
+            emitCall(calleeType, callee: "((\(functionPointerType(typeIndex)))callee->code)", context: "callee->ctx", arguments: arguments)
         }
         emit("}")
     }

@@ -1,67 +1,78 @@
 import WasmParser
 import WasmTypes
 
-/// A module's generated C and what the runtime needs to find in it once compiled.
-struct LoweredModule: Sendable {
+/// The generated C of some of a module's functions, and what the runtime finds in it once
+/// compiled. Functions call each other through the module's code table (`CODE_SLOT`), never
+/// directly, so batches compile separately (lazily, or optimized later) and call each other.
+struct LoweredBatch: Sendable {
     var source: String
-    /// Symbol of the array holding every defined function's address, in index order.
-    static let functionTableSymbol = "kiln_functions"
-    /// Symbol of the array holding the entry thunk of every type index (NULL where unused).
+    /// The defined functions (indices among the defined ones), in the order of `batchSymbol`.
+    var functions: [Int]
+    /// Whether the source holds the entry thunks (`entryTableSymbol`).
+    var hasEntryThunks: Bool
+
+    /// Symbol of the array holding two addresses per function of the batch, in order: its code
+    /// and its tail entry (NULL when its tail entry is its type's entry thunk).
+    static let batchSymbol = "kiln_batch"
+    /// An empty function after the batch's functions: where their code ends, for backtraces.
+    static let batchEndSymbol = "kiln_batch_end"
+    /// Symbol of the array holding the entry thunk of every type index.
     static let entryTableSymbol = "kiln_entries"
-    /// Symbol of the array holding every defined function's tail-call thunk, in index order.
-    static let tailEntryTableSymbol = "kiln_tail_entries"
 }
 
-/// Validated module -> C source. The source is the prelude's `#include` followed by one C
-/// function per Wasm function, one entry thunk per function type, and two address tables.
+/// Validated module -> C source: the prelude's `#include`, the function pointer types, one C
+/// function per Wasm function of the batch, and (in the batch that has them) one entry thunk per
+/// function type.
 enum ModuleLowering {
     static let preludeInclude = "#include \"kiln_prelude.h\"\n"
 
-    static func lower(_ module: ModuleInfo, signatureIDs: [UInt64], options: LoweringOptions = LoweringOptions()) throws(KilnError) -> LoweredModule {
-        var source = preludeInclude
-        source += "\n/* Function types: first result returned, the others through pointers. */\n"
-        for (index, type) in module.types.enumerated() {
-            source += "typedef \(CSyntax.returnType(type)) (*\(CSyntax.functionPointerType(index)))("
-            source += CSyntax.parameterList(type, context: "void *", named: false) + ");\n"
-        }
-        let defined = module.importedFunctionCount..<module.functionTypes.count
-        source += "\n"
-        for index in defined {
-            let type = module.functionType(of: UInt32(index))
-            source += "static \(CSyntax.returnType(type)) \(CSyntax.function(index))("
-            source += CSyntax.parameterList(type, context: "kiln_instance *", named: false) + ");\n"
-        }
+    /// The whole module in one batch, with the entry thunks (what `kiln compile --emit-c` shows).
+    static func lower(_ module: ModuleInfo, signatureIDs: [UInt64], options: LoweringOptions = LoweringOptions()) throws(KilnError) -> LoweredBatch {
+        try lower(module, functions: Array(0..<module.definedFunctionCount), withEntryThunks: true, signatureIDs: signatureIDs, options: options)
+    }
+
+    static func lower(_ module: ModuleInfo, functions batch: [Int], withEntryThunks: Bool, signatureIDs: [UInt64], options: LoweringOptions) throws(KilnError) -> LoweredBatch {
         var functions = ""
         var helpers: Set<String> = []
-        var tailEntries: [String] = []
-        for index in defined {
+        var usedTypes: Set<Int> = withEntryThunks ? Set(module.types.indices) : []
+        var batchEntries: [String] = []
+        for defined in batch {
+            let index = defined + module.importedFunctionCount
             var lowering = FunctionLowering(module: module, functionIndex: index, signatureIDs: signatureIDs)
             lowering.metering = Metering(options: options)
             functions += "\n/* func \(index) */\n"
             functions += try lowering.lower()
             helpers.formUnion(lowering.helperDeclarations)
-            tailEntries.append(lowering.makesTailCalls
-                ? CSyntax.tailEntry(index) : CSyntax.entryThunk(Int(module.functionTypes[index])))
+            usedTypes.formUnion(lowering.calledTypes)
+            batchEntries.append("(void *)\(CSyntax.function(index))")
+            batchEntries.append(lowering.makesTailCalls ? "(void *)\(CSyntax.tailEntry(index))" : "0")
+        }
+        var source = preludeInclude
+        if !usedTypes.isEmpty {
+            source += "\n/* Function types: first result returned, the others through pointers. */\n"
+            for index in usedTypes.sorted() {
+                let type = module.types[index]
+                source += "typedef \(CSyntax.returnType(type)) (*\(CSyntax.functionPointerType(index)))("
+                source += CSyntax.parameterList(type, context: "void *", named: false) + ");\n"
+            }
         }
         if !helpers.isEmpty {
             source += "\n/* Runtime helpers the prelude declares to TCC only on demand. */\n"
             source += helpers.sorted().joined(separator: "\n") + "\n"
         }
         source += functions
-        source += "\n/* Entry thunks: Swift calls code through these with arguments and results in values. */\n"
-        for (index, type) in module.types.enumerated() {
-            source += entryThunk(typeIndex: index, type)
+        source += "\nvoid \(LoweredBatch.batchEndSymbol)(void) {}\n"
+        source += "void *\(LoweredBatch.batchSymbol)[] = {" + (batchEntries.isEmpty ? "0" : batchEntries.joined(separator: ", ")) + "};\n"
+        if withEntryThunks {
+            source += "\n/* Entry thunks: Swift calls code through these with arguments and results in values. */\n"
+            for (index, type) in module.types.enumerated() {
+                source += entryThunk(typeIndex: index, type)
+            }
+            source += "void *\(LoweredBatch.entryTableSymbol)[] = {"
+            source += module.types.indices.map { "(void *)\(CSyntax.entryThunk($0))" }.joined(separator: ", ")
+            source += module.types.isEmpty ? "0};\n" : "};\n"
         }
-        source += "\nvoid *\(LoweredModule.functionTableSymbol)[] = {"
-        source += defined.map { "(void *)\(CSyntax.function($0))" }.joined(separator: ", ")
-        source += defined.isEmpty ? "0};\n" : "};\n"
-        source += "void *\(LoweredModule.entryTableSymbol)[] = {"
-        source += module.types.indices.map { "(void *)\(CSyntax.entryThunk($0))" }.joined(separator: ", ")
-        source += module.types.isEmpty ? "0};\n" : "};\n"
-        source += "void *\(LoweredModule.tailEntryTableSymbol)[] = {"
-        source += tailEntries.map { "(void *)\($0)" }.joined(separator: ", ")
-        source += tailEntries.isEmpty ? "0};\n" : "};\n"
-        return LoweredModule(source: source)
+        return LoweredBatch(source: source, functions: batch, hasEntryThunks: withEntryThunks)
     }
 
     /// `void kiln_entryN(void *code, void *ctx, kiln_value *v)`: unpack, call, pack.

@@ -56,9 +56,9 @@ struct Instantiation {
             let function = FunctionEntity(type: info.types[typeIndex], thunk: module.entryThunks[typeIndex], host: nil, module: module)
             let defined = index - info.importedFunctionCount
             functions[index] = store.makeFunctionRecord(
-                signature: module.signatureIDs[typeIndex], code: module.functionAddresses[defined],
+                signature: module.signatureIDs[typeIndex], code: module.codeTable.codeStub(defined),
                 context: UnsafeMutableRawPointer(context),
-                tailThunk: module.tailEntries[defined], tailCode: module.functionAddresses[defined], entity: function)
+                tailThunk: module.codeTable.tailStub(defined), tailCode: module.codeTable.codeStub(defined), entity: function)
         }
         for index in info.importedTagCount..<info.tags.count {
             let typeIndex = Int(info.tags[index])
@@ -117,7 +117,7 @@ struct Instantiation {
             entity.exports[Array(entry.name.utf8)] = address
             entity.exportOrder.append((entry.name, address))
         }
-        store.instances.append(entity)
+        store.addInstance(entity)
         let instance = Instance(store: store, entity: entity)
 
         try applySegments(context: context)

@@ -21,6 +21,15 @@ public final class Store: @unchecked Sendable {
     /// Canonical record of every function this store knows, by record address.
     var functions: [UnsafeMutableRawPointer: FunctionEntity] = [:]
     var instances: [InstanceEntity] = []
+    /// Each module of `instances` once, for backtraces (a store may hold thousands of instances
+    /// of one module).
+    private(set) var modules: [Module] = []
+    private var moduleIDs: Set<ObjectIdentifier> = []
+
+    func addInstance(_ instance: InstanceEntity) {
+        instances.append(instance)
+        if moduleIDs.insert(ObjectIdentifier(instance.module)).inserted { modules.append(instance.module) }
+    }
     private(set) var memories: [UnsafeMutablePointer<kiln_memory>] = []
     private(set) var tables: [UnsafeMutablePointer<kiln_table>] = []
     private var allocations: [UnsafeMutableRawPointer] = []
@@ -272,9 +281,9 @@ public final class Store: @unchecked Sendable {
             guard let address else { continue }
             // A return address points just past the call: look one byte back.
             let lookup = UnsafeRawPointer(address) - (frames.isEmpty && count > 0 ? 0 : 1)
-            for instance in instances {
-                if let index = instance.module.functionIndex(containing: lookup) {
-                    frames.append(Trap.Frame(functionIndex: index, functionName: instance.module.functionName(index), moduleName: instance.module.info.names.module))
+            for module in modules {
+                if let index = module.functionIndex(containing: lookup) {
+                    frames.append(Trap.Frame(functionIndex: index, functionName: module.functionName(index), moduleName: module.info.names.module))
                     break
                 }
             }

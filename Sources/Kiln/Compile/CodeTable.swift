@@ -1,0 +1,243 @@
+import Foundation
+import KilnRuntimeC
+
+/// When a module's functions are lowered and compiled.
+public enum CompilationMode: Sendable, Equatable {
+    /// Every function when the `Module` is created.
+    case eager
+    /// Each function on its first call, with a batch of the functions it calls (see
+    /// ``CodeTable``); creating the `Module` only decodes and validates.
+    case lazy
+    /// Lazy for modules whose code section is at least ``lazyThresholdBytes``, eager below.
+    case automatic
+
+    /// The code-section size from which `automatic` compiles lazily: 256 KiB, about the point
+    /// where compiling everything up front (~0.1 s) starts to show in a program's start-up.
+    public static let lazyThresholdBytes = 256 << 10
+}
+
+/// A module's code table: the one place where calls find the code of the module's functions.
+///
+/// Every defined function has two slots (its code and its tail entry) with a stub each (see
+/// runtime-c/src/code_table.c). Generated code calls through the slots; funcref records, table
+/// elements, exports and typed functions hold the stubs, which never move. Compiled code enters
+/// the table batch by batch: all at once (eager), on a function's first call (lazy, through the
+/// stub's lazy part), and later from the optimizing tier. Installing a slot is one atomic store;
+/// the code it replaces stays loaded as long as the module lives, so a thread still running it
+/// is safe.
+final class CodeTable: @unchecked Sendable {
+    private var table: UnsafeMutablePointer<kiln_code_table>!
+    private let info: ModuleInfo
+    private let signatureIDs: [UInt64]
+    private let options: LoweringOptions
+    /// Guards everything below. Held while a batch compiles: a thread calling another
+    /// function that is not compiled yet waits; threads running compiled code never take it.
+    private let lock = NSLock()
+    private var batches: [NativeCode] = []
+    private var compiled: [Bool]
+    private var ranges = CodeRanges()
+    private var failure: KilnError?
+    private(set) var entryThunks: [kiln_thunk] = []
+    /// What compiling took so far.
+    private(set) var statistics = Statistics()
+
+    struct Statistics: Sendable {
+        var batches = 0
+        var functions = 0
+        var lowerSeconds = 0.0
+        var compileSeconds = 0.0
+    }
+
+    /// Lazily compiled batches stop growing past this many instructions of Wasm code.
+    static let lazyBatchInstructions = 20_000
+    /// Eager compilation compiles the module in batches of about this many instructions, so that
+    /// the C of the whole module is never held at once.
+    static let eagerBatchInstructions = 400_000
+
+    /// A table whose slots all start lazy. Compiles the entry thunks (small: one per type).
+    init(info: ModuleInfo, signatureIDs: [UInt64], options: LoweringOptions) throws(KilnError) {
+        self.info = info
+        self.signatureIDs = signatureIDs
+        self.options = options
+        self.compiled = Array(repeating: false, count: info.definedFunctionCount)
+        let resolve: kiln_code_resolver = { owner, slot in
+            Unmanaged<CodeTable>.fromOpaque(owner!).takeUnretainedValue().resolve(slot: slot)
+        }
+        guard let table = kiln_code_table_create(UInt32(info.definedFunctionCount), resolve, nil) else {
+            throw KilnError.compilation(reason: "could not map the code table's stubs (out of memory or address space)")
+        }
+        self.table = table
+        table.pointee.owner = Unmanaged.passUnretained(self).toOpaque()
+        try compile(functions: [], withEntryThunks: true)
+    }
+
+    deinit { kiln_code_table_destroy(table) }
+
+    /// The stable address of a defined function's code: what records and tables hold.
+    func codeStub(_ defined: Int) -> UnsafeMutableRawPointer {
+        kiln_code_table_stub(table, UInt32(2 * defined))
+    }
+
+    /// The stable address of a defined function's tail entry (see `TailCalls`).
+    func tailStub(_ defined: Int) -> UnsafeMutableRawPointer {
+        kiln_code_table_stub(table, UInt32(2 * defined + 1))
+    }
+
+    /// Compiles every function not compiled yet, batch after batch of consecutive functions.
+    func compileAll() throws(KilnError) {
+        lock.lock()
+        defer { lock.unlock() }
+        var batch: [Int] = []
+        var size = 0
+        for defined in 0..<info.definedFunctionCount where !compiled[defined] {
+            batch.append(defined)
+            size += info.bodies[defined].instructions.count
+            if size >= Self.eagerBatchInstructions {
+                try compile(functions: batch, withEntryThunks: false)
+                batch = []
+                size = 0
+            }
+        }
+        if !batch.isEmpty { try compile(functions: batch, withEntryThunks: false) }
+    }
+
+    /// A defined function's index from an address in its native code, for backtraces.
+    func definedFunction(containing address: UnsafeRawPointer) -> Int? {
+        lock.lock()
+        defer { lock.unlock() }
+        return ranges.function(containing: UInt(bitPattern: address))
+    }
+
+    /// Whether a defined function has been compiled (lazy compilation's progress).
+    func isCompiled(_ defined: Int) -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return compiled[defined]
+    }
+
+    // MARK: - Lazy compilation
+
+    /// The lazy part of a stub landed here (on the Wasm thread, outside Wasm): compile the
+    /// function's batch unless another thread did meanwhile, and return the slot's code.
+    private func resolve(slot: UInt32) -> UnsafeMutableRawPointer? {
+        let defined = Int(slot / 2)
+        lock.lock()
+        defer { lock.unlock() }
+        if !compiled[defined] {
+            let batch = lazyBatch(startingAt: defined)
+            // On a thread of its own: the Wasm stack may be nearly used up, and compiling needs
+            // an unknown amount of it.
+            let result = onLargeStack { () -> KilnError? in
+                do throws(KilnError) {
+                    try self.compile(functions: batch, withEntryThunks: false)
+                    return nil
+                } catch { return error }
+            }
+            if let result {
+                failure = result
+                return nil
+            }
+        }
+        return table.pointee.slots[Int(slot)]
+    }
+
+    /// The function and the functions it calls directly, breadth first, that are not compiled
+    /// yet, then its neighbours in the code section (which compilers place together, and which
+    /// indirect calls reach), up to `lazyBatchInstructions` instructions: what a call is likely
+    /// to run next.
+    private func lazyBatch(startingAt first: Int) -> [Int] {
+        var batch = [first]
+        var queued: Set<Int> = [first]
+        var size = info.bodies[first].instructions.count
+        var next = 0
+        while next < batch.count && size < Self.lazyBatchInstructions {
+            for instruction in info.bodies[batch[next]].instructions {
+                guard case .standard(.call(let callee)) = instruction, Int(callee) >= info.importedFunctionCount else { continue }
+                let defined = Int(callee) - info.importedFunctionCount
+                guard !compiled[defined], queued.insert(defined).inserted else { continue }
+                batch.append(defined)
+                size += info.bodies[defined].instructions.count
+                if size >= Self.lazyBatchInstructions { break }
+            }
+            next += 1
+        }
+        var neighbour = first + 1
+        while neighbour < compiled.count && size < Self.lazyBatchInstructions {
+            if !compiled[neighbour] && queued.insert(neighbour).inserted {
+                batch.append(neighbour)
+                size += info.bodies[neighbour].instructions.count
+            }
+            neighbour += 1
+        }
+        return batch
+    }
+
+    // MARK: - Compiling a batch
+
+    /// Lowers and compiles `functions` (defined indices) and installs them. Caller holds `lock`
+    /// (or is the initializer).
+    private func compile(functions: [Int], withEntryThunks: Bool) throws(KilnError) {
+        var clock = ContinuousClock.now
+        let lowered = try ModuleLowering.lower(info, functions: functions, withEntryThunks: withEntryThunks, signatureIDs: signatureIDs, options: options)
+        statistics.lowerSeconds += Self.lap(&clock)
+        let code = try TCCCompiler.compile(lowered.source, extraSymbols: [("kiln_slots", UnsafeRawPointer(table.pointee.slots))])
+        statistics.compileSeconds += Self.lap(&clock)
+        if withEntryThunks {
+            guard let entries = code.symbol(LoweredBatch.entryTableSymbol) else {
+                throw KilnError.compilation(reason: "generated code lacks its entry thunks")
+            }
+            let thunks = entries.assumingMemoryBound(to: kiln_thunk.self)
+            entryThunks = (0..<info.types.count).map { thunks[$0] }
+        }
+        guard let symbols = code.symbol(LoweredBatch.batchSymbol), let end = code.symbol(LoweredBatch.batchEndSymbol) else {
+            throw KilnError.compilation(reason: "generated code lacks its function table")
+        }
+        let addresses = symbols.assumingMemoryBound(to: UnsafeMutableRawPointer?.self)
+        var starts: [(UInt, Int)] = []
+        for (position, defined) in functions.enumerated() {
+            guard let function = addresses[2 * position] else { continue }
+            let typeIndex = Int(info.functionTypes[defined + info.importedFunctionCount])
+            let tail = addresses[2 * position + 1] ?? unsafeBitCast(entryThunks[typeIndex], to: UnsafeMutableRawPointer.self)
+            // The tail slot first: a thread that sees the new code may tail-call through it.
+            kiln_code_table_install(table, UInt32(2 * defined + 1), tail)
+            kiln_code_table_install(table, UInt32(2 * defined), function)
+            starts.append((UInt(bitPattern: function), defined))
+            compiled[defined] = true
+        }
+        ranges.add(starts: starts, end: UInt(bitPattern: end))
+        batches.append(code)
+        statistics.batches += functions.isEmpty ? 0 : 1
+        statistics.functions += functions.count
+    }
+
+    private static func lap(_ clock: inout ContinuousClock.Instant) -> Double {
+        let now = ContinuousClock.now
+        defer { clock = now }
+        let elapsed = now - clock
+        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+    }
+}
+
+/// Where each compiled function's code starts, across batches, sorted; each batch also marks
+/// where its functions end (entry `-1`), so an address between batches maps to nothing.
+struct CodeRanges: Sendable {
+    private var starts: [(address: UInt, function: Int)] = []
+
+    mutating func add(starts new: [(UInt, Int)], end: UInt) {
+        guard !new.isEmpty else { return }
+        starts += new.map { (address: $0.0, function: $0.1) }
+        starts.append((address: end, function: -1))
+        starts.sort { $0.address < $1.address }
+    }
+
+    func function(containing target: UInt) -> Int? {
+        // The last start at or below the address.
+        var low = 0, high = starts.count
+        while low < high {
+            let middle = (low + high) / 2
+            if starts[middle].address <= target { low = middle + 1 } else { high = middle }
+        }
+        guard low > 0, starts[low - 1].function >= 0 else { return nil }
+        return starts[low - 1].function
+    }
+}
