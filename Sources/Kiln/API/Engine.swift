@@ -1,5 +1,6 @@
 import Foundation
 import KilnRuntimeC
+import WasmTypes
 
 /// Compilation settings shared by every module an Engine compiles.
 public struct EngineConfiguration: Sendable {
@@ -35,7 +36,9 @@ public final class Engine: @unchecked Sendable {
     /// The settings the engine was created with.
     public let configuration: EngineConfiguration
     private let lock = NSLock()
-    private var signatures: [FunctionType: UInt64] = [:]
+    /// Every type of every module compiled here, by iso-recursive identity (function types'
+    /// ids are their signature ids).
+    private var types = CanonicalTypeRegistry()
     private var hostStubs: [UInt64: (code: NativeCode, entry: UnsafeMutableRawPointer)] = [:]
     /// The epoch and the stores that check deadlines against it (C: lock-free ticks).
     let clock: OpaquePointer
@@ -65,14 +68,18 @@ public final class Engine: @unchecked Sendable {
         LoweringOptions(consumeFuel: configuration.consumeFuel, epochInterruption: configuration.epochInterruption)
     }
 
-    /// The engine-wide id of a function type; 0 is reserved for empty table slots.
+    /// The engine-wide id of a function type (a final type of its own recursion group, as a
+    /// plain `(func ...)` is); 0 is reserved for empty table slots.
     func signatureID(_ type: FunctionType) -> UInt64 {
+        let key = TypeCanonicalization.GroupKey(types: [SubType(isFinal: true, supertypes: [], body: .function(type))])
+        return withTypeRegistry { $0.ids(of: key)[0] }
+    }
+
+    /// Runs `body` on the canonical type table, under the engine's lock.
+    func withTypeRegistry<T>(_ body: (inout CanonicalTypeRegistry) -> T) -> T {
         lock.lock()
         defer { lock.unlock() }
-        if let id = signatures[type] { return id }
-        let id = UInt64(signatures.count + 1)
-        signatures[type] = id
-        return id
+        return body(&types)
     }
 
     /// Native code with the Wasm calling convention for host functions of this type.

@@ -58,14 +58,23 @@ public struct WasmFeatures: OptionSet, Sendable, Hashable, CustomStringConvertib
     public static let all = WasmFeatures(named.map(\.feature))
 
     /// The proposals Kiln implements end to end (decode, validate, lower, run). Enabling one
-    /// outside this set in a configuration has no effect: its modules stay unsupported.
+    /// outside this set and `validatedOnly` in a configuration has no effect: its modules stay
+    /// unsupported.
     public static let implemented: WasmFeatures = [
         .simd, .relaxedSIMD, .extendedConst, .functionReferences, .exceptions, .legacyExceptions,
         .tailCalls, .memory64, .multiMemory, .threads,
     ]
 
-    /// The default configuration: everything Kiln implements.
-    public static let `default`: WasmFeatures = implemented
+    /// The proposals Kiln decodes and validates completely but compiles only in part: GC (its
+    /// type system, every instruction's typing). A module that needs their code generation (a GC
+    /// instruction, a struct, array, i31 or `any` reference in a function, global or table) is
+    /// refused as ``KilnError/unsupported(feature:)`` by ``Module/init(engine:bytes:)`` and by
+    /// ``Module/validate(bytes:features:)`` alike, after validation: an invalid module is still
+    /// reported as invalid.
+    public static let validatedOnly: WasmFeatures = [.gc]
+
+    /// The default configuration: everything Kiln implements or validates.
+    public static let `default`: WasmFeatures = implemented.union(validatedOnly)
 
     /// The proposals' names, comma-separated (the `--wasm-features` syntax).
     public var description: String {
@@ -120,14 +129,15 @@ public struct WasmFeatures: OptionSet, Sendable, Hashable, CustomStringConvertib
     }
 }
 
-/// What a module may use: the configured features, of which only the implemented ones count.
+/// What a module may use: the configured features, of which only the implemented (or
+/// validated, `WasmFeatures.validatedOnly`) ones count.
 struct FeatureGate: Sendable {
     let configured: WasmFeatures
     let allowed: WasmFeatures
 
     init(_ configured: WasmFeatures) {
         self.configured = configured
-        allowed = configured.intersection(.implemented)
+        allowed = configured.intersection(WasmFeatures.implemented.union(.validatedOnly))
     }
 
     /// A gate that lets `allowed` through whether implemented or not (decoding benchmarks).
@@ -144,7 +154,7 @@ struct FeatureGate: Sendable {
 
     @inline(never)
     func refusal(_ feature: WasmFeatures, _ what: String) -> KilnError {
-        let why = WasmFeatures.implemented.contains(feature)
+        let why = WasmFeatures.implemented.union(.validatedOnly).contains(feature)
             ? "disabled in the engine configuration (EngineConfiguration.features, kiln --wasm-features \(feature))"
             : "not implemented by Kiln yet"
         return KilnError.unsupported(feature: "\(feature.displayName) (\(what)): \(why)")

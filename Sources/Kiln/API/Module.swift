@@ -88,7 +88,7 @@ public final class Module: @unchecked Sendable {
     public static func generateC(engine: Engine, bytes: [UInt8]) throws(KilnError) -> String {
         let info = try ModuleDecoder.decode(bytes, features: engine.configuration.features)
         try Validator.validate(info)
-        return try ModuleLowering.lower(info, signatureIDs: engine.signatureIDs(of: info.types), options: engine.loweringOptions).source
+        return try ModuleLowering.lower(info, signatureIDs: engine.canonicalTypeIDs(of: info), options: engine.loweringOptions).source
     }
 
     /// Decodes and validates only: the checks of ``init(engine:bytes:)`` before code
@@ -115,7 +115,7 @@ public final class Module: @unchecked Sendable {
         let decodeTime = lap()
         try Validator.validate(info)
         let validateTime = lap()
-        let signatureIDs = engine.signatureIDs(of: info.types)
+        let signatureIDs = engine.canonicalTypeIDs(of: info)
         let codeTable = try CodeTable(info: info, signatureIDs: signatureIDs, options: engine.loweringOptions)
         let lazy: Bool
         switch engine.configuration.compilation {

@@ -63,15 +63,20 @@ enum ModuleDecoder {
                 // into plain function types: look at the entries' own encoding for them.
                 try scanTypeSection(bytes, sectionStart: sectionStart, gate: gate)
                 for group in groups {
+                    let start = info.definitions.count
                     for subtype in group.types {
-                        guard case .function(let type) = subtype.body, group.types.count == 1,
-                            subtype.supertypes.isEmpty, subtype.isFinal
-                        else {
-                            try gate.require(.gc, "struct, array, rec or sub types")
-                            throw KilnError.unsupported(feature: "GC types (struct, array, rec, sub)")
+                        if case .function(let type) = subtype.body {
+                            if group.types.count != 1 || !subtype.supertypes.isEmpty || !subtype.isFinal {
+                                try gate.require(.gc, "rec or sub type")
+                            }
+                            info.types.append(type)
+                        } else {
+                            try gate.require(.gc, "struct or array type")
+                            info.types.append(FunctionType(parameters: [], results: []))
                         }
-                        info.types.append(type)
+                        info.definitions.append(subtype)
                     }
+                    info.recursionGroups.append(start..<info.definitions.count)
                 }
             case .importSection(let imports):
                 info.imports = imports

@@ -7,9 +7,16 @@ import WasmTypes
 /// or "invalid", and the same answer from validation and compilation.
 enum ModuleFeatures {
     static func check(_ info: ModuleInfo, gate: FeatureGate) throws(KilnError) {
-        for type in info.types {
-            for value in type.parameters { try gate.require(value) }
-            for value in type.results { try gate.require(value) }
+        for definition in info.definitions {
+            switch definition.body {
+            case .function(let type):
+                for value in type.parameters { try gate.require(value) }
+                for value in type.results { try gate.require(value) }
+            case .structType(let type):
+                for field in type.fields { if case .value(let value) = field.storage { try gate.require(value) } }
+            case .arrayType(let type):
+                if case .value(let value) = type.element.storage { try gate.require(value) }
+            }
         }
         for table in info.tables {
             try gate.require(table.elementType)
@@ -55,6 +62,9 @@ enum ModuleFeatures {
             case .binary: try gate.require(.extendedConst, "arithmetic in a constant expression")
             case .refNull(let heap): try gate.require(ReferenceType(isNullable: true, heapType: heap))
             case .v128Const: try gate.require(.simd, "v128.const")
+            case .refI31, .structNew, .structNewDefault, .arrayNew, .arrayNewDefault, .arrayNewFixed,
+                .anyConvertExtern, .externConvertAny:
+                try gate.require(.gc, "GC instruction in a constant expression")
             default: break
             }
         }

@@ -4,7 +4,17 @@ import WasmTypes
 /// A decoded module: every section in Kiln's own shape, function bodies as instruction lists.
 /// Produced by `ModuleDecoder`, checked by `Validator`, consumed by `CLowering` and instantiation.
 struct ModuleInfo: Sendable {
+    /// The function type of every type index, for the code that only knows function types
+    /// (lowering, instantiation): a struct or array type's entry is the empty function type, a
+    /// placeholder the validator never lets stand for a function type (`definitions` tells).
     var types: [FunctionType] = []
+    /// The type section as written (Wasm 3.0), one entry per type index: function, struct and
+    /// array types with their `sub`/`final` declarations. A plain `(func ...)` is a final
+    /// function type without supertypes.
+    var definitions: [SubType] = []
+    /// The recursion groups, as ranges of type indices covering `definitions` in order; a
+    /// type outside a `rec` is a group of its own.
+    var recursionGroups: [Range<Int>] = []
     var imports: [Import] = []
     /// Type index of every function, imported ones first.
     var functionTypes: [UInt32] = []

@@ -235,7 +235,8 @@ struct Instantiation {
             }
             switch (entry.descriptor, extern) {
             case (.function(let typeIndex), .function(let function)):
-                guard function.record.pointee.sig == module.signatureIDs[Int(typeIndex)] else {
+                // The function's type may be a declared subtype of the import's (Wasm 3.0).
+                guard module.engine.isSubtype(function.record.pointee.sig, of: module.signatureIDs[Int(typeIndex)]) else {
                     throw incompatible("function \(info.types[Int(typeIndex)].wasmText)", "function \(function.type.wasmText)")
                 }
             case (.table(let type), .table(let table)):
@@ -254,7 +255,7 @@ struct Instantiation {
                 // A constant global's type may be a subtype of the import's; a variable's must be equal.
                 let actual = store.valueType(of: global)
                 let expected = CanonicalTypes.value(type.valueType, signatureIDs: module.signatureIDs)
-                let typesMatch = type.mutability == .variable ? actual == expected : CanonicalTypes.matches(actual, expected)
+                let typesMatch = type.mutability == .variable ? actual == expected : CanonicalTypes.matches(actual, expected, isSubtype: module.engine.isSubtype)
                 guard global.type.mutability == type.mutability, typesMatch else {
                     throw incompatible("global \(type.wasmText)", "global \(global.type.wasmText)")
                 }

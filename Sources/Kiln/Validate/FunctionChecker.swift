@@ -141,7 +141,13 @@ extension Validator {
             }
             stackCount &-= 1
             let actual = stack[stackCount]
-            if actual != expected && actual != .unknown && !VType.referenceMatches(actual, expected) { throw mismatch() }
+            if actual != expected && actual != .unknown && !types.referenceMatches(actual, expected) { throw mismatch() }
+        }
+
+        /// Pops the operand of `ref.test`/`ref.cast`: any reference in the hierarchy of `top`.
+        mutating func popCastOperand(top: UInt32) throws(KilnError) {
+            let type = try popReference()
+            guard types.matches(type, VType.reference(heap: top, nullable: true)) else { throw mismatch() }
         }
 
         /// Pops a reference operand; Unknown becomes `(ref bot)`.
@@ -192,7 +198,7 @@ extension Validator {
                 let expected = pool[Int(start) + count - 1 - offset]
                 if position >= height {
                     let actual = stack[position]
-                    if !VType.matches(actual, expected) { throw mismatch() }
+                    if !types.matches(actual, expected) { throw mismatch() }
                 } else if !unreachable {
                     throw mismatch()
                 }
@@ -247,7 +253,7 @@ extension Validator {
                 let operand = try types.operandType(valueType)
                 return Signature(paramStart: 0, paramCount: 0, resultStart: singleton(operand), resultCount: 1)
             case .funcType(let index):
-                guard Int(index) < signatures.count else { throw fail("unknown type \(index)") }
+                try requireFunctionType(index)
                 return signatures[Int(index)]
             }
         }
@@ -266,7 +272,7 @@ extension Validator {
         /// parameters on as its results).
         func matchingSequence(_ a: Int32, _ aCount: Int32, _ b: Int32, _ bCount: Int32) -> Bool {
             guard aCount == bCount else { return false }
-            for i in 0..<Int(aCount) where !VType.matches(pool[Int(a) + i], pool[Int(b) + i]) { return false }
+            for i in 0..<Int(aCount) where !types.matches(pool[Int(a) + i], pool[Int(b) + i]) { return false }
             return true
         }
 
@@ -278,6 +284,64 @@ extension Validator {
         }
 
         // MARK: Index spaces
+
+        /// Type index `index` exists and is a function type.
+        func requireFunctionType(_ index: UInt32) throws(KilnError) {
+            guard Int(index) < signatures.count else { throw fail("unknown type \(index)") }
+            guard types.isFunction(index) else { throw fail("type mismatch: type \(index) is not a function type") }
+        }
+
+        /// Rethrows a type-space error (no location) at the current instruction.
+        func located<T>(_ body: () throws(KilnError) -> T) throws(KilnError) -> T {
+            do {
+                return try body()
+            } catch .invalid(let reason, nil, nil) {
+                throw fail(reason)
+            }
+        }
+
+        func structFields(_ index: UInt32) throws(KilnError) -> [FieldVType] {
+            try located { () throws(KilnError) -> [FieldVType] in
+                var fields: [FieldVType] = []
+                for field in try types.structFields(index) { fields.append(try types.field(field)) }
+                return fields
+            }
+        }
+
+        func structField(_ index: UInt32, _ field: UInt32) throws(KilnError) -> FieldVType {
+            let fields = try structFields(index)
+            guard Int(field) < fields.count else { throw fail("unknown field \(field)") }
+            return fields[Int(field)]
+        }
+
+        func arrayElement(_ index: UInt32) throws(KilnError) -> FieldVType {
+            try located { () throws(KilnError) -> FieldVType in try types.field(try types.arrayElement(index)) }
+        }
+
+        func heapType(_ heap: WasmTypes.HeapType) throws(KilnError) -> UInt32 {
+            try located { () throws(KilnError) -> UInt32 in try types.heap(heap) }
+        }
+
+        func referenceType(_ reference: WasmTypes.ReferenceType) throws(KilnError) -> VType {
+            try located { () throws(KilnError) -> VType in try types.operandType(reference) }
+        }
+
+        /// `(ref null $t)` of type index `index` (in range).
+        func concreteReference(_ index: UInt32, nullable: Bool = true) -> VType {
+            types.functionReference(index, nullable: nullable)
+        }
+
+        /// The element segment's type.
+        func elementSegment(_ index: UInt32) throws(KilnError) -> VType {
+            guard Int(index) < elementTypes.count else { throw fail("unknown elem segment \(index)") }
+            return elementTypes[Int(index)]
+        }
+
+        /// The data segment exists (array.new_data and array.init_data need the data count section too).
+        func checkArrayData(_ index: UInt32, element: FieldVType) throws(KilnError) {
+            try checkData(index)
+            if let value = element.value, value.isReference { throw fail("array type is not numeric or vector") }
+        }
 
         /// The memory's address type.
         func checkMemory(_ index: UInt32) throws(KilnError) -> VType {
@@ -365,7 +429,7 @@ extension Validator {
         func checkTailResults(_ callee: Signature) throws(KilnError) {
             guard callee.resultCount == results.resultCount else { throw mismatch() }
             for offset in 0..<Int(callee.resultCount) {
-                guard VType.matches(pool[Int(callee.resultStart) + offset], pool[Int(results.resultStart) + offset]) else {
+                guard types.matches(pool[Int(callee.resultStart) + offset], pool[Int(results.resultStart) + offset]) else {
                     throw mismatch()
                 }
             }
@@ -385,11 +449,11 @@ extension Validator {
             guard Int(label.count) == payloadCount + (withReference ? 1 : 0) else { throw mismatch() }
             for offset in 0..<payloadCount {
                 let actual = pool[Int(payload!.paramStart) + offset]
-                guard VType.matches(actual, pool[Int(label.start) + offset]) else { throw mismatch() }
+                guard types.matches(actual, pool[Int(label.start) + offset]) else { throw mismatch() }
             }
             if withReference {
                 let expected = pool[Int(label.start) + payloadCount]
-                guard VType.matches(VType.exnref.nonNullable, expected) else { throw mismatch() }
+                guard types.matches(VType.exnref.nonNullable, expected) else { throw mismatch() }
             }
         }
 
@@ -496,8 +560,8 @@ extension Validator {
                 push(sequence: type.resultStart, count: type.resultCount)
             case .callIndirect(let typeIndex, let tableIndex):
                 let elementType = try table(tableIndex)
-                guard Int(typeIndex) < signatures.count else { throw fail("unknown type \(typeIndex)") }
-                guard VType.matches(elementType, .funcref) else { throw mismatch() }
+                try requireFunctionType(typeIndex)
+                guard types.matches(elementType, .funcref) else { throw mismatch() }
                 let type = signatures[Int(typeIndex)]
                 try pop(tableAddress(tableIndex))
                 try pop(sequence: type.paramStart, count: type.paramCount)
@@ -566,13 +630,13 @@ extension Validator {
             case .tableCopy(let destination, let source):
                 let destinationType = try table(destination)
                 let sourceType = try table(source)
-                guard VType.matches(sourceType, destinationType) else { throw mismatch() }
+                guard types.matches(sourceType, destinationType) else { throw mismatch() }
                 let (d, s) = (tableAddress(destination), tableAddress(source))
                 try pop(d, s, Self.narrower(d, s))
             case .tableInit(let elementIndex, let tableIndex):
                 let tableType = try table(tableIndex)
                 guard Int(elementIndex) < elementTypes.count else { throw fail("unknown elem segment \(elementIndex)") }
-                guard VType.matches(elementTypes[Int(elementIndex)], tableType) else { throw mismatch() }
+                guard types.matches(elementTypes[Int(elementIndex)], tableType) else { throw mismatch() }
                 try pop(tableAddress(tableIndex), .i32, .i32)
             case .elemDrop(let elementIndex):
                 guard Int(elementIndex) < elementTypes.count else { throw fail("unknown elem segment \(elementIndex)") }
@@ -629,13 +693,13 @@ extension Validator {
                 let label = try self.label(depth)
                 let type = try popReference()
                 // The label takes the operands below and the reference, non-null, last.
-                guard label.count > 0, VType.matches(type.nonNullable, pool[Int(label.start + label.count - 1)]) else {
+                guard label.count > 0, types.matches(type.nonNullable, pool[Int(label.start + label.count - 1)]) else {
                     throw mismatch()
                 }
                 try pop(sequence: label.start, count: label.count - 1)
                 push(sequence: label.start, count: label.count - 1)
             case .callRef(let typeIndex):
-                guard Int(typeIndex) < signatures.count else { throw fail("unknown type \(typeIndex)") }
+                try requireFunctionType(typeIndex)
                 try pop(types.functionReference(typeIndex, nullable: true))
                 let type = signatures[Int(typeIndex)]
                 try pop(sequence: type.paramStart, count: type.paramCount)
@@ -750,15 +814,15 @@ extension Validator {
                 markUnreachable()
             case .returnCallIndirect(let typeIndex, let tableIndex):
                 let elementType = try table(tableIndex)
-                guard Int(typeIndex) < signatures.count else { throw fail("unknown type \(typeIndex)") }
-                guard VType.matches(elementType, .funcref) else { throw mismatch() }
+                try requireFunctionType(typeIndex)
+                guard types.matches(elementType, .funcref) else { throw mismatch() }
                 let type = signatures[Int(typeIndex)]
                 try checkTailResults(type)
                 try pop(tableAddress(tableIndex))
                 try pop(sequence: type.paramStart, count: type.paramCount)
                 markUnreachable()
             case .returnCallRef(let typeIndex):
-                guard Int(typeIndex) < signatures.count else { throw fail("unknown type \(typeIndex)") }
+                try requireFunctionType(typeIndex)
                 try pop(types.functionReference(typeIndex, nullable: true))
                 let type = signatures[Int(typeIndex)]
                 try checkTailResults(type)
@@ -798,12 +862,141 @@ extension Validator {
                 let type = try types.operandType(valueType)
                 if operation == .compareExchange { try pop(address, type, type) } else { try pop(address, type) }
                 push(type)
-            case .refI31, .i31GetS, .i31GetU, .structNew, .structNewDefault, .structGet, .structGetS,
-                .structGetU, .structSet, .arrayNew, .arrayNewDefault, .arrayNewFixed, .arrayGet, .arrayGetS,
-                .arrayGetU, .arraySet, .arrayLen, .refEq, .anyConvertExtern, .externConvertAny,
-                .arrayNewData, .arrayNewElem, .arrayFill, .arrayCopy, .arrayInitData, .arrayInitElem,
-                .refTest, .refCast, .brOnCast, .brOnCastFail:
-                throw KilnError.unsupported(feature: "GC")
+            // GC.
+            case .refI31:
+                try pop(.i32)
+                push(VType.i31ref.nonNullable)
+            case .i31GetS, .i31GetU:
+                try pop(.i31ref)
+                push(.i32)
+            case .refEq:
+                try pop(.eqref, .eqref)
+                push(.i32)
+            case .structNew(let typeIndex):
+                let fields = try structFields(typeIndex)
+                for field in fields.reversed() { try pop(field.unpacked) }
+                push(concreteReference(typeIndex, nullable: false))
+            case .structNewDefault(let typeIndex):
+                let fields = try structFields(typeIndex)
+                guard fields.allSatisfy(\.isDefaultable) else { throw fail("type mismatch: field type is not defaultable") }
+                push(concreteReference(typeIndex, nullable: false))
+            case .structGet(let typeIndex, let fieldIndex), .structGetS(let typeIndex, let fieldIndex),
+                .structGetU(let typeIndex, let fieldIndex):
+                let field = try structField(typeIndex, fieldIndex)
+                if case .structGet = instruction {
+                    guard field.packed == nil else { throw fail("type mismatch: field is packed") }
+                } else {
+                    guard field.packed != nil else { throw fail("type mismatch: field is not packed") }
+                }
+                try pop(concreteReference(typeIndex))
+                push(field.unpacked)
+            case .structSet(let typeIndex, let fieldIndex):
+                let field = try structField(typeIndex, fieldIndex)
+                guard field.isMutable else { throw fail("immutable field") }
+                try pop(concreteReference(typeIndex), field.unpacked)
+            case .arrayNew(let typeIndex):
+                let element = try arrayElement(typeIndex)
+                try pop(element.unpacked, .i32)
+                push(concreteReference(typeIndex, nullable: false))
+            case .arrayNewDefault(let typeIndex):
+                let element = try arrayElement(typeIndex)
+                guard element.isDefaultable else { throw fail("type mismatch: array element type is not defaultable") }
+                try pop(.i32)
+                push(concreteReference(typeIndex, nullable: false))
+            case .arrayNewFixed(let typeIndex, let size):
+                let element = try arrayElement(typeIndex)
+                for _ in 0..<size { try pop(element.unpacked) }
+                push(concreteReference(typeIndex, nullable: false))
+            case .arrayNewData(let typeIndex, let dataIndex):
+                let element = try arrayElement(typeIndex)
+                try checkArrayData(dataIndex, element: element)
+                try pop(.i32, .i32)
+                push(concreteReference(typeIndex, nullable: false))
+            case .arrayNewElem(let typeIndex, let elementIndex):
+                let element = try arrayElement(typeIndex)
+                let segment = try elementSegment(elementIndex)
+                guard types.storageMatches(FieldVType(value: segment, packed: nil, isMutable: false), element) else {
+                    throw mismatch()
+                }
+                try pop(.i32, .i32)
+                push(concreteReference(typeIndex, nullable: false))
+            case .arrayGet(let typeIndex), .arrayGetS(let typeIndex), .arrayGetU(let typeIndex):
+                let element = try arrayElement(typeIndex)
+                if case .arrayGet = instruction {
+                    guard element.packed == nil else { throw fail("type mismatch: array is packed") }
+                } else {
+                    guard element.packed != nil else { throw fail("type mismatch: array is not packed") }
+                }
+                try pop(concreteReference(typeIndex), .i32)
+                push(element.unpacked)
+            case .arraySet(let typeIndex):
+                let element = try arrayElement(typeIndex)
+                guard element.isMutable else { throw fail("immutable array") }
+                try pop(concreteReference(typeIndex), .i32, element.unpacked)
+            case .arrayLen:
+                try pop(.arrayref)
+                push(.i32)
+            case .arrayFill(let typeIndex):
+                let element = try arrayElement(typeIndex)
+                guard element.isMutable else { throw fail("immutable array") }
+                try pop(.i32)
+                try pop(concreteReference(typeIndex), .i32, element.unpacked)
+            case .arrayCopy(let destinationIndex, let sourceIndex):
+                let destination = try arrayElement(destinationIndex)
+                let source = try arrayElement(sourceIndex)
+                guard destination.isMutable else { throw fail("immutable array") }
+                guard types.storageMatches(source, destination) else { throw fail("array types do not match") }
+                try pop(.i32)
+                try pop(.i32, concreteReference(sourceIndex), .i32)
+                try pop(concreteReference(destinationIndex))
+            case .arrayInitData(let typeIndex, let dataIndex):
+                let element = try arrayElement(typeIndex)
+                guard element.isMutable else { throw fail("immutable array") }
+                try checkArrayData(dataIndex, element: element)
+                try pop(.i32)
+                try pop(concreteReference(typeIndex), .i32, .i32)
+            case .arrayInitElem(let typeIndex, let elementIndex):
+                let element = try arrayElement(typeIndex)
+                guard element.isMutable else { throw fail("immutable array") }
+                let segment = try elementSegment(elementIndex)
+                guard types.storageMatches(FieldVType(value: segment, packed: nil, isMutable: false), element) else {
+                    throw mismatch()
+                }
+                try pop(.i32)
+                try pop(concreteReference(typeIndex), .i32, .i32)
+            case .refTest(let kind, let heap):
+                let target = try heapType(heap)
+                _ = kind
+                try popCastOperand(top: types.top(target))
+                push(.i32)
+            case .refCast(let kind, let heap):
+                let target = try heapType(heap)
+                try popCastOperand(top: types.top(target))
+                push(VType.reference(heap: target, nullable: kind == .refCastNull))
+            case .brOnCast(let depth, let from, let to), .brOnCastFail(let depth, let from, let to):
+                let source = try referenceType(from)
+                let target = try referenceType(to)
+                guard types.matches(target, source) else { throw mismatch() }
+                let label = try self.label(depth)
+                guard label.count > 0 else { throw mismatch() }
+                // What the cast leaves behind: the source minus the target's nullability.
+                let difference = target.isNullable ? source.nonNullable : source
+                let isFail: Bool
+                if case .brOnCastFail = instruction { isFail = true } else { isFail = false }
+                // The branch carries the target (br_on_cast) or the difference (br_on_cast_fail).
+                guard types.matches(isFail ? difference : target, pool[Int(label.start + label.count - 1)]) else { throw mismatch() }
+                try pop(source)
+                try pop(sequence: label.start, count: label.count - 1)
+                push(sequence: label.start, count: label.count - 1)
+                push(isFail ? target : difference)
+            case .anyConvertExtern:
+                let type = try popReference()
+                guard types.matches(type, .externref) else { throw mismatch() }
+                push(VType.reference(heap: VType.anyHeap, nullable: type.isNullable))
+            case .externConvertAny:
+                let type = try popReference()
+                guard types.matches(type, .anyref) else { throw mismatch() }
+                push(VType.reference(heap: VType.externHeap, nullable: type.isNullable))
             }
         }
     }

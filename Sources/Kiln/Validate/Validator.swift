@@ -11,7 +11,9 @@ import WasmTypes
 /// (FunctionChecker.swift), which follows the spec appendix's validation algorithm.
 enum Validator {
     /// Throws KilnError.invalid(reason:function:offset:) with the spec interpreter's wording.
-    static func validate(_ module: ModuleInfo) throws(KilnError) {
+    /// A valid module that needs code Kiln cannot generate yet (GC objects) then throws
+    /// `.unsupported` (`GCSupport`), unless `typesOnly` (tests of the type system).
+    static func validate(_ module: ModuleInfo, typesOnly: Bool = false) throws(KilnError) {
         var context = try Context(module)
         try context.checkModuleFields(module)
 
@@ -32,6 +34,7 @@ enum Validator {
         }
 
         try context.checkStartAndExports(module)
+        if !typesOnly { try GCSupport.checkLowerable(module) }
     }
 
     @inline(never)
@@ -81,14 +84,17 @@ extension Validator {
         var hasDataCountSection = false
         /// C.refs: the functions that may be named by `ref.func` in function bodies.
         var declaredFunctions: [Bool] = []
-        /// Scratch operand stack for constant expressions.
-        var constStack: [VType] = []
 
         init(_ module: ModuleInfo) throws(KilnError) {
             // Types.
-            types = try TypeSpace(module.types)
+            types = try TypeSpace(definitions: module.definitions, groups: module.recursionGroups)
             signatures.reserveCapacity(module.types.count)
-            for type in module.types {
+            for (index, type) in module.types.enumerated() {
+                // Struct and array types have no signature (`requireFunctionType` keeps them out).
+                guard types.isFunction(UInt32(index)) else {
+                    signatures.append(Signature())
+                    continue
+                }
                 // An implementation limit, as in wasm-tools and wasmtime (and the size of the
                 // runtime's tail-call buffer).
                 guard type.parameters.count <= Int(KILN_MAX_ARITY), type.results.count <= Int(KILN_MAX_ARITY) else {
@@ -108,7 +114,7 @@ extension Validator {
             for entry in module.imports {
                 switch entry.descriptor {
                 case .function(let typeIndex):
-                    guard Int(typeIndex) < signatures.count else { throw invalid("unknown type \(typeIndex)") }
+                    try requireFunctionType(typeIndex)
                 case .table(let type):
                     try checkTableType(type)
                 case .memory(let type):
@@ -123,15 +129,13 @@ extension Validator {
             // Tags: a tag's type is a function type without results.
             tagTypes = module.tags
             for typeIndex in tagTypes {
-                guard Int(typeIndex) < signatures.count else { throw invalid("unknown type \(typeIndex)") }
+                try requireFunctionType(typeIndex)
                 guard signatures[Int(typeIndex)].resultCount == 0 else { throw invalid("non-empty tag result type") }
             }
 
             // Function index space.
             functionTypes = module.functionTypes
-            for typeIndex in functionTypes where Int(typeIndex) >= signatures.count {
-                throw invalid("unknown type \(typeIndex)")
-            }
+            for typeIndex in functionTypes { try requireFunctionType(typeIndex) }
 
             // Tables and memories (their types are checked in `checkModuleFields`, like the
             // reference interpreter, after globals).
@@ -172,6 +176,12 @@ extension Validator {
             for segment in module.data {
                 if case .active(let active) = segment { declare(in: active.offset) }
             }
+        }
+
+        /// Type index `index` exists and is a function type.
+        func requireFunctionType(_ index: UInt32) throws(KilnError) {
+            guard Int(index) < signatures.count else { throw invalid("unknown type \(index)") }
+            guard types.isFunction(index) else { throw invalid("type mismatch: type \(index) is not a function type") }
         }
 
         private mutating func declare(_ index: UInt32) {
@@ -248,7 +258,7 @@ extension Validator {
                 }
                 if case .active(let table, let offset) = segment.mode {
                     guard Int(table) < tables.count else { throw invalid("unknown table \(table)") }
-                    guard VType.matches(type, tables[Int(table)]) else { throw invalid("type mismatch") }
+                    guard types.matches(type, tables[Int(table)]) else { throw invalid("type mismatch") }
                     try checkConstant(offset, expected: tableAddressTypes[Int(table)], globalLimit: globalTypes.count)
                 }
             }
@@ -298,40 +308,46 @@ extension Validator {
             // Fast path for the overwhelmingly common single-instruction form.
             if expression.count == 1 || (expression.count == 2 && expression[1] == .end) {
                 if let type = try constantType(expression[0], globalLimit: globalLimit) {
-                    guard VType.matches(type, expected) else { throw invalid("type mismatch") }
+                    guard types.matches(type, expected) else { throw invalid("type mismatch") }
                     return
                 }
             }
 
-            constStack.removeAll(keepingCapacity: true)
-            var mismatch = false
+            // The general form (extended constants, GC allocations): every instruction must be
+            // constant, then the sequence is typed like a function body of type [] -> [expected].
+            var instructions: [BodyInstruction] = []
+            instructions.reserveCapacity(expression.count + 1)
             for instruction in expression {
                 switch instruction {
                 case .end:
                     break
                 case .binary(let op):
-                    let type: VType
                     switch op {
-                    case .i32Add, .i32Sub, .i32Mul: type = .i32
-                    case .i64Add, .i64Sub, .i64Mul: type = .i64
+                    case .i32Add, .i32Sub, .i32Mul, .i64Add, .i64Sub, .i64Mul: break
                     default: throw invalid("constant expression required")
                     }
-                    if !mismatch {
-                        if constStack.count >= 2, constStack[constStack.count - 1] == type, constStack[constStack.count - 2] == type {
-                            constStack.removeLast()
-                        } else {
-                            mismatch = true
-                        }
-                    }
+                case .refI31, .structNew, .structNewDefault, .arrayNew, .arrayNewDefault, .arrayNewFixed,
+                    .anyConvertExtern, .externConvertAny:
+                    break
                 default:
-                    guard let type = try constantType(instruction, globalLimit: globalLimit) else {
+                    guard try constantType(instruction, globalLimit: globalLimit) != nil else {
                         throw invalid("constant expression required")
                     }
-                    constStack.append(type)
                 }
+                instructions.append(.standard(instruction))
                 if case .end = instruction { break }
             }
-            guard !mismatch, constStack.count == 1, VType.matches(constStack[0], expected) else { throw invalid("type mismatch") }
+            if instructions.last.map({ if case .standard(.end) = $0 { return false } else { return true } }) ?? true {
+                instructions.append(.standard(.end))
+            }
+            var checker = FunctionChecker(context: self)
+            let result = checker.singleton(expected)
+            let body = FunctionBody(locals: [], instructions: instructions, offsets: [])
+            do {
+                try checker.check(body, functionIndex: 0, type: Signature(paramStart: 0, paramCount: 0, resultStart: result, resultCount: 1))
+            } catch .invalid(let reason, _, _) {
+                throw invalid(reason)
+            }
         }
 
         /// The type a constant, nullary instruction pushes; nil if it is not one.
