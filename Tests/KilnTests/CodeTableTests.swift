@@ -97,20 +97,22 @@ final class CodeTableTests: XCTestCase {
         }
     }
 
-    /// A call compiles the function, what it calls and its neighbours, up to a budget: a
-    /// function far away in a big module stays uncompiled until it runs.
+    /// A call compiles the function and what it calls, breadth first, up to a budget: a
+    /// function far down the call chain of a big module stays uncompiled until it runs.
     func testLazyBatchesStopAtTheirBudget() throws {
         let filler = String(repeating: "(drop (i32.const 1)) ", count: 1000)
         var functions = ""
         for index in 0..<30 {
-            functions += "(func $f\(index) (export \"f\(index)\") (result i32) \(filler) (i32.const \(index)))\n"
+            // Each calls the next, on a branch never taken: the call is in the code, not the run.
+            let next = index < 29 ? "(if (i32.const 0) (then (drop (call $f\(index + 1)))))" : ""
+            functions += "(func $f\(index) (export \"f\(index)\") (result i32) \(filler) \(next) (i32.const \(index)))\n"
         }
         let engine = Self.engine(.lazy)
         let module = try Module(engine: engine, wat: "(module \(functions))")
         let instance = try Instance(store: Store(engine: engine), module: module)
         XCTAssertEqual(try instance.typedFunction("f0", Void.self, Int32.self)(), 0)
         let afterFirst = module.compiledSoFar
-        XCTAssertGreaterThan(afterFirst.functions, 1, "neighbours come along")
+        XCTAssertGreaterThan(afterFirst.functions, 1, "callees come along")
         XCTAssertLessThan(afterFirst.functions, 30, "the batch stops at its budget")
         XCTAssertFalse(module.codeTable.isCompiled(29))
         XCTAssertEqual(try instance.typedFunction("f29", Void.self, Int32.self)(), 29)
@@ -146,7 +148,7 @@ final class CodeTableTests: XCTestCase {
     }
 
     /// Compiling runs off the Wasm stack: a first call from deep recursion still works. The
-    /// leaf is reached only through a table, behind a function too big to share its batch.
+    /// leaf is reached only through a table, so the first batch cannot hold it.
     func testFirstCallFromDeepRecursion() throws {
         let filler = String(repeating: "(drop (i32.const 1)) ", count: 25_000)
         let engine = Self.engine(.lazy)
@@ -166,5 +168,32 @@ final class CodeTableTests: XCTestCase {
         XCTAssertEqual(try deep(60_000), 60_005)
         XCTAssertTrue(module.codeTable.isCompiled(2))
         XCTAssertEqual(module.compiledSoFar.batches, 2, "deep and big, then leaf from the bottom of the recursion")
+    }
+}
+
+/// The trap codes are listed twice, in the C prelude (what generated code and the runtime
+/// raise) and in `TrapReason` (what Swift reports): this keeps the two lists one.
+final class TrapCodeListTests: XCTestCase {
+    func testPreludeTrapCodesAndTrapReasonAgree() throws {
+        let prelude = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("runtime-c/include/kiln_prelude.h")
+        let text = try String(contentsOf: prelude, encoding: .utf8)
+        let pattern = try NSRegularExpression(pattern: #"KILN_TRAP_([A-Z0-9_]+) = (\d+),"#)
+        var cCodes: [String: UInt32] = [:]
+        for match in pattern.matches(in: text, range: NSRange(text.startIndex..., in: text)) {
+            let name = String(text[Range(match.range(at: 1), in: text)!])
+            cCodes[name] = UInt32(text[Range(match.range(at: 2), in: text)!])!
+        }
+        XCTAssertEqual(cCodes["NONE"], 0)
+        XCTAssertEqual(cCodes["EXCEPTION"], 15, "not a trap: an exception leaving Wasm")
+        let traps = cCodes.filter { $0.key != "NONE" && $0.key != "EXCEPTION" }
+        XCTAssertEqual(Set(traps.values).count, traps.count, "two C trap codes share a value")
+        for (name, code) in traps {
+            XCTAssertNotNil(TrapReason(rawValue: code), "KILN_TRAP_\(name) = \(code) has no TrapReason")
+        }
+        for code in UInt32(1)...255 where TrapReason(rawValue: code) != nil {
+            XCTAssertTrue(traps.values.contains(code), "TrapReason \(code) has no KILN_TRAP_ constant")
+            XCTAssertFalse(TrapReason(rawValue: code)!.message.isEmpty)
+        }
     }
 }
