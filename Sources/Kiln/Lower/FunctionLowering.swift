@@ -117,6 +117,7 @@ struct FunctionLowering {
             }
         }
         if metering.enabled { out = metering.finish(out) }
+        if metering.options.epochInterruption && makesTailCalls { out = "    EPOCH_CHECK\n" + out }
         if usesSelfTailCall { out = "\(CSyntax.selfTailLabel):;\n" + out }
         let name = makesTailCalls ? CSyntax.tailBody(functionIndex) : CSyntax.function(functionIndex)
         var header = "static \(CSyntax.returnType(type)) \(name)("
@@ -130,13 +131,14 @@ struct FunctionLowering {
             header += "    " + slotDeclarations.joined(separator: "\n    ") + "\n"
         }
         header += memoryBaseDeclarations()
+        header += metering.entryDeclarations
         if usesEntryHandler { header += "    kiln_handler *HE = ctx->exec->handler;\n" }
         for index in 0..<handlerCount {
             header += "    kiln_handler \(CSyntax.handler(index)); kiln_exception *\(CSyntax.caught(index));\n"
         }
         // A leaf function cannot recurse: its frame fits in the margin below the limit.
         let frameEstimate = 16 * (localTypes.count + slotDeclarations.count) + 400 * handlerCount + 128
-        if makesCalls || frameEstimate > 64 * 1024 { header += "    STACK_CHECK(\(frameEstimate));\n" }
+        if makesCalls || frameEstimate > 64 * 1024 { header += "    \(metering.options.epochInterruption ? "STACK_CHECK_EPOCH" : "STACK_CHECK")(\(frameEstimate));\n" }
         let definition = header + out + "}\n"
         return makesTailCalls ? TailCalls.wrapper(functionIndex, type) + definition + TailCalls.entry(functionIndex, type) : definition
     }

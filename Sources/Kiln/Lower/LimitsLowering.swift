@@ -26,6 +26,11 @@ struct Metering {
     var costs: [Int] = []
     /// The region instructions are charged to; nil where no code runs until the next label.
     var current: Int?
+    /// The function has a loop: its charges go through a pointer to the fuel counter that the
+    /// entry computes once (FUEL_P, two instructions fewer per charge in TCC's code), which pays
+    /// off when charges repeat; a function without loops charges through `ctx` (FUEL). Its loop
+    /// headers' epoch checks likewise test the stop flag through a pointer (EPOCH_CHECK_P).
+    var hasLoop = false
 
     init() {}
     init(options: LoweringOptions) { self.options = options }
@@ -67,6 +72,15 @@ struct Metering {
         }
     }
 
+    /// The declarations the function's entry needs.
+    var entryDeclarations: String {
+        guard hasLoop else { return "" }
+        var text = ""
+        if options.consumeFuel { text += "    " + CSyntax.fuelPointerDeclaration + "\n" }
+        if options.epochInterruption { text += "    " + CSyntax.stopPointerDeclaration + "\n" }
+        return text
+    }
+
     /// Replaces every placeholder by its region's charge (or nothing for a free region).
     func finish(_ text: String) -> String {
         guard options.consumeFuel else { return text }
@@ -81,17 +95,21 @@ struct Metering {
             var index = 0
             while let digit = iterator.next(), digit != 2 { index = index * 10 + Int(digit - 48) }
             let cost = costs[index]
-            if cost > 0 { result.append(contentsOf: Array("FUEL(\(cost));".utf8)) }
+            if cost > 0 { result.append(contentsOf: Array((hasLoop ? "FUEL_P(\(cost));" : "FUEL(\(cost));").utf8)) }
         }
         return String(decoding: result, as: UTF8.self)
     }
 }
 
 extension FunctionLowering {
-    /// At function entry: the entry region and the epoch check.
+    /// At function entry: the entry region. The entry's epoch check is decided at the end
+    /// (`lower()`): every execution that runs without bound passes a loop header or a call, so
+    /// loop headers check, a function that calls others checks in its stack check
+    /// (STACK_CHECK_EPOCH, which a stop fails), one that makes tail calls checks explicitly (a
+    /// tail call reuses the frame without a stack check), and one that calls nothing runs a
+    /// bounded number of instructions between loop headers and needs no entry check.
     mutating func beginMetering() {
         guard metering.enabled else { return }
-        if metering.options.epochInterruption { out += "    EPOCH_CHECK\n" }
         startRegion()
     }
 
@@ -104,8 +122,9 @@ extension FunctionLowering {
 
     /// A label was just emitted: a region starts; a loop header also checks the epoch.
     mutating func meterLabel(_ label: Int) {
-        if metering.options.epochInterruption, let frame = frames.last, frame.kind == .loop, frame.label == label {
-            out += "    EPOCH_CHECK\n"
+        if let frame = frames.last, frame.kind == .loop, frame.label == label {
+            metering.hasLoop = true
+            if metering.options.epochInterruption { out += "    EPOCH_CHECK_P\n" }
         }
         startRegion()
     }
