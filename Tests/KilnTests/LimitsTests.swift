@@ -19,7 +19,21 @@ final class LimitsTests: XCTestCase {
           (func (export "branchy") (param i32) (result i32)
             (if (result i32) (local.get 0) (then (i32.const 10)) (else (i32.const 20) (i32.const 1) (i32.add))))
           (memory 1)
-          (func (export "fill") (param i32) (memory.fill (i32.const 0) (i32.const 7) (local.get 0))))
+          (func (export "fill") (param i32) (memory.fill (i32.const 0) (i32.const 7) (local.get 0)))
+          (func (export "blocks") (param i32) (result i32) (local i32)
+            (block $out
+              (block $b
+                (br_if $b (i32.eqz (local.get 0)))
+                (local.set 1 (i32.const 5))
+                (br $out))
+              (local.set 1 (i32.const 7)))
+            (block $c
+              (block $d
+                (block $e
+                  (br_table $c $d $e (local.get 0)))
+                (local.set 1 (i32.add (local.get 1) (i32.const 100))))
+              (local.set 1 (i32.add (local.get 1) (i32.const 10))))
+            (local.get 1)))
         """#
 
     func reason(_ body: () throws -> Void) -> TrapReason? { Self.trapReason(body) }
@@ -95,6 +109,15 @@ final class LimitsTests: XCTestCase {
         // i32.const, i32.const, local.get, memory.fill, and one unit per 64 bytes.
         XCTAssertEqual(try consumed { try fill(0) }, 4)
         XCTAssertEqual(try consumed { try fill(6400) }, 4 + 100)
+        // Block ends are paid on the way in (by the region that falls or jumps there, or on a
+        // conditional edge), which changes where charges are, not what a path costs:
+        // local.get, i32.eqz, br_if (3); then i32.const, local.set, br (3) or, at $b,
+        // i32.const, local.set (2); local.get, br_table (2); at $e and at $d 4 each; at $c 1.
+        let blocks = try instance.typedFunction("blocks", Int32.self, Int32.self)
+        XCTAssertEqual(try consumed { XCTAssertEqual(try blocks(0), 7) }, 3 + 2 + 2 + 1)
+        XCTAssertEqual(try consumed { XCTAssertEqual(try blocks(1), 15) }, 3 + 3 + 2 + 4 + 1)
+        XCTAssertEqual(try consumed { XCTAssertEqual(try blocks(2), 115) }, 3 + 3 + 2 + 4 + 4 + 1)
+        XCTAssertEqual(try consumed { XCTAssertEqual(try blocks(9), 115) }, 3 + 3 + 2 + 4 + 4 + 1)
         // Exactly enough runs; one short traps before the region runs.
         store.fuel = 3
         XCTAssertEqual(try add(1, 1), 2)

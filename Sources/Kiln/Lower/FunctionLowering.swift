@@ -288,7 +288,8 @@ struct FunctionLowering {
 
     /// Branches to the label at `depth`, with its values on top of the stack; `beforeJump` runs
     /// after the values are in place (it may no longer be needed by them).
-    mutating func branch(to depth: UInt32, beforeJump: String? = nil) {
+    /// `unconditional`: the jump ends the region (`br`), for fuel metering.
+    mutating func branch(to depth: UInt32, beforeJump: String? = nil, unconditional: Bool = false) {
         let frameIndex = frames.count - 1 - Int(depth)
         frames[frameIndex].branchedTo = true
         let frame = frames[frameIndex]
@@ -300,8 +301,13 @@ struct FunctionLowering {
         moveTop(frame.branchTypes, to: frame.height)
         if let beforeJump { emit(beforeJump) }
         restoreHandler(to: frames[frameIndex - 1].insideHandler)
+        if metering.enabled && Self.paysOnEntry(frame.kind) { meterEdge(to: frame.label, unconditional: unconditional) }
         emit("goto \(CSyntax.label(frame.label));")
     }
+
+    /// Labels whose every arrival goes through `branch(to:)`, the jump at `else` or falls
+    /// through: fuel for their region is paid on the way in (LimitsLowering).
+    static func paysOnEntry(_ kind: FrameKind) -> Bool { kind == .block || kind == .if }
 
     /// Leaving try frames: the handler active where control goes becomes the innermost again.
     mutating func restoreHandler(to target: String) {
@@ -372,7 +378,10 @@ struct FunctionLowering {
             emitLabel(frame.elseLabel)
         }
         dead = false
-        if frame.kind != .loop && frame.branchedTo { emitLabel(frame.label) }
+        if frame.kind != .loop && frame.branchedTo {
+            if metering.enabled && Self.paysOnEntry(frame.kind) { meterPaidLabel(frame.label) }
+            emitLabel(frame.label)
+        }
         resetStack(to: frame, types: frame.results)
         frame.branchedTo = false
     }
@@ -421,6 +430,7 @@ struct FunctionLowering {
             var frame = frames[frames.count - 1]
             if !dead {
                 flushAll()
+                if metering.enabled { meterEdge(to: frame.label, unconditional: true) }
                 emit("goto \(CSyntax.label(frame.label));")
                 frame.branchedTo = true
             }
@@ -433,7 +443,7 @@ struct FunctionLowering {
             endBlock()
         case .br(let depth):
             flushAll()
-            branch(to: depth)
+            branch(to: depth, unconditional: true)
             becomeDead()
         case .brIf(let depth):
             let condition = pop()
