@@ -13,8 +13,13 @@ struct LoweringOptions: Sendable, Equatable {
 /// landings) and after every instruction that may branch away (`if`, `br_if`, `br_on_null`,
 /// `br_on_non_null`); it ends at the next such point, or at an unconditional transfer (`br`,
 /// `br_table`, `return`, `unreachable`, `throw`, `return_call*`), after which code runs only from a
-/// label. So the charge equals the instructions that run, except when a region is left by a trap
-/// or an exception: the whole region has then been charged. Costs (wasmtime's): `nop`, `drop`,
+/// label. The end label of a block or `if` is paid on the way in: a region that falls or jumps
+/// (`br`, the jump at `else`) into it pays for the label's region too, and a conditional edge into
+/// it (`br_if`, `br_table`, `br_on_*`, a catch clause) charges it on the edge; so a path executes
+/// no more charges than with a charge at the label, and a path that falls or jumps in saves one.
+/// So the charge equals the instructions that run, except when a region is left by a trap or an
+/// exception: the whole region, with the block ends it reaches unconditionally, has then been
+/// charged. Costs (wasmtime's): `nop`, `drop`,
 /// `block`, `loop`, `try_table`, `try`, `catch`, `end`, `else`, `unreachable` and `return` cost 0,
 /// every other instruction 1. Bulk operations also pay for their size, before they run:
 /// `memory.fill`, `memory.copy` and `memory.init` one unit per 64 bytes (rounded down),
