@@ -327,10 +327,15 @@ struct Compile: ParsableCommand {
 
     @Argument(help: "A .wasm or .wat file.") var file: String
     @Option(name: .customLong("emit-c"), help: "Write the generated C to this file.") var emitC: String?
+    @Flag(help: "Compile with fuel metering (EngineConfiguration.consumeFuel).") var consumeFuel = false
+    @Flag(help: "Compile with epoch checks (EngineConfiguration.epochInterruption).") var epochInterruption = false
     @OptionGroup var featureOptions: FeatureOptions
 
     func run() throws {
-        let engine = try featureOptions.engine()
+        var configuration = try featureOptions.configuration()
+        configuration.consumeFuel = consumeFuel
+        configuration.epochInterruption = epochInterruption
+        let engine = Engine(configuration: configuration)
         let bytes = try readBytes(file)
         if let emitC {
             let source: String

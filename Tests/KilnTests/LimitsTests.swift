@@ -19,7 +19,21 @@ final class LimitsTests: XCTestCase {
           (func (export "branchy") (param i32) (result i32)
             (if (result i32) (local.get 0) (then (i32.const 10)) (else (i32.const 20) (i32.const 1) (i32.add))))
           (memory 1)
-          (func (export "fill") (param i32) (memory.fill (i32.const 0) (i32.const 7) (local.get 0))))
+          (func (export "fill") (param i32) (memory.fill (i32.const 0) (i32.const 7) (local.get 0)))
+          (func (export "blocks") (param i32) (result i32) (local i32)
+            (block $out
+              (block $b
+                (br_if $b (i32.eqz (local.get 0)))
+                (local.set 1 (i32.const 5))
+                (br $out))
+              (local.set 1 (i32.const 7)))
+            (block $c
+              (block $d
+                (block $e
+                  (br_table $c $d $e (local.get 0)))
+                (local.set 1 (i32.add (local.get 1) (i32.const 100))))
+              (local.set 1 (i32.add (local.get 1) (i32.const 10))))
+            (local.get 1)))
         """#
 
     func reason(_ body: () throws -> Void) -> TrapReason? { Self.trapReason(body) }
@@ -95,6 +109,15 @@ final class LimitsTests: XCTestCase {
         // i32.const, i32.const, local.get, memory.fill, and one unit per 64 bytes.
         XCTAssertEqual(try consumed { try fill(0) }, 4)
         XCTAssertEqual(try consumed { try fill(6400) }, 4 + 100)
+        // Block ends are paid on the way in (by the region that falls or jumps there, or on a
+        // conditional edge), which changes where charges are, not what a path costs:
+        // local.get, i32.eqz, br_if (3); then i32.const, local.set, br (3) or, at $b,
+        // i32.const, local.set (2); local.get, br_table (2); at $e and at $d 4 each; at $c 1.
+        let blocks = try instance.typedFunction("blocks", Int32.self, Int32.self)
+        XCTAssertEqual(try consumed { XCTAssertEqual(try blocks(0), 7) }, 3 + 2 + 2 + 1)
+        XCTAssertEqual(try consumed { XCTAssertEqual(try blocks(1), 15) }, 3 + 3 + 2 + 4 + 1)
+        XCTAssertEqual(try consumed { XCTAssertEqual(try blocks(2), 115) }, 3 + 3 + 2 + 4 + 4 + 1)
+        XCTAssertEqual(try consumed { XCTAssertEqual(try blocks(9), 115) }, 3 + 3 + 2 + 4 + 4 + 1)
         // Exactly enough runs; one short traps before the region runs.
         store.fuel = 3
         XCTAssertEqual(try add(1, 1), 2)
@@ -107,10 +130,12 @@ final class LimitsTests: XCTestCase {
         let plain = try Module.generateC(engine: engine(), bytes: bytes)
         XCTAssertFalse(plain.contains("FUEL(") || plain.contains("EPOCH_CHECK"))
         let metered = try Module.generateC(engine: engine(fuel: true), bytes: bytes)
-        XCTAssertTrue(metered.contains("FUEL(8);"))
+        // A function with a loop charges through the counter's address it takes at entry.
+        XCTAssertTrue(metered.contains("FUEL_P(8);"))
+        XCTAssertTrue(metered.contains("FUEL(3);"), "add, no loop: through ctx")
         XCTAssertFalse(metered.contains("EPOCH_CHECK"))
         let epochs = try Module.generateC(engine: engine(epochs: true), bytes: bytes)
-        XCTAssertTrue(epochs.contains("EPOCH_CHECK"))
+        XCTAssertTrue(epochs.contains("EPOCH_CHECK_P"), "spin's loop header")
         XCTAssertFalse(epochs.contains("FUEL("))
     }
 
@@ -141,6 +166,114 @@ final class LimitsTests: XCTestCase {
         XCTAssertEqual(reason { _ = try add(1, 2) }, .interrupted, "the deadline has passed")
         store.setEpochDeadline(1)
         XCTAssertEqual(try add(1, 2), 3)
+    }
+
+    static let recursive = #"""
+        (module
+          (func $fib (export "fib") (param i32) (result i32)
+            (if (result i32) (i32.lt_u (local.get 0) (i32.const 2))
+              (then (local.get 0))
+              (else (i32.add (call $fib (i32.sub (local.get 0) (i32.const 1)))
+                             (call $fib (i32.sub (local.get 0) (i32.const 2)))))))
+          (func $down (export "down") (param i32) (result i32)
+            (if (result i32) (local.get 0)
+              (then (i32.add (call $down (i32.sub (local.get 0) (i32.const 1))) (i32.const 1)))
+              (else (i32.const 0))))
+          (func $ping (export "ping") (param i32) (result i32)
+            (return_call $pong (i32.add (local.get 0) (i32.const 1))))
+          (func $pong (param i32) (result i32)
+            (return_call $ping (local.get 0)))
+          (func $leaf (export "leaf") (param i32) (result i32) (i32.mul (local.get 0) (local.get 0))))
+        """#
+
+    /// Loop-free code is stopped at function entries: in the stack check of a function that
+    /// calls (fib), explicitly in one that tail-calls (ping/pong); a leaf checks nothing.
+    func testEpochChecksWithoutLoops() throws {
+        let bytes = try wat2wasm(Self.recursive)
+        let c = try Module.generateC(engine: engine(epochs: true), bytes: bytes)
+        XCTAssertTrue(c.contains("STACK_CHECK_EPOCH("))
+        XCTAssertEqual(c.components(separatedBy: "EPOCH_CHECK\n").count - 1, 2, "only ping and pong check explicitly:\n\(c)")
+        let engine = engine(epochs: true)
+        let store = Store(engine: engine)
+        let instance = try Instance(store: store, module: try Module(engine: engine, wat: Self.recursive))
+        let fib = try instance.typedFunction("fib", Int32.self, Int32.self)
+        XCTAssertEqual(try fib(20), 6765)
+        for name in ["fib", "ping"] {
+            let interrupter = Thread {
+                Thread.sleep(forTimeInterval: 0.05)
+                store.interrupt()
+            }
+            interrupter.start()
+            let start = ContinuousClock.now
+            // fib(50) runs for hours, ping for ever.
+            XCTAssertEqual(reason { _ = try instance.function(name)!.call([.i32(name == "fib" ? 50 : 0)]) }, .interrupted, name)
+            XCTAssertLessThan(ContinuousClock.now - start, .seconds(5))
+        }
+        XCTAssertEqual(try fib(10), 55, "the stack check passes again")
+        XCTAssertEqual(reason { _ = try instance.function("down")!.call([.i32(100_000_000)]) }, .callStackExhausted,
+                       "a real overflow still traps as one")
+        XCTAssertEqual(try fib(10), 55)
+    }
+
+    func testInterruptNeedsChecks() throws {
+        let plain = engine()
+        let store = Store(engine: plain)
+        XCTAssertFalse(store.isInterruptible)
+        let instance = try Instance(store: store, module: try Module(engine: plain, wat: Self.runaway))
+        store.interrupt()
+        let add = try instance.typedFunction("add", (Int32, Int32).self, Int32.self)
+        XCTAssertEqual(try add(1, 2), 3, "no checks: interrupt() does nothing")
+        let epochs = engine(epochs: true)
+        let stopping = Store(engine: epochs)
+        XCTAssertTrue(stopping.isInterruptible)
+        let spinner = try Instance(store: stopping, module: try Module(engine: epochs, wat: Self.runaway))
+        stopping.interrupt()
+        XCTAssertEqual(reason { try spinner.function("spin")!.call([]) }, .interrupted, "pending until the next call")
+    }
+
+    func testFuelAsyncYieldInterval() async throws {
+        let engine = engine(fuel: true)
+        let store = Store(engine: engine)
+        let instance = try Instance(store: store, module: try Module(engine: engine, wat: Self.runaway))
+        let count = instance.function("count")!
+        // Same consumption with and without check-ins: 8 per iteration, then 1.
+        store.fuel = 1_000_000
+        _ = try await count.call([.i32(10_000)])
+        XCTAssertEqual(store.fuel, 1_000_000 - 80_001)
+        XCTAssertEqual(store.fuelAsyncYields, 0)
+        store.fuelAsyncYieldInterval = 1_000
+        store.fuel = 1_000_000
+        let counted = try await count.call([.i32(10_000)])
+        XCTAssertEqual(counted, [.i32(10_000)])
+        XCTAssertEqual(store.fuel, 1_000_000 - 80_001)
+        XCTAssertEqual(store.fuelAsyncYields, 80, "one check-in per 1,000 units")
+        // Running out still traps at the same point, with no fuel left.
+        store.fuel = 80_000
+        do {
+            _ = try await count.call([.i32(10_000)])
+            XCTFail("ran on an empty tank")
+        } catch let trap as Trap {
+            XCTAssertEqual(trap.reason, .outOfFuel)
+        }
+        XCTAssertEqual(store.fuel, 0)
+        // Cancellation reaches a check-in without epoch interruption. With 2^40 units the loop
+        // would otherwise run for many minutes.
+        store.fuel = 1 << 40
+        let spin = instance.function("spin")!
+        let task = Task { try await spin.call([]) }
+        try await Task.sleep(for: .milliseconds(50))
+        let cancelled = ContinuousClock.now
+        task.cancel()
+        do {
+            _ = try await task.value
+            XCTFail("the loop ran to the end of its fuel?")
+        } catch is CancellationError {
+            XCTAssertLessThan(ContinuousClock.now - cancelled, .milliseconds(500))
+        }
+        XCTAssertGreaterThan(store.fuel, (1 << 40) - 1_000_000_000, "the rest of the fuel is back in the store")
+        let add = try instance.typedFunction("add", (Int32, Int32).self, Int32.self)
+        func syncAdd() throws -> Int32 { try add(1, 2) }
+        XCTAssertEqual(try syncAdd(), 3, "a synchronous call has no slices")
     }
 
     func testInterruptFromAnotherThread() throws {

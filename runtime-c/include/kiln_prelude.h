@@ -99,7 +99,13 @@ typedef struct kiln_handler {
 
 /* Per-thread-of-execution state shared by every instance of a store. */
 typedef struct kiln_exec {
-    char *stack_limit;   /* generated code traps when its frame would reach below this */
+    /* Generated code traps when its frame would reach below stack_limit. With epochs on it is
+     * also the entry check's flag: whoever sets `stop` then sets stack_limit to KILN_STOP_LIMIT,
+     * so every function that calls others (the ones that check their frame) sees it at entry,
+     * and the runtime restores stack_floor (the real limit) before it clears `stop`. */
+    char *volatile stack_limit;
+    char *stack_floor;
+    u32 stop_limits;     /* 1: the engine's code has epoch checks (set_stop lowers stack_limit) */
     void *jmp;           /* innermost entry's jump buffer */
     u32 trap_code;
     u32 depth;
@@ -119,6 +125,12 @@ typedef struct kiln_exec {
      * the deadline, an interrupt): read through volatile, never cached. The runtime re-checks
      * why it was set before trapping, so a stale `stop` costs one call, never a wrong trap. */
     s64 fuel;
+    /* Fuel slices (an async call's yield interval): while fuel_slice is non-zero, `fuel` holds at
+     * most a slice and fuel_reserve the rest; running out of a slice refills it from the reserve
+     * and checks in (kiln_out_of_fuel returns) instead of trapping. */
+    u64 fuel_reserve;
+    u64 fuel_slice;
+    u64 fuel_yields;             /* check-ins so far */
     volatile u32 stop;
     volatile u32 interrupted;
     volatile u64 *epoch;         /* the engine's epoch counter */
@@ -221,9 +233,11 @@ void kiln_exception_release(kiln_exec *exec, kiln_exception *exception);
  * wasm-tools and wasmtime): the size of the tail-call buffer. */
 #define KILN_MAX_ARITY 1000
 
-/* Fuel ran out (fuel set to 0); `stop` was set: traps if the deadline passed or the store was
- * interrupted, else clears it and returns. */
-void kiln_out_of_fuel(kiln_instance *ctx) __attribute__((noreturn));
+/* Fuel went below 0: refills a slice from the reserve and returns (a check-in: the thread yields
+ * and a stop traps), or traps with fuel 0. */
+void kiln_out_of_fuel(kiln_instance *ctx);
+/* `stop` was set: traps if the deadline passed or the store was interrupted, else clears it and
+ * returns. */
 void kiln_epoch_reached(kiln_instance *ctx);
 /* Bulk operations' fuel: n units, trapping (fuel left at 0) if fewer are left. */
 void kiln_fuel_charge(kiln_instance *ctx, u64 n);
@@ -371,11 +385,20 @@ extern void *kiln_slots[];
 /* The frame check: a Wasm call whose frame would cross the limit traps instead of overflowing. */
 #define STACK_CHECK(frame) \
     { char kiln_marker; if (&kiln_marker - (frame) < ctx->exec->stack_limit) TRAP(STACK_EXHAUSTED); }
+/* With epochs on: the same test, where a stop (deadline, interrupt) also fails it. */
+#define KILN_STOP_LIMIT ((char *)~(u64)0)
+void kiln_stack_or_stop(kiln_instance *ctx, char *frame_bottom);
+#define STACK_CHECK_EPOCH(frame) \
+    { char kiln_marker; if (&kiln_marker - (frame) < ctx->exec->stack_limit) kiln_stack_or_stop(ctx, &kiln_marker - (frame)); }
 
 /* Embedder control, emitted only when the engine enables it. FUEL(n) charges a straight-line
- * region of n instructions before it runs; EPOCH_CHECK runs at function entry and loop headers. */
+ * region of n instructions before it runs; EPOCH_CHECK runs at loop headers (and at the entry of
+ * functions that make tail calls; other functions that call test `stop` in STACK_CHECK_EPOCH). */
 #define FUEL(n) { if ((ctx->exec->fuel -= (n)) < 0) kiln_out_of_fuel(ctx); }
+/* The same through KF, the counter's address that functions with loops compute at entry. */
+#define FUEL_P(n) { if ((*KF -= (n)) < 0) kiln_out_of_fuel(ctx); }
 #define EPOCH_CHECK { if (ctx->exec->stop) kiln_epoch_reached(ctx); }
+#define EPOCH_CHECK_P { if (*KS) kiln_epoch_reached(ctx); }
 
 /* Linear memory access: M0, M1, ... are the function's cached bases of memories 0, 1, ... (a
  * base never moves). Addresses are 32-bit, offsets below 4 GiB, and 8 GiB (plus a guard) are

@@ -80,16 +80,40 @@ void kiln_trap_exec(kiln_exec *exec, u32 code) {
 
 /* ---- Fuel, epochs and interrupts ---- */
 
+/* `fuel` went below 0 with slices on: slices of fuel_slice units move from the reserve into the
+ * counter until the overdraft is paid (so check-ins fall every fuel_slice units of consumption),
+ * then the thread checks in: it yields the processor, and a stop (interrupt, deadline) traps.
+ * Without slices, or without enough reserve: fuel 0 and the out-of-fuel trap. */
+static void refill_or_trap(kiln_instance *ctx) {
+    kiln_exec *exec = ctx->exec;
+    while (exec->fuel < 0 && exec->fuel_slice && exec->fuel_reserve) {
+        u64 slice = exec->fuel_reserve < exec->fuel_slice ? exec->fuel_reserve : exec->fuel_slice;
+        exec->fuel_reserve -= slice;
+        exec->fuel += (s64)slice;
+    }
+    if (exec->fuel < 0) {
+        exec->fuel = 0;
+        exec->fuel_reserve = 0;
+        trap_with(exec, KILN_TRAP_OUT_OF_FUEL, 0, (char **)__builtin_frame_address(0));
+    }
+    exec->fuel_yields++;
+    sched_yield();
+    if (__atomic_load_n(&exec->stop, __ATOMIC_SEQ_CST)) kiln_epoch_reached(ctx);
+}
+
 void kiln_out_of_fuel(kiln_instance *ctx) {
-    ctx->exec->fuel = 0;
-    trap_with(ctx->exec, KILN_TRAP_OUT_OF_FUEL, 0, (char **)__builtin_frame_address(0));
+    refill_or_trap(ctx);
 }
 
 void kiln_fuel_charge(kiln_instance *ctx, u64 n) {
     kiln_exec *exec = ctx->exec;
     if (exec->fuel < 0 || (u64)exec->fuel < n) {
-        exec->fuel = 0;
-        trap_with(exec, KILN_TRAP_OUT_OF_FUEL, 0, (char **)__builtin_frame_address(0));
+        /* An overdraft of at most 2^63 units; more than any store holds (fuel is an s64). */
+        u64 have = exec->fuel < 0 ? 0 : (u64)exec->fuel;
+        u64 owed = n - have;
+        exec->fuel = owed > (u64)INT64_MAX ? INT64_MIN : -(s64)owed;
+        refill_or_trap(ctx);
+        return;
     }
     exec->fuel -= (s64)n;
 }
@@ -99,14 +123,27 @@ static int deadline_reached(kiln_exec *exec) {
 }
 
 /* `stop` as the deadline alone says it should be (after an interrupt was consumed). */
-static void recompute_stop(kiln_exec *exec) {
-    __atomic_store_n(&exec->stop, 0, __ATOMIC_SEQ_CST);
-    if (deadline_reached(exec) || __atomic_load_n(&exec->interrupted, __ATOMIC_SEQ_CST))
-        __atomic_store_n(&exec->stop, 1, __ATOMIC_SEQ_CST);
+/* Setting stop: the flag, then the stack limit that entry checks test. Clearing (only by the
+ * exec's own thread, or while it runs nothing): the real limit back, then the flag, and the
+ * caller looks again at why it was set. A setter racing with a clear either finds its store
+ * last, or its cause (the epoch's tick, `interrupted`) is seen by that look. */
+static void set_stop(kiln_exec *exec) {
+    __atomic_store_n(&exec->stop, 1, __ATOMIC_SEQ_CST);
+    if (exec->stop_limits) __atomic_store_n(&exec->stack_limit, KILN_STOP_LIMIT, __ATOMIC_SEQ_CST);
 }
 
-void kiln_epoch_reached(kiln_instance *ctx) {
-    kiln_exec *exec = ctx->exec;
+static void clear_stop(kiln_exec *exec) {
+    __atomic_store_n(&exec->stack_limit, exec->stack_floor, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&exec->stop, 0, __ATOMIC_SEQ_CST);
+}
+
+static void recompute_stop(kiln_exec *exec) {
+    clear_stop(exec);
+    if (deadline_reached(exec) || __atomic_load_n(&exec->interrupted, __ATOMIC_SEQ_CST))
+        set_stop(exec);
+}
+
+static void epoch_reached(kiln_exec *exec) {
     for (;;) {
         if (__atomic_exchange_n(&exec->interrupted, 0, __ATOMIC_SEQ_CST)) {
             recompute_stop(exec);
@@ -115,10 +152,22 @@ void kiln_epoch_reached(kiln_instance *ctx) {
         if (deadline_reached(exec)) break;   /* stays stopped: every later check traps too */
         /* A stale stop (the deadline moved after a tick set it): clear it, then look again, so
          * that an interrupt or tick racing with the clear is not lost. */
-        __atomic_store_n(&exec->stop, 0, __ATOMIC_SEQ_CST);
+        clear_stop(exec);
         if (!__atomic_load_n(&exec->interrupted, __ATOMIC_SEQ_CST) && !deadline_reached(exec)) return;
     }
     trap_with(exec, KILN_TRAP_INTERRUPTED, 0, (char **)__builtin_frame_address(0));
+}
+
+void kiln_epoch_reached(kiln_instance *ctx) {
+    epoch_reached(ctx->exec);
+}
+
+/* An entry check failed: a stop (kiln_epoch_reached traps, or clears a stale one), then the
+ * frame against the real limit. */
+void kiln_stack_or_stop(kiln_instance *ctx, char *frame_bottom) {
+    kiln_exec *exec = ctx->exec;
+    if (__atomic_load_n(&exec->stop, __ATOMIC_SEQ_CST)) kiln_epoch_reached(ctx);
+    if (frame_bottom < exec->stack_floor) kiln_trap(ctx, KILN_TRAP_STACK_EXHAUSTED);
 }
 
 void kiln_exec_set_deadline(kiln_exec *exec, u64 deadline) {
@@ -128,7 +177,7 @@ void kiln_exec_set_deadline(kiln_exec *exec, u64 deadline) {
 
 void kiln_exec_interrupt(kiln_exec *exec) {
     __atomic_store_n(&exec->interrupted, 1, __ATOMIC_SEQ_CST);
-    __atomic_store_n(&exec->stop, 1, __ATOMIC_SEQ_CST);
+    set_stop(exec);
 }
 
 void kiln_exec_clear_interrupt(kiln_exec *exec) {
@@ -168,7 +217,7 @@ void kiln_clock_tick(kiln_clock *clock) {
     kiln_exec_set *set = __atomic_load_n(&clock->published, __ATOMIC_SEQ_CST);
     for (u64 i = 0; set && i < set->count; i++) {
         kiln_exec *exec = set->execs[i];
-        if (now >= __atomic_load_n(&exec->deadline, __ATOMIC_SEQ_CST)) __atomic_store_n(&exec->stop, 1, __ATOMIC_SEQ_CST);
+        if (now >= __atomic_load_n(&exec->deadline, __ATOMIC_SEQ_CST)) set_stop(exec);
     }
     __atomic_sub_fetch(&clock->readers, 1, __ATOMIC_SEQ_CST);
 }
@@ -448,6 +497,9 @@ static __attribute__((noinline)) void *enter_here(void *argument) {
     current.exec = exec;
     if (setjmp(jump.buf) == 0) {
         current.in_wasm = 1;
+        /* With epochs on, a call from the host checks at once: a function that calls nothing has
+         * no entry check of its own, and a call after the deadline must still trap. */
+        if (exec->stop_limits && __atomic_load_n(&exec->stop, __ATOMIC_SEQ_CST)) epoch_reached(exec);
         call->thunk(call->code, call->ctx, call->values);
         call->result = 0;
     } else {
@@ -472,7 +524,9 @@ u32 kiln_enter(kiln_exec *exec, kiln_thunk thunk, void *code, void *ctx, kiln_va
     if (wanted < 2 * KILN_HOST_MARGIN) wanted = 2 * KILN_HOST_MARGIN;
     if (prepare_thread(wanted) != 0) return KILN_TRAP_STACK_EXHAUSTED;
     char *top = (char *)(((uintptr_t)(current.stack_base + current.stack_bytes)) & ~(uintptr_t)63);
-    exec->stack_limit = current.stack_base + current.stack_bytes - wanted + KILN_HOST_MARGIN;
+    exec->stack_floor = current.stack_base + current.stack_bytes - wanted + KILN_HOST_MARGIN;
+    __atomic_store_n(&exec->stack_limit, exec->stack_floor, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&exec->stop, __ATOMIC_SEQ_CST)) set_stop(exec);
     current.on_kiln_stack = 1;
     kiln_call_on_stack(top, enter_here, &call);
     current.on_kiln_stack = 0;

@@ -12,6 +12,7 @@ const kiln_symbol kiln_runtime_symbols[] = {
     {"kiln_out_of_fuel", (const void *)kiln_out_of_fuel},
     {"kiln_fuel_charge", (const void *)kiln_fuel_charge},
     {"kiln_epoch_reached", (const void *)kiln_epoch_reached},
+    {"kiln_stack_or_stop", (const void *)kiln_stack_or_stop},
     {"kiln_memory_grow", (const void *)kiln_memory_grow},
     {"kiln_memory_fill", (const void *)kiln_memory_fill},
     {"kiln_memory_copy", (const void *)kiln_memory_copy},

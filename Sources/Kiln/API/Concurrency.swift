@@ -115,7 +115,9 @@ final class StoreScheduler: @unchecked Sendable {
                         continuation.resume(throwing: CancellationError())
                         return
                     }
+                    let sliced = store.beginFuelSlices()
                     let result = Result { try body() }
+                    if sliced { store.endFuelSlices() }
                     let interrupted = state.finish { store.clearInterrupt() }
                     if interrupted, case .failure(let error as Trap) = result, error.reason == .interrupted {
                         continuation.resume(throwing: CancellationError())

@@ -140,17 +140,19 @@ public final class Memory: @unchecked Sendable {
     }
 
     /// Copies `count` bytes out of the memory.
-    /// - Throws: ``Trap`` with ``TrapReason/memoryOutOfBounds`` if the range is not inside it.
-    public func read(at offset: Int, count: Int) throws -> [UInt8] {
-        try checkRange(offset, count)
+    /// - Throws: ``KilnError/invalidOperation(reason:)`` if the range is not inside it (host
+    ///   misuse, not something Wasm code did; throwing it from a host function still stops the
+    ///   Wasm call, and the call rethrows it).
+    public func read(at offset: Int, count: Int) throws(KilnError) -> [UInt8] {
+        try checkRange(offset, count, "read")
         return Array(UnsafeBufferPointer(start: memory.pointee.base + offset, count: count))
     }
 
     /// Copies bytes into the memory.
-    /// - Throws: ``Trap`` with ``TrapReason/memoryOutOfBounds`` if the range is not inside it
-    ///   (nothing is written then).
-    public func write(_ bytes: [UInt8], at offset: Int) throws {
-        try checkRange(offset, bytes.count)
+    /// - Throws: ``KilnError/invalidOperation(reason:)`` if the range is not inside it (nothing
+    ///   is written then).
+    public func write(_ bytes: [UInt8], at offset: Int) throws(KilnError) {
+        try checkRange(offset, bytes.count, "write")
         bytes.withUnsafeBufferPointer { source in
             guard let start = source.baseAddress else { return }
             (memory.pointee.base + offset).update(from: start, count: source.count)
@@ -168,9 +170,12 @@ public final class Memory: @unchecked Sendable {
         try body(UnsafeMutableRawBufferPointer(start: memory.pointee.base, count: byteCount))
     }
 
-    private func checkRange(_ offset: Int, _ count: Int) throws {
-        guard offset >= 0, count >= 0, offset <= byteCount, count <= byteCount - offset else {
-            throw Trap(reason: .memoryOutOfBounds, backtrace: [], underlying: nil)
+    private func checkRange(_ offset: Int, _ count: Int, _ operation: String) throws(KilnError) {
+        let size = byteCount
+        guard offset >= 0, count >= 0, offset <= size, count <= size - offset else {
+            throw KilnError.invalidOperation(
+                reason: "Memory.\(operation)(at: \(offset), count: \(count)) is outside the memory's \(size) bytes (\(pages) pages); "
+                    + "check the range against byteCount, or grow(by:) the memory first")
         }
     }
 }
@@ -249,10 +254,13 @@ public final class Table: @unchecked Sendable {
     }
 
     /// Sets the element at `index`.
-    /// - Throws: ``Trap`` with ``TrapReason/tableOutOfBounds`` when `index` is out of bounds,
+    /// - Throws: ``KilnError/invalidOperation(reason:)`` when `index` is out of bounds,
     ///   ``KilnError/typeMismatch(reason:)`` for a value of the wrong type.
-    public func set(_ index: Int, _ value: Value) throws {
-        guard index >= 0, index < size else { throw Trap(reason: .tableOutOfBounds, backtrace: [], underlying: nil) }
+    public func set(_ index: Int, _ value: Value) throws(KilnError) {
+        guard index >= 0, index < size else {
+            throw KilnError.invalidOperation(
+                reason: "Table.set(\(index), _) is outside the table's \(size) elements; check the index against size, or grow(by:) the table first")
+        }
         guard value.matches(.ref(elementType)) else {
             throw KilnError.typeMismatch(reason: "cannot store \(value.type.wasmText) in a table of \(elementType.wasmText)")
         }

@@ -233,7 +233,10 @@ public struct Caller: @unchecked Sendable {
     let instanceContext: UnsafeMutablePointer<kiln_instance>?
 
     /// The calling instance, when the host function was called through an import (nil when it
-    /// was called from Swift, or from Wasm through a table or `ref.func`).
+    /// was called from Swift, or from Wasm through a table or `ref.func`: a funcref names the
+    /// function, not a caller, and finding the caller at run time would cost every indirect
+    /// call). A host function that needs an instance's exports when reached through a table can
+    /// capture the instance (or its memory) when it is defined, or be imported as well.
     public var instance: Instance? {
         guard let instanceContext, let opaque = instanceContext.pointee.host else { return nil }
         let entity = Unmanaged<InstanceEntity>.fromOpaque(opaque).takeUnretainedValue()

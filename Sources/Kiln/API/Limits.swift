@@ -47,8 +47,55 @@ extension Store {
     /// needs more traps with ``TrapReason/outOfFuel`` and leaves 0. Set it between calls (it is
     /// not synchronized with a running call); values above `Int64.max` are clamped.
     public var fuel: UInt64 {
-        get { UInt64(max(exec.pointee.fuel, 0)) }
-        set { exec.pointee.fuel = Int64(clamping: newValue) }
+        get {
+            let (sum, overflow) = UInt64(max(exec.pointee.fuel, 0)).addingReportingOverflow(exec.pointee.fuel_reserve)
+            return overflow ? UInt64(Int64.max) : sum
+        }
+        set {
+            let total = min(newValue, UInt64(Int64.max))
+            let slice = exec.pointee.fuel_slice
+            // During an async call with a yield interval, at most one slice is in the counter.
+            let inCounter = slice == 0 ? total : min(total, slice)
+            exec.pointee.fuel = Int64(inCounter)
+            exec.pointee.fuel_reserve = total - inCounter
+        }
+    }
+
+    /// Makes async calls (``Function/call(_:)-async``) check in every `N` units of fuel, in the
+    /// spirit of wasmtime's `fuel_async_yield_interval`; nil (the default) never does. Needs
+    /// ``EngineConfiguration/consumeFuel``.
+    ///
+    /// An async call's Wasm code runs on a thread of the store's own, never on a thread of
+    /// Swift's cooperative pool, so a long guest cannot starve other tasks; what a check-in does
+    /// is what a thread running native code can: it yields the processor (`sched_yield`) and
+    /// looks for a stop, so that cancelling the calling task (or ``interrupt()``) ends the call
+    /// at the next check-in even without ``EngineConfiguration/epochInterruption``. The Wasm
+    /// frames stay where they are (there is no stack switching): the call resumes after the
+    /// check-in. Fuel is counted exactly as without the interval.
+    public var fuelAsyncYieldInterval: UInt64? {
+        get { control.fuelAsyncYieldInterval }
+        set { control.fuelAsyncYieldInterval = newValue == 0 ? nil : newValue }
+    }
+
+    /// Check-ins made so far (see ``fuelAsyncYieldInterval``).
+    public var fuelAsyncYields: UInt64 { exec.pointee.fuel_yields }
+
+    /// An async call starts: fuel goes into slices of the yield interval; false if there is no
+    /// interval or slices are already on (a nested call), so the caller leaves them as they are.
+    func beginFuelSlices() -> Bool {
+        guard engine.configuration.consumeFuel, let interval = control.fuelAsyncYieldInterval,
+            exec.pointee.fuel_slice == 0
+        else { return false }
+        let total = fuel
+        exec.pointee.fuel_slice = interval
+        fuel = total
+        return true
+    }
+
+    func endFuelSlices() {
+        let total = fuel
+        exec.pointee.fuel_slice = 0
+        fuel = total
     }
 
     /// Makes calls trap with ``TrapReason/interrupted`` once the engine's epoch has advanced
@@ -60,11 +107,26 @@ extension Store {
     }
 
     /// Stops the call running in this store: it traps with ``TrapReason/interrupted`` at its next
-    /// function entry or loop header. Callable from any thread. With no call running, the next
-    /// call stops at its first check. Needs ``EngineConfiguration/epochInterruption`` (without
-    /// it the generated code has no checks, and a running call runs on).
+    /// check. Callable from any thread. With no call running, the next call stops at its first
+    /// check.
+    ///
+    /// The checks are in the generated code, so they exist only when the engine asks for them:
+    /// with ``EngineConfiguration/epochInterruption``, at every loop header and at the entry of
+    /// every function that calls others (as wasmtime's epoch interruption); with
+    /// ``EngineConfiguration/consumeFuel`` and a ``fuelAsyncYieldInterval``, at every check-in of
+    /// an async call. On a store whose engine has neither (``isInterruptible`` is false) there
+    /// is nothing to stop a running call, and `interrupt()` does nothing: bound such calls with
+    /// fuel, or turn epoch interruption on.
     public func interrupt() {
+        guard isInterruptible else { return }
         kiln_exec_interrupt(exec)
+    }
+
+    /// Whether ``interrupt()`` can stop calls: the engine has ``EngineConfiguration/epochInterruption``
+    /// or ``EngineConfiguration/consumeFuel`` (fuel's checks see an interrupt at the check-ins of
+    /// async calls with a ``fuelAsyncYieldInterval``).
+    public var isInterruptible: Bool {
+        engine.configuration.epochInterruption || engine.configuration.consumeFuel
     }
 
     /// Drops an interrupt that did not reach a running call.
@@ -93,6 +155,8 @@ extension Store {
     func prepareControl() {
         exec.pointee.epoch = kiln_clock_epoch(engine.clock)
         exec.pointee.deadline = UInt64.max
+        // Functions that call others test a stop in their stack check (STACK_CHECK_EPOCH).
+        exec.pointee.stop_limits = engine.configuration.epochInterruption ? 1 : 0
         if engine.configuration.epochInterruption, kiln_clock_attach(engine.clock, exec) != 0 {
             fatalError("kiln: out of memory attaching a store to its engine's clock")
         }
@@ -172,4 +236,5 @@ extension Store {
 final class StoreControl: @unchecked Sendable {
     var limits: StoreLimits?
     var limiter: (any ResourceLimiter)?
+    var fuelAsyncYieldInterval: UInt64?
 }

@@ -55,6 +55,10 @@ enum CSyntax {
     static func functionPointerType(_ typeIndex: Int) -> String { "kiln_ft\(typeIndex)" }
     static func entryThunk(_ typeIndex: Int) -> String { "kiln_entry\(typeIndex)" }
     static func local(_ index: Int) -> String { "l\(index)" }
+    /// The fuel counter's address, computed once at entry by functions with loops (FUEL_P).
+    static let fuelPointerDeclaration = "s64 *KF = &ctx->exec->fuel;"
+    /// The stop flag's address, computed once at entry by functions with loops (EPOCH_CHECK_P).
+    static let stopPointerDeclaration = "volatile u32 *KS = &ctx->exec->stop;"
     /// The function's cached base of memory `index` (a `u8 *`).
     static func memoryBase(_ index: UInt32) -> String { "M\(index)" }
     static func slot(_ height: Int, _ type: ValueType) -> String { "s\(height)\(suffix(type))" }

@@ -119,6 +119,7 @@ struct FunctionLowering {
             }
         }
         if metering.enabled { out = metering.finish(out) }
+        if metering.options.epochInterruption && makesTailCalls { out = "    EPOCH_CHECK\n" + out }
         if usesSelfTailCall { out = "\(CSyntax.selfTailLabel):;\n" + out }
         let name = makesTailCalls ? CSyntax.tailBody(functionIndex) : CSyntax.function(functionIndex)
         var header = "static \(CSyntax.returnType(type)) \(name)("
@@ -132,13 +133,14 @@ struct FunctionLowering {
             header += "    " + slotDeclarations.joined(separator: "\n    ") + "\n"
         }
         header += memoryBaseDeclarations()
+        header += metering.entryDeclarations
         if usesEntryHandler { header += "    kiln_handler *HE = ctx->exec->handler;\n" }
         for index in 0..<handlerCount {
             header += "    kiln_handler \(CSyntax.handler(index)); kiln_exception *\(CSyntax.caught(index));\n"
         }
         // A leaf function cannot recurse: its frame fits in the margin below the limit.
         let frameEstimate = 16 * (localTypes.count + slotDeclarations.count) + 400 * handlerCount + 128
-        if makesCalls || frameEstimate > 64 * 1024 { header += "    STACK_CHECK(\(frameEstimate));\n" }
+        if makesCalls || frameEstimate > 64 * 1024 { header += "    \(metering.options.epochInterruption ? "STACK_CHECK_EPOCH" : "STACK_CHECK")(\(frameEstimate));\n" }
         let definition = header + out + "}\n"
         return makesTailCalls ? TailCalls.wrapper(functionIndex, type) + definition + TailCalls.entry(functionIndex, type) : definition
     }
@@ -288,7 +290,8 @@ struct FunctionLowering {
 
     /// Branches to the label at `depth`, with its values on top of the stack; `beforeJump` runs
     /// after the values are in place (it may no longer be needed by them).
-    mutating func branch(to depth: UInt32, beforeJump: String? = nil) {
+    /// `unconditional`: the jump ends the region (`br`), for fuel metering.
+    mutating func branch(to depth: UInt32, beforeJump: String? = nil, unconditional: Bool = false) {
         let frameIndex = frames.count - 1 - Int(depth)
         frames[frameIndex].branchedTo = true
         let frame = frames[frameIndex]
@@ -300,8 +303,13 @@ struct FunctionLowering {
         moveTop(frame.branchTypes, to: frame.height)
         if let beforeJump { emit(beforeJump) }
         restoreHandler(to: frames[frameIndex - 1].insideHandler)
+        if metering.enabled && Self.paysOnEntry(frame.kind) { meterEdge(to: frame.label, unconditional: unconditional) }
         emit("goto \(CSyntax.label(frame.label));")
     }
+
+    /// Labels whose every arrival goes through `branch(to:)`, the jump at `else` or falls
+    /// through: fuel for their region is paid on the way in (LimitsLowering).
+    static func paysOnEntry(_ kind: FrameKind) -> Bool { kind == .block || kind == .if }
 
     /// Leaving try frames: the handler active where control goes becomes the innermost again.
     mutating func restoreHandler(to target: String) {
@@ -372,7 +380,10 @@ struct FunctionLowering {
             emitLabel(frame.elseLabel)
         }
         dead = false
-        if frame.kind != .loop && frame.branchedTo { emitLabel(frame.label) }
+        if frame.kind != .loop && frame.branchedTo {
+            if metering.enabled && Self.paysOnEntry(frame.kind) { meterPaidLabel(frame.label) }
+            emitLabel(frame.label)
+        }
         resetStack(to: frame, types: frame.results)
         frame.branchedTo = false
     }
@@ -421,6 +432,7 @@ struct FunctionLowering {
             var frame = frames[frames.count - 1]
             if !dead {
                 flushAll()
+                if metering.enabled { meterEdge(to: frame.label, unconditional: true) }
                 emit("goto \(CSyntax.label(frame.label));")
                 frame.branchedTo = true
             }
@@ -433,7 +445,7 @@ struct FunctionLowering {
             endBlock()
         case .br(let depth):
             flushAll()
-            branch(to: depth)
+            branch(to: depth, unconditional: true)
             becomeDead()
         case .brIf(let depth):
             let condition = pop()

@@ -13,8 +13,13 @@ struct LoweringOptions: Sendable, Equatable {
 /// landings) and after every instruction that may branch away (`if`, `br_if`, `br_on_null`,
 /// `br_on_non_null`); it ends at the next such point, or at an unconditional transfer (`br`,
 /// `br_table`, `return`, `unreachable`, `throw`, `return_call*`), after which code runs only from a
-/// label. So the charge equals the instructions that run, except when a region is left by a trap
-/// or an exception: the whole region has then been charged. Costs (wasmtime's): `nop`, `drop`,
+/// label. The end label of a block or `if` is paid on the way in: a region that falls or jumps
+/// (`br`, the jump at `else`) into it pays for the label's region too, and a conditional edge into
+/// it (`br_if`, `br_table`, `br_on_*`, a catch clause) charges it on the edge; so a path executes
+/// no more charges than with a charge at the label, and a path that falls or jumps in saves one.
+/// So the charge equals the instructions that run, except when a region is left by a trap or an
+/// exception: the whole region, with the block ends it reaches unconditionally, has then been
+/// charged. Costs (wasmtime's): `nop`, `drop`,
 /// `block`, `loop`, `try_table`, `try`, `catch`, `end`, `else`, `unreachable` and `return` cost 0,
 /// every other instruction 1. Bulk operations also pay for their size, before they run:
 /// `memory.fill`, `memory.copy` and `memory.init` one unit per 64 bytes (rounded down),
@@ -26,6 +31,19 @@ struct Metering {
     var costs: [Int] = []
     /// The region instructions are charged to; nil where no code runs until the next label.
     var current: Int?
+    /// Labels paid on the way in (block and `if` ends, whose every arrival the lowering sees):
+    /// their region's cost goes to the regions that fall or jump into them unconditionally, and
+    /// to a charge on each conditional edge (`br_if`, `br_table`, `br_on_*`), instead of a charge
+    /// at the label. A charge is never executed more often than a charge at the label would be,
+    /// and a path that falls or jumps into the label saves one.
+    var paidOnEntry: [Int: Int] = [:]  // label -> its region
+    /// Labels each region reaches unconditionally (fall-through, `br`, the jump at `else`).
+    var entries: [Int: [Int]] = [:]
+    /// The function has a loop: its charges go through a pointer to the fuel counter that the
+    /// entry computes once (FUEL_P, two instructions fewer per charge in TCC's code), which pays
+    /// off when charges repeat; a function without loops charges through `ctx` (FUEL). Its loop
+    /// headers' epoch checks likewise test the stop flag through a pointer (EPOCH_CHECK_P).
+    var hasLoop = false
 
     init() {}
     init(options: LoweringOptions) { self.options = options }
@@ -35,6 +53,20 @@ struct Metering {
     /// What a placeholder for region `index` looks like in the C text: control characters that
     /// nothing else generated contains.
     static func placeholder(_ index: Int) -> String { "\u{1}\(index)\u{2}" }
+    /// The charge of a conditional edge into `label`.
+    static func edgePlaceholder(_ label: Int) -> String { "\u{3}\(label)\u{2}" }
+
+    /// A region's charge: its instructions and those of the labels paid on entry it reaches
+    /// unconditionally (forward labels only, so the recursion ends).
+    func charge(_ region: Int, _ memo: inout [Int: Int]) -> Int {
+        if let known = memo[region] { return known }
+        var total = costs[region]
+        for label in entries[region] ?? [] {
+            if let target = paidOnEntry[label] { total += charge(target, &memo) }
+        }
+        memo[region] = total
+        return total
+    }
 
     /// Cost of one instruction, as documented above.
     static func cost(_ instruction: BodyInstruction) -> Int {
@@ -67,31 +99,51 @@ struct Metering {
         }
     }
 
+    /// The declarations the function's entry needs.
+    var entryDeclarations: String {
+        guard hasLoop else { return "" }
+        var text = ""
+        if options.consumeFuel { text += "    " + CSyntax.fuelPointerDeclaration + "\n" }
+        if options.epochInterruption { text += "    " + CSyntax.stopPointerDeclaration + "\n" }
+        return text
+    }
+
     /// Replaces every placeholder by its region's charge (or nothing for a free region).
     func finish(_ text: String) -> String {
         guard options.consumeFuel else { return text }
         var result: [UInt8] = []
         result.reserveCapacity(text.utf8.count + costs.count * 8)
+        let paidRegions = Set(paidOnEntry.values)
+        var memo: [Int: Int] = [:]
         var iterator = text.utf8.makeIterator()
         while let byte = iterator.next() {
-            guard byte == 1 else {
+            guard byte == 1 || byte == 3 else {
                 result.append(byte)
                 continue
             }
             var index = 0
             while let digit = iterator.next(), digit != 2 { index = index * 10 + Int(digit - 48) }
-            let cost = costs[index]
-            if cost > 0 { result.append(contentsOf: Array("FUEL(\(cost));".utf8)) }
+            let cost: Int
+            if byte == 1 {
+                cost = paidRegions.contains(index) ? 0 : charge(index, &memo)
+            } else {
+                cost = paidOnEntry[index].map { charge($0, &memo) } ?? 0
+            }
+            if cost > 0 { result.append(contentsOf: Array((hasLoop ? "FUEL_P(\(cost));" : "FUEL(\(cost));").utf8)) }
         }
         return String(decoding: result, as: UTF8.self)
     }
 }
 
 extension FunctionLowering {
-    /// At function entry: the entry region and the epoch check.
+    /// At function entry: the entry region. The entry's epoch check is decided at the end
+    /// (`lower()`): every execution that runs without bound passes a loop header or a call, so
+    /// loop headers check, a function that calls others checks in its stack check
+    /// (STACK_CHECK_EPOCH, which a stop fails), one that makes tail calls checks explicitly (a
+    /// tail call reuses the frame without a stack check), and one that calls nothing runs a
+    /// bounded number of instructions between loop headers and needs no entry check.
     mutating func beginMetering() {
         guard metering.enabled else { return }
-        if metering.options.epochInterruption { out += "    EPOCH_CHECK\n" }
         startRegion()
     }
 
@@ -102,10 +154,30 @@ extension FunctionLowering {
         out += "    " + Metering.placeholder(metering.costs.count - 1) + "\n"
     }
 
+    /// A branch to `label` (not a loop header) is about to jump: an unconditional one makes the
+    /// current region pay for the label's region; a conditional one gets a charge of its own.
+    mutating func meterEdge(to label: Int, unconditional: Bool) {
+        guard metering.options.consumeFuel else { return }
+        if unconditional, let current = metering.current {
+            metering.entries[current, default: []].append(label)
+        } else {
+            emit(Metering.edgePlaceholder(label))
+        }
+    }
+
+    /// The end label of a block or `if` is about to be emitted (every arrival was metered with
+    /// meterEdge): it is paid on entry; a live region before it falls into it.
+    mutating func meterPaidLabel(_ label: Int) {
+        guard metering.options.consumeFuel else { return }
+        if let current = metering.current { metering.entries[current, default: []].append(label) }
+        metering.paidOnEntry[label] = metering.costs.count  // the region meterLabel starts next
+    }
+
     /// A label was just emitted: a region starts; a loop header also checks the epoch.
     mutating func meterLabel(_ label: Int) {
-        if metering.options.epochInterruption, let frame = frames.last, frame.kind == .loop, frame.label == label {
-            out += "    EPOCH_CHECK\n"
+        if let frame = frames.last, frame.kind == .loop, frame.label == label {
+            metering.hasLoop = true
+            if metering.options.epochInterruption { out += "    EPOCH_CHECK_P\n" }
         }
         startRegion()
     }

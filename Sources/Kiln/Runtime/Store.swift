@@ -269,8 +269,19 @@ public final class Store: @unchecked Sendable {
         if code == UInt32(KILN_TRAP_EXCEPTION) { return takeException() }
         if code == UInt32(KILN_TRAP_HOST), let error = pendingHostError {
             pendingHostError = nil
+            // A trap of an inner call that a host function let through: its frames, then the
+            // Wasm frames that called the host function.
+            if var trap = error as? Trap {
+                trap.backtrace += trapBacktrace()
+                return trap
+            }
             return error
         }
+        return Trap(reason: TrapReason(rawValue: code) ?? .unreachable, backtrace: trapBacktrace(), underlying: nil)
+    }
+
+    /// The Wasm frames of the trap just taken, innermost first.
+    private func trapBacktrace() -> [Trap.Frame] {
         var addresses = [UnsafeMutableRawPointer?](repeating: nil, count: 64)
         let count = Int(kiln_trap_backtrace(&addresses, 64))
         var frames: [Trap.Frame] = []
@@ -285,7 +296,7 @@ public final class Store: @unchecked Sendable {
                 }
             }
         }
-        return Trap(reason: TrapReason(rawValue: code) ?? .unreachable, backtrace: frames, underlying: nil)
+        return frames
     }
 }
 
