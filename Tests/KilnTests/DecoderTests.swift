@@ -35,8 +35,12 @@ final class DecoderTests: XCTestCase {
             + section(10, [0x01] + leb(UInt64(function.count)) + function)
     }
 
-    private func decode(_ bytes: [UInt8], allowing features: WasmFeatures = .all) throws(KilnError) -> ModuleInfo {
-        try ModuleDecoder.decode(bytes, gate: FeatureGate(allowing: features))
+    /// The module with its first body decoded (bodies decode on demand: their errors come then).
+    private func decode(_ bytes: [UInt8], allowing features: WasmFeatures = .all) throws(KilnError) -> (info: ModuleInfo, bodies: [FunctionBody]) {
+        let info = try ModuleDecoder.decode(bytes, gate: FeatureGate(allowing: features))
+        var bodies: [FunctionBody] = []
+        for index in 0..<info.code.count { bodies.append(try info.code.body(index)) }
+        return (info, bodies)
     }
 
     private func malformedReason(_ bytes: [UInt8], file: StaticString = #filePath, line: UInt = #line) -> String? {
@@ -186,11 +190,11 @@ final class DecoderTests: XCTestCase {
             + Self.section(2, [0x01, 0x00, 0x01, 0x00, 0x01, 0x78])  // locals: skipped
             + Self.section(1, [0x01, 0x00, 0x02, 0x66, 0x31])  // function 0 "f1"
         let info = try decode(Self.module(body: [0x0b]) + custom(subsections))
-        XCTAssertEqual(info.names.module, "m")
-        XCTAssertEqual(info.names.functions, [0: "f1"])
+        XCTAssertEqual(info.info.names.module, "m")
+        XCTAssertEqual(info.info.names.functions, [0: "f1"])
         // Invalid UTF-8, or a subsection past the section: the section is ignored, not an error.
-        XCTAssertNil(try decode(Self.module(body: [0x0b]) + custom(Self.section(0, [0x01, 0xff]))).names.module)
-        XCTAssertNil(try decode(Self.module(body: [0x0b]) + custom([0x00, 0x09, 0x01, 0x6d])).names.module)
+        XCTAssertNil(try decode(Self.module(body: [0x0b]) + custom(Self.section(0, [0x01, 0xff]))).info.names.module)
+        XCTAssertNil(try decode(Self.module(body: [0x0b]) + custom([0x00, 0x09, 0x01, 0x6d])).info.names.module)
     }
 
     // MARK: Legacy exception handling, tags, element segments
@@ -205,7 +209,7 @@ final class DecoderTests: XCTestCase {
         ]
         // The tag section goes between the memory and the global sections.
         let info = try decode(Self.module(body: body, extraSections: tagSection))
-        XCTAssertEqual(info.tags, [0])
+        XCTAssertEqual(info.info.tags, [0])
         let kinds = info.bodies[0].instructions.map { instruction -> String in
             switch instruction {
             case .standard(let standard): return "\(standard)"
@@ -229,8 +233,8 @@ final class DecoderTests: XCTestCase {
             + Self.section(13, [0x01, 0x00, 0x00])
             + Self.section(7, [0x01, 0x01, 0x65, 0x04, 0x01])  // (export "e" (tag 1))
         let info = try decode(bytes)
-        XCTAssertEqual(info.tags, [0, 0])
-        XCTAssertEqual(info.importedTagCount, 1)
+        XCTAssertEqual(info.info.tags, [0, 0])
+        XCTAssertEqual(info.info.importedTagCount, 1)
     }
 
     func testElementSegmentFlagsPast7AreMalformed() {
@@ -260,13 +264,13 @@ final class DecoderTests: XCTestCase {
             + Self.section(9, [UInt8(segments.count)] + segments.flatMap { $0 })
             + Self.section(10, [0x01, 0x02, 0x00, 0x0b])
         let info = try decode(bytes)
-        XCTAssertEqual(info.elements.map(\.mode), [
+        XCTAssertEqual(info.info.elements.map(\.mode), [
             .active(table: 0, offset: [.i32Const(value: 0), .end]), .passive, .active(table: 0, offset: [.i32Const(value: 0), .end]),
             .declarative, .active(table: 0, offset: [.i32Const(value: 0), .end]), .passive,
             .active(table: 0, offset: [.i32Const(value: 0), .end]), .declarative,
         ])
-        XCTAssertEqual(info.elements[0].type, ReferenceType(isNullable: false, heapType: .funcRef))
-        XCTAssertEqual(info.elements[5].initializer, [[.refNull(type: .funcRef), .end]])
+        XCTAssertEqual(info.info.elements[0].type, ReferenceType(isNullable: false, heapType: .funcRef))
+        XCTAssertEqual(info.info.elements[5].initializer, [[.refNull(type: .funcRef), .end]])
         XCTAssertNoThrow(try Module.validate(bytes: bytes))
     }
 }

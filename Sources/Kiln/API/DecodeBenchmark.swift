@@ -6,6 +6,8 @@ import WasmParser
     /// instructions the function bodies have.
     public static func decode(_ bytes: [UInt8]) throws(KilnError) -> Int {
         let info = try ModuleDecoder.decode(bytes, gate: FeatureGate(allowing: .all))
-        return info.bodies.reduce(0) { $0 + $1.instructions.count }
+        var count = 0
+        for index in 0..<info.code.count { count += try info.code.body(index).instructions.count }
+        return count
     }
 }

@@ -48,13 +48,13 @@ final class CodeTable: @unchecked Sendable {
         var compileSeconds = 0.0
     }
 
-    /// Lazily compiled batches stop growing past this many instructions of Wasm code.
-    /// (Measured on cc1 -version: 20,000 reached the first output sooner than 1,000 or 4,000;
-    /// adding code-section neighbours to batches tripled the time: they rarely run.)
-    static let lazyBatchInstructions = 20_000
-    /// Eager compilation compiles the module in batches of about this many instructions, so that
+    /// Lazily compiled batches stop growing past this many bytes of Wasm code.
+    /// (Measured on cc1 -version: 20,000 instructions, about 56 KB, reached the first output
+    /// sooner than 1,000 or 4,000; adding code-section neighbours to batches tripled the time.)
+    static let lazyBatchBytes = 56_000
+    /// Eager compilation compiles the module in batches of about this many bytes, so that
     /// the C of the whole module is never held at once.
-    static let eagerBatchInstructions = 400_000
+    static let eagerBatchBytes = 1_120_000
 
     /// A table whose slots all start lazy. Compiles the entry thunks (small: one per type).
     init(info: ModuleInfo, signatureIDs: [UInt64], options: LoweringOptions) throws(KilnError) {
@@ -98,8 +98,8 @@ final class CodeTable: @unchecked Sendable {
         var size = 0
         for defined in 0..<info.definedFunctionCount where !compiled[defined] {
             batch.append(defined)
-            size += info.bodies[defined].instructions.count
-            if size >= Self.eagerBatchInstructions {
+            size += info.code.byteCount(defined)
+            if size >= Self.eagerBatchBytes {
                 try compile(functions: batch, withEntryThunks: false)
                 batch = []
                 size = 0
@@ -149,20 +149,22 @@ final class CodeTable: @unchecked Sendable {
     }
 
     /// The function and the functions it calls directly, breadth first, that are not compiled
-    /// yet, up to `lazyBatchInstructions` instructions: what a call is likely to run next.
+    /// yet, up to `lazyBatchBytes` bytes: what a call is likely to run next.
     private func lazyBatch(startingAt first: Int) -> [Int] {
         var batch = [first]
         var queued: Set<Int> = [first]
-        var size = info.bodies[first].instructions.count
+        var size = info.code.byteCount(first)
         var next = 0
-        while next < batch.count && size < Self.lazyBatchInstructions {
-            for instruction in info.bodies[batch[next]].instructions {
+        while next < batch.count && size < Self.lazyBatchBytes {
+            // The module validated: its bodies decode.
+            guard let body = try? info.code.body(batch[next]) else { break }
+            for instruction in body.instructions {
                 guard case .standard(.call(let callee)) = instruction, Int(callee) >= info.importedFunctionCount else { continue }
                 let defined = Int(callee) - info.importedFunctionCount
                 guard !compiled[defined], queued.insert(defined).inserted else { continue }
                 batch.append(defined)
-                size += info.bodies[defined].instructions.count
-                if size >= Self.lazyBatchInstructions { break }
+                size += info.code.byteCount(defined)
+                if size >= Self.lazyBatchBytes { break }
             }
             next += 1
         }

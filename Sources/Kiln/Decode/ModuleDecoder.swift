@@ -145,29 +145,10 @@ enum ModuleDecoder {
         }
         info.functionTypes += definedFunctionTypes
         try ModuleFeatures.check(info, gate: gate)
-        info.bodies = try decodeBodies(codes, in: bytes, gate: gate, memoryCount: info.memories.count)
+        info.code = FunctionCode(
+            bytes: bytes, entries: codes.map { FunctionCode.Entry(locals: $0.locals, start: $0.expression.startIndex, end: $0.expression.endIndex) },
+            gate: gate, memoryCount: info.memories.count)
         return info
-    }
-
-    /// Decodes every function body with Kiln's instruction decoder.
-    private static func decodeBodies(_ codes: [Code], in bytes: [UInt8], gate: FeatureGate, memoryCount: Int) throws(KilnError) -> [FunctionBody] {
-        try bytes.withUnsafeBufferPointer { (buffer) throws(KilnError) -> [FunctionBody] in
-            // Bodies decode independently: in chunks, on every core.
-            try inParallelChunks(count: codes.count) { (range) throws(KilnError) -> [FunctionBody] in
-                var bodies: [FunctionBody] = []
-                bodies.reserveCapacity(range.count)
-                for code in codes[range] {
-                    for local in code.locals { try gate.require(local) }
-                    // The expression is a slice of `bytes`: its indices are module offsets.
-                    let expression = code.expression
-                    var decoder = InstructionDecoder(
-                        reader: ByteReader(bytes: buffer, position: expression.startIndex, end: expression.endIndex),
-                        gate: gate, memoryCount: memoryCount)
-                    bodies.append(try decoder.body(locals: code.locals))
-                }
-                return bodies
-            }
-        }
     }
 
     /// Requires GC for a type section entry that is not a plain function type (0x60): `rec`,

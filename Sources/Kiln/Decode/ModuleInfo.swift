@@ -37,7 +37,10 @@ struct ModuleInfo: Sendable {
     var elements: [ElementSegment] = []
     var data: [DataSegment] = []
     var dataCount: UInt32?
-    var bodies: [FunctionBody] = []
+    /// The function bodies, as bytes: decoded when needed (validation decodes each once, in
+    /// parallel, and drops it; lowering decodes again), so that a 100 MB module never holds
+    /// every body's instruction list at once.
+    var code = FunctionCode()
     var names = NameInfo()
     /// The proposals the module was allowed to use (configured and implemented): the decoder
     /// has refused everything outside them; validation and lowering may consult them.
@@ -46,9 +49,7 @@ struct ModuleInfo: Sendable {
     var definedFunctionCount: Int { functionTypes.count - importedFunctionCount }
 
     /// Bytes of function bodies (about the code section's size).
-    var codeSize: Int {
-        bodies.reduce(0) { $0 + ($1.offsets.last ?? 0) - ($1.offsets.first ?? 0) + 1 }
-    }
+    var codeSize: Int { code.totalBytes }
 
     func functionType(of function: UInt32) -> FunctionType {
         types[Int(functionTypes[Int(function)])]
@@ -61,6 +62,48 @@ struct ModuleInfo: Sendable {
         case .funcType(let index):
             let type = types[Int(index)]
             return (type.parameters, type.results)
+        }
+    }
+}
+
+/// Where each function body is in the module's bytes, and how to decode it.
+struct FunctionCode: Sendable {
+    struct Entry: Sendable {
+        var locals: [ValueType]
+        var start: Int
+        var end: Int
+    }
+
+    var bytes: [UInt8] = []
+    var entries: [Entry] = []
+    var gate = FeatureGate(.default)
+    var memoryCount = 0
+    private(set) var totalBytes = 0
+
+    init() {}
+
+    init(bytes: [UInt8], entries: [Entry], gate: FeatureGate, memoryCount: Int) {
+        self.bytes = bytes
+        self.entries = entries
+        self.gate = gate
+        self.memoryCount = memoryCount
+        self.totalBytes = entries.reduce(0) { $0 + $1.end - $1.start }
+    }
+
+    var count: Int { entries.count }
+
+    /// Bytes of defined function `index`'s body.
+    func byteCount(_ index: Int) -> Int { entries[index].end - entries[index].start }
+
+    /// Decodes defined function `index`'s body: malformed bytes and instructions of proposals
+    /// the gate refuses throw.
+    func body(_ index: Int) throws(KilnError) -> FunctionBody {
+        let entry = entries[index]
+        return try bytes.withUnsafeBufferPointer { (buffer) throws(KilnError) -> FunctionBody in
+            for local in entry.locals { try gate.require(local) }
+            var decoder = InstructionDecoder(
+                reader: ByteReader(bytes: buffer, position: entry.start, end: entry.end), gate: gate, memoryCount: memoryCount)
+            return try decoder.body(locals: entry.locals)
         }
     }
 }

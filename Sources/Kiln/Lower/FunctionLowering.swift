@@ -92,11 +92,11 @@ struct FunctionLowering {
     var deadDepth = 0
     var dead = false
 
-    init(module: ModuleInfo, functionIndex: Int, signatureIDs: [UInt64]) {
+    init(module: ModuleInfo, functionIndex: Int, signatureIDs: [UInt64]) throws(KilnError) {
         self.module = module
         self.functionIndex = functionIndex
         self.signatureIDs = signatureIDs
-        self.body = module.bodies[functionIndex - module.importedFunctionCount]
+        self.body = try module.code.body(functionIndex - module.importedFunctionCount)
         self.type = module.functionType(of: UInt32(functionIndex))
     }
 

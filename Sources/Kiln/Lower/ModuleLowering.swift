@@ -38,7 +38,7 @@ enum ModuleLowering {
         var batchEntries: [String] = []
         for defined in batch {
             let index = defined + module.importedFunctionCount
-            var lowering = FunctionLowering(module: module, functionIndex: index, signatureIDs: signatureIDs)
+            var lowering = try FunctionLowering(module: module, functionIndex: index, signatureIDs: signatureIDs)
             lowering.metering = Metering(options: options)
             functions += "\n/* func \(index) */\n"
             functions += try lowering.lower()

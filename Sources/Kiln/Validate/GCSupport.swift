@@ -27,13 +27,17 @@ struct GCSupport {
         for initializer in module.tableInitializers {
             if let initializer { try checker.require(initializer, "table initializer") }
         }
-        for (index, body) in module.bodies.enumerated() {
-            let function = "function \(module.importedFunctionCount + index)"
-            for local in body.locals { try checker.require(local, function) }
-            for instruction in body.instructions {
-                guard case .standard(let instruction) = instruction else { continue }
-                try checker.require(instruction, function)
-            }
+        // Bodies: `requireLowerable`, as the validator checks each.
+    }
+
+    /// Refuses a body that needs GC code (locals of GC types, GC instructions).
+    func requireLowerable(_ body: FunctionBody, functionIndex: Int) throws(KilnError) {
+        guard module.features.contains(.gc) else { return }
+        let function = "function \(functionIndex)"
+        for local in body.locals { try require(local, function) }
+        for instruction in body.instructions {
+            guard case .standard(let instruction) = instruction else { continue }
+            try require(instruction, function)
         }
     }
 

@@ -14,27 +14,89 @@ enum Validator {
     /// A valid module that needs code Kiln cannot generate yet (GC objects) then throws
     /// `.unsupported` (`GCSupport`), unless `typesOnly` (tests of the type system).
     static func validate(_ module: ModuleInfo, typesOnly: Bool = false) throws(KilnError) {
-        var context = try Context(module)
-        try context.checkModuleFields(module)
-
         let importedFunctions = module.importedFunctionCount
-        guard importedFunctions + module.bodies.count <= context.functionTypes.count else {
+        guard importedFunctions + module.code.count <= module.functionTypes.count else {
             throw KilnError.malformed(reason: "function and code section have inconsistent lengths", offset: nil)
         }
-        // Bodies check independently: in chunks, on every core; the first invalid one reports.
-        let shared = context
-        _ = try inParallelChunks(count: module.bodies.count) { (range) throws(KilnError) -> [Void] in
-            var checker = FunctionChecker(context: shared)
+        // Errors come in the order of the binary format's phases: a malformed body (decoding),
+        // then the module's fields, the bodies, the start function and exports, and last what
+        // Kiln cannot generate code for.
+        var context: Context
+        do throws(KilnError) {
+            context = try Context(module)
+            try context.checkModuleFields(module)
+        } catch {
+            try decodeBodies(module)
+            throw error
+        }
+        let failures = try checkBodies(module, context: context, lowerable: !typesOnly)
+        if let malformed = failures.malformed { throw malformed }
+        if let refused = failures.refused { throw refused }
+        if let invalid = failures.invalid { throw invalid }
+        try context.checkStartAndExports(module)
+        if !typesOnly {
+            try GCSupport.checkLowerable(module)
+            if let unsupported = failures.unsupported { throw unsupported }
+        }
+    }
+
+    /// The first failure of each kind among the bodies, each the lowest-numbered function's.
+    struct BodyFailures {
+        var malformed: KilnError?
+        /// Decoding met an instruction of a proposal the engine does not allow.
+        var refused: KilnError?
+        var invalid: KilnError?
+        var unsupported: KilnError?
+    }
+
+    /// Decodes and checks every body, in chunks on every core; each body's instruction list is
+    /// dropped once checked.
+    private static func checkBodies(_ module: ModuleInfo, context: Context, lowerable: Bool) throws(KilnError) -> BodyFailures {
+        let importedFunctions = module.importedFunctionCount
+        let chunks = try inParallelChunks(count: module.code.count) { (range) throws(KilnError) -> [BodyFailures] in
+            var checker = FunctionChecker(context: context)
+            let gc = GCSupport(module: module)
+            var failures = BodyFailures()
             for index in range {
+                let body: FunctionBody
+                do throws(KilnError) {
+                    body = try module.code.body(index)
+                } catch {
+                    if case .malformed = error { failures.malformed = failures.malformed ?? error } else { failures.refused = failures.refused ?? error }
+                    continue
+                }
+                guard failures.malformed == nil, failures.refused == nil, failures.invalid == nil else { continue }
                 let functionIndex = importedFunctions + index
-                let type = shared.functionTypes[functionIndex]
-                try checker.check(module.bodies[index], functionIndex: functionIndex, type: shared.signatures[Int(type)])
+                let type = context.functionTypes[functionIndex]
+                do throws(KilnError) {
+                    try checker.check(body, functionIndex: functionIndex, type: context.signatures[Int(type)])
+                } catch {
+                    failures.invalid = error
+                    continue
+                }
+                if lowerable && failures.unsupported == nil {
+                    do throws(KilnError) { try gc.requireLowerable(body, functionIndex: functionIndex) } catch { failures.unsupported = error }
+                }
             }
+            return [failures]
+        }
+        var first = BodyFailures()
+        for chunk in chunks {
+            first.malformed = first.malformed ?? chunk.malformed
+            first.refused = first.refused ?? chunk.refused
+            first.invalid = first.invalid ?? chunk.invalid
+            first.unsupported = first.unsupported ?? chunk.unsupported
+        }
+        return first
+    }
+
+    /// Decodes every body (for its decoding errors, which come first) when the module's fields
+    /// are invalid.
+    private static func decodeBodies(_ module: ModuleInfo) throws(KilnError) {
+        _ = try inParallelChunks(count: module.code.count) { (range) throws(KilnError) -> [Void] in
+            for index in range { _ = try module.code.body(index) }
             return []
         }
-
-        try context.checkStartAndExports(module)
-        if !typesOnly { try GCSupport.checkLowerable(module) }
     }
 
     @inline(never)
