@@ -55,6 +55,7 @@ def make_engine():
 # Both engines get the same cap on each memory, so that a module growing memory64 without bound
 # gets -1 from both instead of the host's memory.
 MEMORY_CAP = 1 << 30
+COMPILE = "auto"  # kiln run --compile, set from --compile
 
 
 def wasmtime_results(engine, wasm, name):
@@ -94,7 +95,7 @@ def zero(valtype):
 
 def kiln_results(kiln, path, name, params):
     arguments = ["0"] * len(params)
-    process = subprocess.run([kiln, "run", path, "--max-memory", str(MEMORY_CAP), f"--invoke={name}", "--", *arguments],
+    process = subprocess.run([kiln, "run", f"--compile={COMPILE}", path, "--max-memory", str(MEMORY_CAP), f"--invoke={name}", "--", *arguments],
                              capture_output=True, text=True, timeout=60)
     if process.returncode == 67:
         return "trap"
@@ -122,12 +123,15 @@ def same(expected, got_text, valtype):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--count", type=int, default=100)
+    parser.add_argument("--compile", default="auto", choices=["auto", "eager", "lazy"], help="kiln run --compile")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--kiln", default=".build/debug/kiln")
     parser.add_argument("--simd", action="store_true", help="let smith emit SIMD")
     parser.add_argument("--features", default="",
                         help="comma-separated Wasm 3.0 features for smith: exceptions,tail-call,memory64,multi-memory")
     args = parser.parse_args()
+    global COMPILE
+    COMPILE = args.compile
     rng = random.Random(args.seed)
     engine = make_engine()
     features = {f for f in args.features.split(",") if f}
