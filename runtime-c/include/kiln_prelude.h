@@ -175,6 +175,7 @@ typedef struct kiln_instance {
     kiln_elem_segment *elems;
     void *host;                 /* the Swift instance, unretained */
     kiln_tag **tags;            /* every tag index, imports included */
+    void **code;                /* the module's code table slots (CODE_SLOT) */
 } kiln_instance;
 
 /* Trap codes: keep in sync with TrapReason in Swift. */
@@ -372,8 +373,7 @@ void kiln_v128_store(u8 *p, const kiln_value *v);
 
 /* The module's code table (code_table.c): a defined function is called through its slot, so that
  * code compiled later (lazily, or optimized) takes over at the next call. */
-extern void *kiln_slots[];
-#define CODE_SLOT(defined_index) (kiln_slots[2 * (defined_index)])
+#define CODE_SLOT(defined_index) (ctx->code[2 * (defined_index)])
 
 #define TRAP(code) kiln_trap(ctx, KILN_TRAP_##code)
 

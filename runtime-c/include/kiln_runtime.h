@@ -47,7 +47,7 @@ void kiln_exec_clear_interrupt(kiln_exec *exec);
  * it) or NULL, which traps with KILN_TRAP_COMPILATION_FAILED. */
 typedef void *(*kiln_code_resolver)(void *owner, u32 slot);
 typedef struct kiln_code_table {
-    void **slots;        /* what generated code calls through (symbol kiln_slots) */
+    void **slots;        /* what generated code calls through (kiln_instance.code) */
     u8 *stubs;
     u32 count;           /* slots */
     u32 stub_bytes;

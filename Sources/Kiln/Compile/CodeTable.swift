@@ -80,6 +80,9 @@ final class CodeTable: @unchecked Sendable {
         kiln_code_table_stub(table, UInt32(2 * defined))
     }
 
+    /// The slots, for each instance's `kiln_instance.code` (generated code calls through them).
+    var slots: UnsafeMutablePointer<UnsafeMutableRawPointer?> { table.pointee.slots }
+
     /// Where a defined function's code is installed (see `kiln_table_element`).
     func codeSlot(_ defined: Int) -> UnsafeMutablePointer<UnsafeMutableRawPointer?> {
         table.pointee.slots + 2 * defined
@@ -179,7 +182,7 @@ final class CodeTable: @unchecked Sendable {
         var clock = ContinuousClock.now
         let lowered = try ModuleLowering.lower(info, functions: functions, withEntryThunks: withEntryThunks, signatureIDs: signatureIDs, options: options)
         statistics.lowerSeconds += Self.lap(&clock)
-        let code = try TCCCompiler.compile(lowered.source, extraSymbols: [("kiln_slots", UnsafeRawPointer(table.pointee.slots))])
+        let code = try TCCCompiler.compile(lowered.source)
         statistics.compileSeconds += Self.lap(&clock)
         if withEntryThunks {
             guard let entries = code.symbol(LoweredBatch.entryTableSymbol) else {

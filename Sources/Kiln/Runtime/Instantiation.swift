@@ -28,6 +28,7 @@ struct Instantiation {
         context.pointee.tables = tables
         context.pointee.globals = globals
         context.pointee.funcs = functions
+        context.pointee.code = module.codeTable.slots
         context.pointee.host = Unmanaged.passUnretained(entity).toOpaque()
 
         var counts = (function: 0, table: 0, memory: 0, global: 0, tag: 0)
