@@ -95,12 +95,15 @@ def zero(valtype):
 
 def kiln_results(kiln, path, name, params):
     arguments = ["0"] * len(params)
-    process = subprocess.run([kiln, "run", f"--compile={COMPILE}", path, "--max-memory", str(MEMORY_CAP), f"--invoke={name}", "--", *arguments],
+    # "--invoke=NAME" keeps a name that starts with "-" a value; a separate argument keeps a name
+    # that starts with a combining mark one (Swift would fuse it with the "=" into one character).
+    invoke = [f"--invoke={name}"] if name.startswith("-") else ["--invoke", name]
+    process = subprocess.run([kiln, "run", f"--compile={COMPILE}", path, "--max-memory", str(MEMORY_CAP), *invoke, "--", *arguments],
                              capture_output=True, text=True, timeout=60)
     if process.returncode == 67:
         return "trap"
     if process.returncode != 0:
-        raise RuntimeError(f"kiln exit {process.returncode}: {process.stderr.strip()[:300]}")
+        raise RuntimeError(f"kiln exit {process.returncode} on {name!r}: {process.stderr.strip()[:300]}")
     return process.stdout.splitlines()
 
 
