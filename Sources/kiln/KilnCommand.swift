@@ -26,7 +26,7 @@ struct KilnCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kiln",
         abstract: "Run WebAssembly by compiling it to native code through C and libtcc.",
-        subcommands: [Run.self, Compile.self, Validate.self])
+        subcommands: [Run.self, Compile.self, Validate.self, Cache.self])
 
     static func main() {
         do {
@@ -76,6 +76,22 @@ struct FeatureOptions: ParsableArguments {
     func engine() throws -> Engine { Engine(configuration: try configuration()) }
 }
 
+/// `--tier` and `--no-cache`: which compiler builds the code, and whether optimized code is cached.
+struct TierOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("baseline (libtcc), optimized (an optimizing C compiler before running, cached on disk) or tiered (today: baseline).", valueName: "tier"))
+    var tier: String = "baseline"
+    @Flag(name: .customLong("no-cache"), help: "Neither read nor write the optimized-code cache.")
+    var noCache = false
+
+    func apply(to configuration: inout EngineConfiguration) throws {
+        guard let tier = ExecutionTier(rawValue: tier) else {
+            throw Failure(status: .usage, message: "--tier expects baseline, optimized or tiered, got \(tier)")
+        }
+        configuration.tier = tier
+        configuration.cacheOptimizedCode = !noCache
+    }
+}
+
 func readModule(_ path: String, engine: Engine) throws -> Module {
     let bytes: [UInt8]
     do {
@@ -122,6 +138,7 @@ struct Run: ParsableCommand {
     @Option(name: .long, help: "K=V: an environment variable of the WASI program; K alone passes kiln's own.")
     var env: [String] = []
     @OptionGroup var featureOptions: FeatureOptions
+    @OptionGroup var tierOptions: TierOptions
     @Option(name: .long, help: "Meter fuel: trap (\"all fuel consumed\") after N units, one per Wasm instruction.")
     var fuel: UInt64?
     @Option(name: .long, help: "Trap (\"interrupt\") once the run has taken this long: 2s, 500ms, 1m.")
@@ -130,7 +147,7 @@ struct Run: ParsableCommand {
     var maxMemory: String?
     @Option(name: .long, help: "Cap each table's elements; a grow past it returns -1.")
     var maxTableElements: Int?
-    @Flag(name: .long, help: "Report fuel used (with --fuel) on standard error.") var verbose = false
+    @Flag(name: .long, help: "Report fuel used (with --fuel) and the code's tier on standard error.") var verbose = false
     @Argument(parsing: .allUnrecognized, help: "Arguments of the invoked function, or of the WASI program.")
     var arguments: [String] = []
 
@@ -138,6 +155,7 @@ struct Run: ParsableCommand {
         var configuration = try featureOptions.configuration()
         configuration.consumeFuel = fuel != nil
         configuration.epochInterruption = timeout != nil
+        try tierOptions.apply(to: &configuration)
         let engine = Engine(configuration: configuration)
         let store = Store(engine: engine)
         if let fuel { store.fuel = fuel }
@@ -213,6 +231,12 @@ struct Run: ParsableCommand {
             linker.define(module: name, instance: try instantiate(module, linker: linker, store: store))
         }
         let module = try readModule(file, engine: engine)
+        if verbose {
+            var line = "kiln: tier \(module.tier.rawValue)"
+            if let note = module.tierNote { line += " (\(note))" }
+            line += String(format: ", compiled in %.1f ms", module.timings.compile * 1000)
+            FileHandle.standardError.write(Data((line + "\n").utf8))
+        }
         let instance = try instantiate(module, linker: linker, store: store)
         guard let name = invoke else {
             if instance.function("_start") != nil {
@@ -302,9 +326,12 @@ struct Compile: ParsableCommand {
     @Argument(help: "A .wasm or .wat file.") var file: String
     @Option(name: .customLong("emit-c"), help: "Write the generated C to this file.") var emitC: String?
     @OptionGroup var featureOptions: FeatureOptions
+    @OptionGroup var tierOptions: TierOptions
 
     func run() throws {
-        let engine = try featureOptions.engine()
+        var configuration = try featureOptions.configuration()
+        try tierOptions.apply(to: &configuration)
+        let engine = Engine(configuration: configuration)
         let bytes = try readBytes(file)
         if let emitC {
             let source: String
@@ -322,7 +349,9 @@ struct Compile: ParsableCommand {
         let module = try readModule(file, engine: engine)
         let t = module.timings
         let ms = { (s: Double) in String(format: "%.2f ms", s * 1000) }
-        print("compiled \(file): decode \(ms(t.decode)), validate \(ms(t.validate)), lower \(ms(t.lower)), libtcc \(ms(t.compile))")
+        let compiler = module.tier == .optimized ? "optimized" : "libtcc"
+        print("compiled \(file): decode \(ms(t.decode)), validate \(ms(t.validate)), lower \(ms(t.lower)), \(compiler) \(ms(t.compile))"
+            + (module.tierNote.map { " (\($0))" } ?? ""))
     }
 }
 
@@ -377,6 +406,36 @@ struct Validate: ParsableCommand {
             }
             // Unbuffered: the driver reads each answer before it sends the next path.
             FileHandle.standardOutput.write(Data((verdict.replacingOccurrences(of: "\n", with: " ") + "\n").utf8))
+        }
+    }
+}
+
+struct Cache: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "The optimized-code cache: its directory, what it holds, or clear it.",
+        discussion: "dir prints the directory ($KILN_CACHE_DIR, else $XDG_CACHE_HOME/kiln, else ~/.cache/kiln); stats prints entries and bytes; clear deletes every entry.")
+
+    @Argument(help: "dir, stats or clear.") var action: String
+
+    func run() throws {
+        let cache = OptimizedCodeCache(directory: OptimizedCodeCache.defaultDirectory())
+        switch action {
+        case "dir":
+            print(cache.directory)
+        case "stats":
+            let statistics = cache.statistics()
+            print("directory: \(cache.directory)")
+            print("entries: \(statistics.entries)")
+            print("bytes: \(statistics.bytes) (cap \(cache.capacity))")
+        case "clear":
+            do {
+                try cache.clear()
+            } catch {
+                throw Failure(status: .io, message: "\(error)")
+            }
+            print("cleared \(cache.directory)")
+        default:
+            throw Failure(status: .usage, message: "cache expects dir, stats or clear, got \(action)")
         }
     }
 }

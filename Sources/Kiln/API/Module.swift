@@ -15,7 +15,13 @@ public final class Module: @unchecked Sendable {
     /// The engine that compiled the module.
     public let engine: Engine
     let info: ModuleInfo
-    let code: NativeCode
+    let code: any LoadedCode
+    /// The tier whose code the module runs: `.optimized` when an optimizing compiler built it
+    /// (or the cache held it), else `.baseline`.
+    public let tier: ExecutionTier
+    /// Why the module runs on another tier than the engine asked for, or where its optimized code
+    /// came from ("optimized code from the cache"): one line for verbose output.
+    public let tierNote: String?
     /// Engine signature id of every type index.
     let signatureIDs: [UInt64]
     /// Native address of every defined function, in index order.
@@ -36,7 +42,8 @@ public final class Module: @unchecked Sendable {
         public var validate: Double
         /// Lowering to C.
         public var lower: Double
-        /// Compiling the C with libtcc.
+        /// Compiling the C with libtcc, or with the optimizing compiler (or loading its code
+        /// from the cache) for the optimized tier.
         public var compile: Double
     }
 
@@ -66,6 +73,8 @@ public final class Module: @unchecked Sendable {
         self.engine = engine
         self.info = compiled.info
         self.code = compiled.code
+        self.tier = compiled.tier
+        self.tierNote = compiled.tierNote
         self.signatureIDs = compiled.signatureIDs
         self.functionAddresses = compiled.functionAddresses
         self.entryThunks = compiled.entryThunks
@@ -76,7 +85,9 @@ public final class Module: @unchecked Sendable {
 
     private struct Compiled {
         var info: ModuleInfo
-        var code: NativeCode
+        var code: any LoadedCode
+        var tier: ExecutionTier
+        var tierNote: String?
         var signatureIDs: [UInt64]
         var functionAddresses: [UnsafeMutableRawPointer]
         var entryThunks: [kiln_thunk]
@@ -118,7 +129,22 @@ public final class Module: @unchecked Sendable {
         let signatureIDs = engine.signatureIDs(of: info.types)
         let lowered = try ModuleLowering.lower(info, signatureIDs: signatureIDs, options: engine.loweringOptions)
         let lowerTime = lap()
-        let code = try TCCCompiler.compile(lowered.source)
+        var code: any LoadedCode
+        var tier = ExecutionTier.baseline
+        var tierNote: String?
+        if engine.configuration.tier == .optimized {
+            switch try engine.optimizedCode(wasm: bytes, source: lowered.source) {
+            case .loaded(let optimized, let fromCache, let compiler):
+                code = optimized
+                tier = .optimized
+                tierNote = fromCache ? "optimized code from the cache" : "optimized code compiled with \(compiler)"
+            case .unavailable(let reason):
+                code = try TCCCompiler.compile(lowered.source)
+                tierNote = reason
+            }
+        } else {
+            code = try TCCCompiler.compile(lowered.source)
+        }
         guard let functions = code.symbol(LoweredModule.functionTableSymbol),
             let entries = code.symbol(LoweredModule.entryTableSymbol),
             let tails = code.symbol(LoweredModule.tailEntryTableSymbol)
@@ -127,7 +153,7 @@ public final class Module: @unchecked Sendable {
         let entryTable = entries.assumingMemoryBound(to: kiln_thunk.self)
         let compileTime = lap()
         return Compiled(
-            info: info, code: code, signatureIDs: signatureIDs,
+            info: info, code: code, tier: tier, tierNote: tierNote, signatureIDs: signatureIDs,
             functionAddresses: (0..<info.definedFunctionCount).map { functionTable[$0] },
             entryThunks: (0..<info.types.count).map { entryTable[$0] },
             tailEntries: (0..<info.definedFunctionCount).map { tails.assumingMemoryBound(to: UnsafeMutableRawPointer.self)[$0] },

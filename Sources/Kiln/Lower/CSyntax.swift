@@ -97,10 +97,12 @@ enum CSyntax {
         type.results.first.map(Self.type) ?? "void"
     }
 
-    static func parameterList(_ type: FunctionType, context: String, named: Bool) -> String {
+    /// `qualifier` goes between each named parameter's type and name (`TRY_VOLATILE ` in
+    /// functions with try blocks: after the type, so that a pointer itself is qualified).
+    static func parameterList(_ type: FunctionType, context: String, named: Bool, qualifier: String = "") -> String {
         var parts = [context]
         for (index, parameter) in type.parameters.enumerated() {
-            parts.append(named ? "\(Self.type(parameter)) \(local(index))" : Self.type(parameter))
+            parts.append(named ? "\(Self.type(parameter)) \(qualifier)\(local(index))" : Self.type(parameter))
         }
         for (index, result) in type.results.enumerated().dropFirst() {
             parts.append(named ? "\(Self.type(result)) *\(resultPointer(index))" : "\(Self.type(result)) *")

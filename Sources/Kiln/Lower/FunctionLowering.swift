@@ -120,14 +120,23 @@ struct FunctionLowering {
         if usesSelfTailCall { out = "\(CSyntax.selfTailLabel):;\n" + out }
         let name = makesTailCalls ? CSyntax.tailBody(functionIndex) : CSyntax.function(functionIndex)
         var header = "static \(CSyntax.returnType(type)) \(name)("
-        header += CSyntax.parameterList(type, context: "kiln_instance *ctx", named: true) + ") {\n"
+        // Values a try block may change before a throw jumps back to its kiln_setjmp: volatile
+        // for an optimizing compiler (TRY_VOLATILE is empty for TCC).
+        let qualifier = handlerCount > 0 ? "TRY_VOLATILE " : ""
+        header += CSyntax.parameterList(type, context: "kiln_instance *ctx", named: true, qualifier: qualifier) + ") {\n"
         for (index, local) in body.locals.enumerated() {
             let name = CSyntax.local(type.parameters.count + index)
             header += local == .v128
-                ? "    kiln_value \(name) = {0};\n" : "    \(CSyntax.type(local)) \(name) = 0;\n"
+                ? "    kiln_value \(qualifier)\(name) = {0};\n" : "    \(CSyntax.type(local)) \(qualifier)\(name) = 0;\n"
         }
         if !slotDeclarations.isEmpty {
-            header += "    " + slotDeclarations.joined(separator: "\n    ") + "\n"
+            // "TYPE NAME;": the qualifier goes before the name (constants are static, unqualified).
+            let declarations = slotDeclarations.map { declaration in
+                guard !qualifier.isEmpty, !declaration.hasPrefix("static "),
+                    let space = declaration.lastIndex(of: " ") else { return declaration }
+                return declaration[...space] + qualifier + declaration[declaration.index(after: space)...]
+            }
+            header += "    " + declarations.joined(separator: "\n    ") + "\n"
         }
         header += memoryBaseDeclarations()
         if usesEntryHandler { header += "    kiln_handler *HE = ctx->exec->handler;\n" }
