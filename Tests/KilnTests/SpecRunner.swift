@@ -38,6 +38,9 @@ struct SpecRunner {
     /// Print every directive to stderr before running it (env `KILN_SPEC_TRACE=1`), so that the
     /// last line printed before a crash names the culprit.
     var trace = ProcessInfo.processInfo.environment["KILN_SPEC_TRACE"] != nil
+    /// The tier the scripts' modules run on: env `KILN_SPEC_TIER=optimized` (scripts/spec-optimized)
+    /// compiles every module with the optimizing compiler.
+    var tier = ProcessInfo.processInfo.environment["KILN_SPEC_TIER"].flatMap(ExecutionTier.init(rawValue:)) ?? .baseline
 
     init(suite: SpecSuite, crashingDirectives: [String: Set<Int>] = [:]) {
         self.suite = suite
@@ -59,7 +62,7 @@ struct SpecRunner {
             let folder = try converter.convert(suite.url(of: file), script: file)
             let json = try Data(contentsOf: folder.appendingPathComponent("script.json"))
             let script = try JSONDecoder().decode(WastScript.self, from: json)
-            var run = ScriptRun(file: file, folder: folder, skip: crashingDirectives[file] ?? [], trace: trace)
+            var run = ScriptRun(file: file, folder: folder, skip: crashingDirectives[file] ?? [], trace: trace, tier: tier)
             run.run(script.commands)
             result = run.result
         } catch {
@@ -167,14 +170,17 @@ private struct ScriptRun {
 
     /// KILN_SPEC_CONTROL=1 runs the scripts with fuel metering and epoch checks on (and fuel
     /// and deadline never reached): the generated control code must not change any outcome.
-    let engine: Engine = {
+    let engine: Engine
+
+    static func makeEngine(tier: ExecutionTier) -> Engine {
         var configuration = EngineConfiguration()
         if ProcessInfo.processInfo.environment["KILN_SPEC_CONTROL"] == "1" {
             configuration.consumeFuel = true
             configuration.epochInterruption = true
         }
+        configuration.tier = tier
         return Engine(configuration: configuration)
-    }()
+    }
     let store: Store
     let linker: Linker
     var result: SpecRunner.FileResult
@@ -202,7 +208,8 @@ private struct ScriptRun {
     /// The instance the current directive called into.
     var usedInstance: Instance?
 
-    init(file: String, folder: URL, skip: Set<Int>, trace: Bool) {
+    init(file: String, folder: URL, skip: Set<Int>, trace: Bool, tier: ExecutionTier) {
+        self.engine = Self.makeEngine(tier: tier)
         self.file = file
         self.folder = folder
         self.skip = skip

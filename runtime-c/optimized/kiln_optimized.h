@@ -13,6 +13,12 @@
 #define KILN_OPTIMIZED_H
 #ifdef KILN_OPTIMIZED
 
+/* The object's cache key (-DKILN_KEY=byte,byte,...): the loader checks that dlopen returned this
+ * object and not another one it already had loaded under the same name or inode. */
+#ifdef KILN_KEY
+__attribute__((visibility("default"))) const u8 kiln_module_key[32] = {KILN_KEY};
+#endif
+
 #define KILN_RUNTIME_BOUND(X) \
     X(kiln_trap) X(kiln_trap_exec) X(kiln_out_of_fuel) X(kiln_fuel_charge) X(kiln_epoch_reached) \
     X(kiln_memory_grow) X(kiln_memory_fill) X(kiln_memory_copy) X(kiln_memory_init) \

@@ -133,7 +133,14 @@ public final class Module: @unchecked Sendable {
         var tier = ExecutionTier.baseline
         var tierNote: String?
         if engine.configuration.tier == .optimized {
-            switch try engine.optimizedCode(wasm: bytes, source: lowered.source) {
+            let optimized: Engine.OptimizedCode
+            do {
+                optimized = try engine.optimizedCode(wasm: bytes, source: lowered.source)
+            } catch {
+                // The compiler failed (or its code did not load): libtcc's code is still right.
+                optimized = .unavailable(reason: "the optimizing compiler failed, running on libtcc: \(error)")
+            }
+            switch optimized {
             case .loaded(let optimized, let fromCache, let compiler):
                 code = optimized
                 tier = .optimized

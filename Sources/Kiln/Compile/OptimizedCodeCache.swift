@@ -90,13 +90,10 @@ public struct OptimizedCodeCache: Sendable {
         }
         // Mark it used, for eviction.
         futimens(fd, nil)
-        // Load the very file that was verified (a rename may have replaced the path since).
-        #if os(Linux)
-        let loadPath = "/proc/self/fd/\(fd)"
-        #else
-        let loadPath = path
-        #endif
-        return try? SharedObjectCode.load(path: loadPath)
+        // dlopen may hand back an object it already holds under this name or inode (an entry
+        // replaced or evicted while loaded): then load a private copy of the verified bytes.
+        if let code = try? SharedObjectCode.load(path: path, key: key) { return code }
+        return try? SharedObjectCode.loadCopy(of: Array(bytes[0..<(bytes.count - Self.footerSize)]), key: key)
     }
 
     /// Writes an entry atomically and loads it. Evicts past the cap.

@@ -21,20 +21,35 @@ extension NativeCode: LoadedCode {}
 /// reference.
 final class SharedObjectCode: LoadedCode, @unchecked Sendable {
     private let handle: UnsafeMutableRawPointer
+    /// A private copy of the object, deleted once unloaded (not before: while the file exists its
+    /// inode cannot be reused, and dlopen identifies loaded objects by inode).
+    private let ownedFile: String?
 
-    private init(handle: UnsafeMutableRawPointer) { self.handle = handle }
+    private init(handle: UnsafeMutableRawPointer, ownedFile: String?) {
+        self.handle = handle
+        self.ownedFile = ownedFile
+    }
 
-    deinit { dlclose(handle) }
+    deinit {
+        dlclose(handle)
+        if let ownedFile { unlink(ownedFile) }
+    }
 
     func symbol(_ name: String) -> UnsafeMutableRawPointer? { dlsym(handle, name) }
 
-    /// Loads the object at `path` and fills its runtime pointers before any of its code can run.
-    static func load(path: String) throws(KilnError) -> SharedObjectCode {
+    /// Loads the object at `path`, checks that it is the one built for `key` (dlopen returns an
+    /// object it already holds when the name or the inode matches), and fills its runtime
+    /// pointers before any of its code can run. Nil when dlopen returned another object.
+    static func load(path: String, key: [UInt8], ownedFile: String? = nil) throws(KilnError) -> SharedObjectCode? {
         guard let handle = dlopen(path, RTLD_NOW | RTLD_LOCAL) else {
             let reason = dlerror().map { String(cString: $0) } ?? "unknown error"
+            if let ownedFile { unlink(ownedFile) }
             throw KilnError.compilation(reason: "cannot load optimized code: \(reason)")
         }
-        let code = SharedObjectCode(handle: handle)
+        let code = SharedObjectCode(handle: handle, ownedFile: ownedFile)
+        guard let embedded = dlsym(handle, "kiln_module_key"),
+            Array(UnsafeRawBufferPointer(start: embedded, count: 32)) == key
+        else { return nil }
         guard let bind = dlsym(handle, "kiln_bind") else {
             throw KilnError.compilation(reason: "optimized code lacks kiln_bind (not built by Kiln?)")
         }
@@ -44,6 +59,18 @@ final class SharedObjectCode: LoadedCode, @unchecked Sendable {
             throw KilnError.compilation(reason: "optimized code needs a runtime function this Kiln lacks")
         }
         return code
+    }
+
+    /// Loads `object` (built for `key`) from a private copy, kept until the code is unloaded.
+    static func loadCopy(of object: [UInt8], key: [UInt8]) throws(KilnError) -> SharedObjectCode {
+        for _ in 0..<3 {
+            let path = FileManager.default.temporaryDirectory.appendingPathComponent("kiln-\(getpid())-\(UInt64.random(in: 0...UInt64.max)).so").path
+            guard FileManager.default.createFile(atPath: path, contents: Data(object), attributes: [.posixPermissions: 0o700]) else {
+                throw KilnError.compilation(reason: "cannot write optimized code to \(path)")
+            }
+            if let code = try load(path: path, key: key, ownedFile: path) { return code }
+        }
+        throw KilnError.compilation(reason: "dlopen keeps returning another module's optimized code")
     }
 }
 
@@ -71,11 +98,15 @@ struct OptimizingCompiler: Sendable {
     /// Flags of every compile. -O2 with exact floats (no contraction, no fast-math), wrapping
     /// integers and no type-based alias analysis, as belt and braces over C that avoids that
     /// undefined behaviour itself; frame pointers for trap backtraces; no system headers or
-    /// libraries (the text includes nothing, and the runtime is bound after loading).
+    /// libraries (the text includes nothing, and the runtime is bound after loading). No sibling
+    /// calls: a Wasm call must use stack (infinite recursion traps as exhausted, not loops). Only
+    /// `inline` functions (the prelude's helpers) inline: every Wasm function keeps its own
+    /// frame, so backtraces name every frame and STACK_CHECK's frame estimates hold (wasmtime
+    /// does not inline Wasm functions either).
     static let flags: [String] = {
         var flags = ["-O2", "-std=gnu11", "-fPIC", "-shared", "-nostdinc", "-nostdlib", "-ffp-contract=off",
                      "-fno-strict-aliasing", "-fwrapv", "-fno-math-errno", "-fno-omit-frame-pointer",
-                     "-fno-delete-null-pointer-checks", "-fno-optimize-sibling-calls", "-w", "-DKILN_OPTIMIZED=1"]
+                     "-fno-delete-null-pointer-checks", "-fno-optimize-sibling-calls", "-fno-inline-functions", "-w", "-DKILN_OPTIMIZED=1"]
         #if arch(x86_64)
         flags.append("-march=native")
         #elseif arch(arm64)
@@ -161,6 +192,12 @@ struct OptimizingCompiler: Sendable {
         process.standardOutput = pipe
         process.standardError = pipe
         process.standardInput = FileHandle.nullDevice
+        // The compiler runs the linker through PATH: keep the compiler's directory and the
+        // system's on it even when Kiln's environment has none.
+        var environment = ProcessInfo.processInfo.environment
+        let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        environment["PATH"] = ([environment["PATH"], directory, "/usr/local/bin:/usr/bin:/bin"].compactMap { $0 }.filter { !$0.isEmpty }).joined(separator: ":")
+        process.environment = environment
         try process.run()
         let data = pipe.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
@@ -185,7 +222,7 @@ struct OptimizingCompiler: Sendable {
 
     /// Compiles generated C (whose first line includes the prelude) into a shared object and
     /// returns its bytes.
-    func compileObject(_ source: String) throws(KilnError) -> [UInt8] {
+    func compileObject(_ source: String, key: [UInt8]) throws(KilnError) -> [UInt8] {
         let directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("kiln-cc-\(getpid())-\(UInt64.random(in: 0...UInt64.max))")
         do {
@@ -207,7 +244,8 @@ struct OptimizingCompiler: Sendable {
         Self.lock.unlock()
         let result: (status: Int32, output: String)
         do {
-            result = try Self.run(path, Self.flags + [input.path, "-o", output.path], input: nil)
+            let keyFlag = "-DKILN_KEY=" + key.map { String($0) }.joined(separator: ",")
+            result = try Self.run(path, Self.flags + [keyFlag, input.path, "-o", output.path], input: nil)
         } catch {
             throw KilnError.compilation(reason: "cannot run \(path): \(error.localizedDescription)")
         }
@@ -222,15 +260,10 @@ struct OptimizingCompiler: Sendable {
     /// else compiled now (and stored there). `fromCache` tells which.
     func load(source: String, key: [UInt8], cache: OptimizedCodeCache?) throws(KilnError) -> (code: SharedObjectCode, fromCache: Bool) {
         if let cache, let code = cache.load(key: key) { return (code, true) }
-        let object = try compileObject(source)
+        let object = try compileObject(source, key: key)
         if let cache, let code = try? cache.store(key: key, object: object) { return (code, false) }
         // No cache (or it cannot be written): load from a private temporary file.
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("kiln-\(getpid())-\(UInt64.random(in: 0...UInt64.max)).so").path
-        guard FileManager.default.createFile(atPath: path, contents: Data(object), attributes: [.posixPermissions: 0o700]) else {
-            throw KilnError.compilation(reason: "cannot write optimized code to \(path)")
-        }
-        defer { unlink(path) }
-        return (try SharedObjectCode.load(path: path), false)
+        return (try SharedObjectCode.loadCopy(of: object, key: key), false)
     }
 
     /// Kiln's version, in every cache key.
