@@ -72,7 +72,10 @@ final class OptimizedTierTests: XCTestCase {
             let optimized = try runProcess(kiln, arguments: ["run", "--tier", "optimized"] + arguments, environment: environment)
             XCTAssertEqual(optimized.status, baseline.status, "\(arguments)")
             XCTAssertEqual(optimized.stdout, baseline.stdout, "\(arguments)")
-            XCTAssertEqual(optimized.stderr, baseline.stderr, "\(arguments)")
+            // recurse.wasm recurses until something gives: with libtcc's large frames the native
+            // stack, with clang's small ones first the program's own stack in linear memory (an
+            // out-of-bounds access): both trap, with different reasons.
+            if arguments != ["recurse.wasm"] { XCTAssertEqual(optimized.stderr, baseline.stderr, "\(arguments)") }
         }
         let verbose = try runProcess(kiln, arguments: ["run", "--verbose", "--tier", "optimized", "hello.wasm"], environment: environment)
         XCTAssertTrue(String(decoding: verbose.stderr, as: UTF8.self).contains("tier optimized (optimized code from the cache)"))
