@@ -234,7 +234,7 @@ int kiln_setjmp(u64 *jump) __attribute__((returns_twice));
  * optimized tier (KILN_OPTIMIZED, an optimizing compiler building a shared object) the same
  * source is compiled into the module as static inline functions, so they inline into the code. */
 #ifdef KILN_OPTIMIZED
-#define KILN_HELPER static inline
+#define KILN_HELPER static inline __attribute__((always_inline))
 #else
 #define KILN_HELPER
 #endif
