@@ -95,11 +95,12 @@ public final class Engine: @unchecked Sendable {
     /// with the reason when no optimizing compiler is available: stay on libtcc. Thread-safe; the
     /// compile runs on the calling thread (seconds for a large module).
     func optimizedCode(wasm: [UInt8], source: String) throws(KilnError) -> OptimizedCode {
-        guard let compiler = OptimizingCompiler.locate(configured: configuration.optimizingCompiler) else {
+        let cache = optimizedCodeCache
+        guard let compiler = OptimizingCompiler.locate(configured: configuration.optimizingCompiler, identityDirectory: cache?.directory) else {
             return .unavailable(reason: "no optimizing C compiler found (set KILN_CC or EngineConfiguration.optimizingCompiler): running on libtcc")
         }
         let key = compiler.cacheKey(wasm: wasm, source: source, features: "\(configuration.features)", loweringOptions: loweringOptions)
-        let loaded = try compiler.load(source: source, key: key, cache: optimizedCodeCache)
+        let loaded = try compiler.load(source: source, key: key, cache: cache)
         return .loaded(loaded.code, fromCache: loaded.fromCache, compiler: compiler.path)
     }
 

@@ -54,8 +54,9 @@ public struct OptimizedCodeCache: Sendable {
         return Statistics(entries: entries.count, bytes: entries.reduce(0) { $0 + $1.size })
     }
 
-    /// Deletes every entry (and leftover temporary files).
+    /// Deletes every entry (and leftover temporary files, and the remembered compiler versions).
     public func clear() throws(KilnError) {
+        try? FileManager.default.removeItem(atPath: directory + "/compilers")
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return }
         for name in names where name.hasSuffix(Self.suffix) || name.hasPrefix(".tmp-") {
             if unlink(directory + "/" + name) != 0 && errno != ENOENT {

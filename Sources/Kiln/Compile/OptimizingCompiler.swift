@@ -129,7 +129,7 @@ struct OptimizingCompiler: Sendable {
 
     /// The compiler to use: `KILN_CC`, then `configured`, then the `clang` next to the running
     /// Swift toolchain or on PATH, then `cc`. Nil when none runs.
-    static func locate(configured: String?) -> OptimizingCompiler? {
+    static func locate(configured: String?, identityDirectory: String? = nil) -> OptimizingCompiler? {
         var candidates: [String] = []
         if let environment = ProcessInfo.processInfo.environment["KILN_CC"], !environment.isEmpty {
             candidates = [environment]
@@ -147,16 +147,43 @@ struct OptimizingCompiler: Sendable {
         lock.unlock()
         var found: OptimizingCompiler?
         for candidate in candidates {
-            guard let path = resolve(candidate),
-                let version = try? run(path, ["--version"], input: nil), version.status == 0
-            else { continue }
-            found = OptimizingCompiler(path: path, identity: version.output)
+            guard let path = resolve(candidate), let identity = identity(of: path, remembered: identityDirectory) else { continue }
+            found = OptimizingCompiler(path: path, identity: identity)
             break
         }
         lock.lock()
         located[cacheKey] = found
         lock.unlock()
         return found
+    }
+
+    /// A compiler's `--version` output. Running it costs a process start on every run of Kiln,
+    /// so it is remembered in `remembered/compilers/` under a fingerprint of the executable (its
+    /// real path, inode, size and modification time: a new or replaced compiler asks again).
+    private static func identity(of path: String, remembered directory: String?) -> String? {
+        let real = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
+        var info = stat()
+        var file: String?
+        if let directory, stat(real, &info) == 0 {
+            #if os(Linux)
+            let modified = "\(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec)"
+            #else
+            let modified = "\(info.st_mtimespec.tv_sec).\(info.st_mtimespec.tv_nsec)"
+            #endif
+            let fingerprint = "\(real)\n\(info.st_ino)\n\(info.st_size)\n\(modified)"
+            file = directory + "/compilers/" + OptimizedCodeCache.hex(OptimizedCodeCache.sha256(Array(fingerprint.utf8)))
+            if let data = FileManager.default.contents(atPath: file!), !data.isEmpty { return String(decoding: data, as: UTF8.self) }
+        }
+        guard let version = try? run(path, ["--version"], input: nil), version.status == 0 else { return nil }
+        if let file {
+            let folder = (file as NSString).deletingLastPathComponent
+            try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            let temporary = folder + "/.tmp-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
+            if FileManager.default.createFile(atPath: temporary, contents: Data(version.output.utf8), attributes: [.posixPermissions: 0o600]) {
+                rename(temporary, file)
+            }
+        }
+        return version.output
     }
 
     /// The clang beside the `swift` that runs (Swift toolchains ship one).
