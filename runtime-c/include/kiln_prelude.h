@@ -420,6 +420,22 @@ typedef union { f64 f; u64 u; } kiln_f64_bits;
 #define F64_BITS(x) (((kiln_f64_bits){.f = (x)}).u)
 #define BITS_F32(x) (((kiln_f32_bits){.u = (x)}).f)
 #define BITS_F64(x) (((kiln_f64_bits){.u = (x)}).f)
+/* A float constant the optimizer must not see through (±0, ±1: see CSyntax.f32): TCC folds
+ * nothing, so there it is the constant itself. */
+#if defined(__TINYC__) || !defined(KILN_OPTIMIZED)
+#define FLOAT_OPAQUE(T, x) (x)
+#elif defined(__x86_64__)
+#define FLOAT_OPAQUE(T, x) ({ T kiln_opaque = (x); __asm__("" : "+x"(kiln_opaque)); kiln_opaque; })
+#else
+#define FLOAT_OPAQUE(T, x) ({ T kiln_opaque = (x); __asm__("" : "+w"(kiln_opaque)); kiln_opaque; })
+#endif
+/* f64.promote_f32: an optimizer folds demote(promote(x)) to x, which would keep a signalling NaN
+ * signalling; the barrier keeps the promotion, which quiets it. */
+#if defined(__TINYC__) || !defined(KILN_OPTIMIZED)
+#define F64_PROMOTE(x) ((f64)(x))
+#else
+#define F64_PROMOTE(x) FLOAT_OPAQUE(f64, (f64)(x))
+#endif
 #define F32_NEG(x) BITS_F32(F32_BITS(x) ^ 0x80000000u)
 #define F64_NEG(x) BITS_F64(F64_BITS(x) ^ 0x8000000000000000ull)
 #define F32_ABS(x) BITS_F32(F32_BITS(x) & 0x7fffffffu)

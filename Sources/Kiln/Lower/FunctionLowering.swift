@@ -987,7 +987,7 @@ struct FunctionLowering {
         case .f64ConvertI32U: unary(.f64) { "(f64)(s64)(u64)(\($0))" }
         case .f64ConvertI64S: unary(.f64) { "(f64)(s64)(\($0))" }
         case .f64ConvertI64U: unary(.f64) { "kiln_f64_convert_u64(\($0))" }
-        case .f64PromoteF32: unary(.f64) { "(f64)(\($0))" }
+        case .f64PromoteF32: unary(.f64) { "F64_PROMOTE(\($0))" }
         case .i32ReinterpretF32: unary(.i32) { "F32_BITS(\($0))" }
         case .i64ReinterpretF64: unary(.i64) { "F64_BITS(\($0))" }
         case .f32ReinterpretI32: unary(.f32) { "BITS_F32(\($0))" }
