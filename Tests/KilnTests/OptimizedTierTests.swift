@@ -180,7 +180,7 @@ final class OptimizedTierTests: XCTestCase {
         runner.tier = .optimized
         setenv("KILN_CACHE_DIR", cacheDirectory.path, 1)
         defer { unsetenv("KILN_CACHE_DIR") }
-        for file in ["f32", "f64_bitwise", "conversions", "int_exprs", "call_indirect", "simd_f32x4_arith", "simd_i8x16_arith2", "try_table", "memory_trap"] {
+        for file in ["address", "traps", "f32", "f64_bitwise", "conversions", "int_exprs", "call_indirect", "simd_f32x4_arith", "simd_i8x16_arith2", "try_table", "memory_trap"] {
             let result = runner.run(file: file)
             XCTAssertGreaterThan(result.total, 0, file)
             XCTAssertEqual(result.failed, 0, "\(file): \(result.failures.prefix(3).joined(separator: "; "))")

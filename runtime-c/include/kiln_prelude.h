@@ -429,6 +429,12 @@ typedef union { f64 f; u64 u; } kiln_f64_bits;
 #else
 #define FLOAT_OPAQUE(T, x) ({ T kiln_opaque = (x); __asm__("" : "+w"(kiln_opaque)); kiln_opaque; })
 #endif
+/* A dropped value that must still be computed (a load that may trap): TCC computes everything. */
+#if defined(__TINYC__) || !defined(KILN_OPTIMIZED)
+#define KEEP(x)
+#else
+#define KEEP(x) __asm__ volatile("" : : "m"(x))
+#endif
 /* f64.promote_f32: an optimizer folds demote(promote(x)) to x, which would keep a signalling NaN
  * signalling; the barrier keeps the promotion, which quiets it. */
 #if defined(__TINYC__) || !defined(KILN_OPTIMIZED)

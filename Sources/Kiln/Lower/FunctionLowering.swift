@@ -483,7 +483,8 @@ struct FunctionLowering {
             if operand.readsState && !operand.isSlot {
                 stack.append(operand)
                 materialize(stack.count - 1)
-                stack.removeLast()
+                // An optimizer would delete the dead store and the load with it: KEEP uses it.
+                emit("KEEP(\(stack.removeLast().expression));")
             }
         case .select, .typedSelect:
             let condition = pop()
