@@ -46,12 +46,13 @@ NATIVE_DIR = os.path.join(HERE, ".native-build")
 DOWNLOADS = os.path.join(HERE, "downloads")
 RESULTS = os.path.join(HERE, "results")
 
-ENGINES = ["native", "kiln", "kiln-fuel", "kiln-epoch", "wasmkit", "wasmtime"]
-ENGINE_LABEL = {"native": "native (cc -O2)", "kiln": "Kiln", "kiln-fuel": "Kiln + fuel", "kiln-epoch": "Kiln + epochs",
+ENGINES = ["native", "kiln", "kiln-opt", "kiln-fuel", "kiln-epoch", "wasmkit", "wasmtime"]
+ENGINE_LABEL = {"native": "native (cc -O2)", "kiln": "Kiln", "kiln-opt": "Kiln optimized (warm cache)", "kiln-fuel": "Kiln + fuel", "kiln-epoch": "Kiln + epochs",
                 "wasmkit": "WasmKit", "wasmtime": "wasmtime"}
 QUICK_PROGRAMS = ["recursion", "sieve", "matmul"]
 # (name of the ratio, numerator engine, denominator engine)
 RATIOS = [("kiln/native", "kiln", "native"), ("wasmkit/kiln", "wasmkit", "kiln"), ("kiln/wasmtime", "kiln", "wasmtime"),
+          ("opt/wasmtime", "kiln-opt", "wasmtime"), ("opt/kiln", "kiln-opt", "kiln"),
           ("fuel/kiln", "kiln-fuel", "kiln"), ("epoch/kiln", "kiln-epoch", "kiln")]
 CALL_MODES = ["host-call", "typed-call", "indirect-call"]
 
@@ -299,7 +300,7 @@ class Runner:
         if engine == "native":
             rec, wall = run_json([os.path.join(NATIVE_DIR, program)], self.args.timeout)
             rec["run_cpu_ns"] = self.cpu.take()   # the whole process: start-up is negligible
-        elif engine in ("kiln", "kiln-fuel", "kiln-epoch", "wasmkit"):
+        elif engine in ("kiln", "kiln-opt", "kiln-fuel", "kiln-epoch", "wasmkit"):
             rec, wall = run_json([self.kiln_bench, "run", "--engine", engine, wasm], self.args.timeout)
         elif engine == "wasmtime":
             rec, wall = run_json([sys.executable, "-c", WASMTIME_SNIPPET, HERE, wasm, "run"], self.args.timeout)
@@ -530,7 +531,7 @@ def svg_chart(result, metric="wall"):
     rel = result["summary"][metric]["relative_to_native"]
     engines = [e for e in result["engines"] if e != "native" and rel.get(e)]
     groups = result["programs"] + ["geomean"]
-    colors = {"kiln": "#d9480f", "kiln-fuel": "#f08c00", "kiln-epoch": "#ae3ec9", "wasmkit": "#1971c2", "wasmtime": "#2f9e44"}
+    colors = {"kiln": "#d9480f", "kiln-opt": "#e8590c", "kiln-fuel": "#f08c00", "kiln-epoch": "#ae3ec9", "wasmkit": "#1971c2", "wasmtime": "#2f9e44"}
     values = [rel[e][g] for e in engines for g in groups if g in rel[e]]
     if not values:
         return None
@@ -678,6 +679,12 @@ def main():
     too_slow = set()
     call_engines = [e for e in ("kiln", "wasmkit") if e in engines]
     compile_engines = [e for e in ("kiln", "wasmkit", "wasmtime") if e in engines]
+    if "kiln-opt" in engines:
+        # The optimized tier is measured with a warm cache: compile (and cache) every program once.
+        for p in programs:
+            rec = runner.measure_program("kiln-opt", p)
+            log(f"  warm-up kiln-opt {p:10s} compile {fmt_ms(rec.get('compile_ns'))} ms (tier {rec.get('tier')})")
+            compiles.append(dict(rec, module=p, engine="kiln-opt-cold", round=-1))
     for rnd in range(args.rounds):
         log(f"--- round {rnd + 1}/{args.rounds}")
         for p in programs:

@@ -26,7 +26,7 @@ struct KilnCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kiln",
         abstract: "Run WebAssembly by compiling it to native code through C and libtcc.",
-        subcommands: [Run.self, Compile.self, Validate.self])
+        subcommands: [Run.self, Compile.self, Validate.self, Cache.self])
 
     static func main() {
         do {
@@ -90,6 +90,22 @@ struct FeatureOptions: ParsableArguments {
     func engine() throws -> Engine { Engine(configuration: try configuration()) }
 }
 
+/// `--tier` and `--no-cache`: which compiler builds the code, and whether optimized code is cached.
+struct TierOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("baseline (libtcc), optimized (an optimizing C compiler before running, cached on disk) or tiered (today: baseline).", valueName: "tier"))
+    var tier: String = "baseline"
+    @Flag(name: .customLong("no-cache"), help: "Neither read nor write the optimized-code cache.")
+    var noCache = false
+
+    func apply(to configuration: inout EngineConfiguration) throws {
+        guard let tier = ExecutionTier(rawValue: tier) else {
+            throw Failure(status: .usage, message: "--tier expects baseline, optimized or tiered, got \(tier)")
+        }
+        configuration.tier = tier
+        configuration.cacheOptimizedCode = !noCache
+    }
+}
+
 func readModule(_ path: String, engine: Engine) throws -> Module {
     let bytes: [UInt8]
     do {
@@ -136,6 +152,7 @@ struct Run: ParsableCommand {
     @Option(name: .long, help: "K=V: an environment variable of the WASI program; K alone passes kiln's own.")
     var env: [String] = []
     @OptionGroup var featureOptions: FeatureOptions
+    @OptionGroup var tierOptions: TierOptions
     @Option(name: .long, help: "Meter fuel: trap (\"all fuel consumed\") after N units, one per Wasm instruction.")
     var fuel: UInt64?
     @Option(name: .long, help: "Trap (\"interrupt\") once the run has taken this long: 2s, 500ms, 1m.")
@@ -144,7 +161,7 @@ struct Run: ParsableCommand {
     var maxMemory: String?
     @Option(name: .long, help: "Cap each table's elements; a grow past it returns -1.")
     var maxTableElements: Int?
-    @Flag(name: .long, help: "Report fuel used (with --fuel) on standard error.") var verbose = false
+    @Flag(name: .long, help: "Report fuel used (with --fuel) and the code's tier on standard error.") var verbose = false
     @Argument(parsing: .allUnrecognized, help: "Arguments of the invoked function, or of the WASI program.")
     var arguments: [String] = []
 
@@ -152,6 +169,7 @@ struct Run: ParsableCommand {
         var configuration = try featureOptions.configuration()
         configuration.consumeFuel = fuel != nil
         configuration.epochInterruption = timeout != nil
+        try tierOptions.apply(to: &configuration)
         let engine = Engine(configuration: configuration)
         let store = Store(engine: engine)
         if let fuel { store.fuel = fuel }
@@ -193,7 +211,8 @@ struct Run: ParsableCommand {
         let t = module.timings
         let soFar = module.compiledSoFar
         let ms = { (s: Double) in String(format: "%.1f ms", s * 1000) }
-        var line = "kiln: decode \(ms(t.decode)), validate \(ms(t.validate)); "
+        var line = "kiln: tier \(module.tier.rawValue)" + (module.tierNote.map { " (\($0))" } ?? "")
+        line += "; decode \(ms(t.decode)), validate \(ms(t.validate)); "
         line += module.isLazy ? "lazy: " : "eager: "
         line += "\(soFar.functions) functions in \(soFar.batches) batches, lower \(ms(soFar.lowerSeconds)), libtcc \(ms(soFar.compileSeconds))\n"
         FileHandle.standardError.write(Data(line.utf8))
@@ -330,11 +349,13 @@ struct Compile: ParsableCommand {
     @Flag(help: "Compile with fuel metering (EngineConfiguration.consumeFuel).") var consumeFuel = false
     @Flag(help: "Compile with epoch checks (EngineConfiguration.epochInterruption).") var epochInterruption = false
     @OptionGroup var featureOptions: FeatureOptions
+    @OptionGroup var tierOptions: TierOptions
 
     func run() throws {
         var configuration = try featureOptions.configuration()
         configuration.consumeFuel = consumeFuel
         configuration.epochInterruption = epochInterruption
+        try tierOptions.apply(to: &configuration)
         let engine = Engine(configuration: configuration)
         let bytes = try readBytes(file)
         if let emitC {
@@ -353,7 +374,9 @@ struct Compile: ParsableCommand {
         let module = try readModule(file, engine: engine)
         let t = module.timings
         let ms = { (s: Double) in String(format: "%.2f ms", s * 1000) }
-        print("compiled \(file): decode \(ms(t.decode)), validate \(ms(t.validate)), lower \(ms(t.lower)), libtcc \(ms(t.compile))")
+        let compiler = module.tier == .optimized ? "optimized" : "libtcc"
+        print("compiled \(file): decode \(ms(t.decode)), validate \(ms(t.validate)), lower \(ms(t.lower)), \(compiler) \(ms(t.compile))"
+            + (module.tierNote.map { " (\($0))" } ?? ""))
     }
 }
 
@@ -408,6 +431,36 @@ struct Validate: ParsableCommand {
             }
             // Unbuffered: the driver reads each answer before it sends the next path.
             FileHandle.standardOutput.write(Data((verdict.replacingOccurrences(of: "\n", with: " ") + "\n").utf8))
+        }
+    }
+}
+
+struct Cache: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "The optimized-code cache: its directory, what it holds, or clear it.",
+        discussion: "dir prints the directory ($KILN_CACHE_DIR, else $XDG_CACHE_HOME/kiln, else ~/.cache/kiln); stats prints entries and bytes; clear deletes every entry.")
+
+    @Argument(help: "dir, stats or clear.") var action: String
+
+    func run() throws {
+        let cache = OptimizedCodeCache(directory: OptimizedCodeCache.defaultDirectory())
+        switch action {
+        case "dir":
+            print(cache.directory)
+        case "stats":
+            let statistics = cache.statistics()
+            print("directory: \(cache.directory)")
+            print("entries: \(statistics.entries)")
+            print("bytes: \(statistics.bytes) (cap \(cache.capacity))")
+        case "clear":
+            do {
+                try cache.clear()
+            } catch {
+                throw Failure(status: .io, message: "\(error)")
+            }
+            print("cleared \(cache.directory)")
+        default:
+            throw Failure(status: .usage, message: "cache expects dir, stats or clear, got \(action)")
         }
     }
 }

@@ -41,8 +41,12 @@ final class CodeTableTests: XCTestCase {
           (func $trapper unreachable))
         """#
 
-    func results(_ mode: CompilationMode) throws -> [Int32] {
-        let engine = Self.engine(mode)
+    func results(_ mode: CompilationMode, tier: ExecutionTier = .baseline) throws -> [Int32] {
+        var configuration = EngineConfiguration()
+        configuration.compilation = mode
+        configuration.tier = tier
+        configuration.cacheOptimizedCode = false
+        let engine = Engine(configuration: configuration)
         let module = try Module(engine: engine, wat: Self.callPaths)
         let store = Store(engine: engine)
         let linker = Linker(engine: engine)
@@ -53,6 +57,13 @@ final class CodeTableTests: XCTestCase {
         }
         let instance = try linker.instantiate(module, store: store)
         late = try instance.typedFunction("late", Int32.self, Int32.self)
+        if tier == .tiered {
+            // Calls before the swap run libtcc's code (compiled lazily or not); then every slot
+            // changes under the same instance, its table and its typed functions.
+            _ = try instance.typedFunction("direct", Int32.self, Int32.self)(1)
+            module.waitForOptimizedCode()
+            XCTAssertEqual(module.tier, .optimized, module.tierNote ?? "")
+        }
         let unary = { (name: String) in try instance.typedFunction(name, Int32.self, Int32.self) }
         let indirect = try instance.typedFunction("indirect", (Int32, Int32).self, Int32.self)
         return [
@@ -70,6 +81,14 @@ final class CodeTableTests: XCTestCase {
         let eager = try results(.eager)
         XCTAssertEqual(eager, [7, 42, 10, 25, 1005, 42, 81, 42, 42, 1001])
         XCTAssertEqual(try results(.lazy), eager)
+    }
+
+    /// The tiered policy: the same module swaps to optimized code while instantiated, and every
+    /// call path gives the same results after the swap.
+    func testTieredSwapKeepsEveryCallPath() throws {
+        let eager = try results(.eager)
+        XCTAssertEqual(try results(.eager, tier: .tiered), eager)
+        XCTAssertEqual(try results(.lazy, tier: .tiered), eager)
     }
 
     func testLazyModuleCompilesNothingUntilCalledAndTrapsNameFunctions() throws {

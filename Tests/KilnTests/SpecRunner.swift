@@ -38,6 +38,9 @@ struct SpecRunner {
     /// Print every directive to stderr before running it (env `KILN_SPEC_TRACE=1`), so that the
     /// last line printed before a crash names the culprit.
     var trace = ProcessInfo.processInfo.environment["KILN_SPEC_TRACE"] != nil
+    /// The tier the scripts' modules run on: env `KILN_SPEC_TIER=optimized` (scripts/spec-optimized)
+    /// compiles every module with the optimizing compiler.
+    var tier = ProcessInfo.processInfo.environment["KILN_SPEC_TIER"].flatMap(ExecutionTier.init(rawValue:)) ?? .baseline
 
     /// The engine settings every script runs with (see also `KILN_SPEC_CONTROL`).
     var configuration = EngineConfiguration()
@@ -62,6 +65,8 @@ struct SpecRunner {
             let folder = try converter.convert(suite.url(of: file), script: file)
             let json = try Data(contentsOf: folder.appendingPathComponent("script.json"))
             let script = try JSONDecoder().decode(WastScript.self, from: json)
+            var configuration = configuration
+            configuration.tier = tier
             var run = ScriptRun(file: file, folder: folder, skip: crashingDirectives[file] ?? [], trace: trace, configuration: configuration)
             run.run(script.commands)
             result = run.result

@@ -49,9 +49,11 @@ enum KilnBench {
 
     /// decode+validate, lower, libtcc compile+relocate, instantiate, run() -> i64.
     /// `variant`: "kiln" plain, "kiln-fuel" with fuel metering (and all the fuel there is),
-    /// "kiln-epoch" with epoch checks (and a deadline never reached).
+    /// "kiln-epoch" with epoch checks (and a deadline never reached), "kiln-opt" the optimized
+    /// tier (its compile time is then the cache's load time once the cache is warm).
     static func run(path: String, variant: String = "kiln") throws -> Record {
         var configuration = EngineConfiguration()
+        if variant == "kiln-opt" { configuration.tier = .optimized }
         configuration.consumeFuel = variant == "kiln-fuel"
         configuration.epochInterruption = variant == "kiln-epoch"
         let (bytes, engine, module, compiled) = try compileTimed(path, configuration: configuration)
@@ -69,7 +71,7 @@ enum KilnBench {
         let c4 = threadCPUNs()
         return [("program", programName(path)), ("wasm_bytes", bytes.count)]
             + compiled
-            + [("instantiate_ns", Int(t2 - t1)),
+            + [("tier", module.tier.rawValue), ("instantiate_ns", Int(t2 - t1)),
                ("run_ns", Int(t4 - t3)), ("run_cpu_ns", Int(c4 - c3)), ("checksum", checksum)]
     }
 

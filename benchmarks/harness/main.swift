@@ -71,7 +71,7 @@ func parseOptions(_ arguments: [String]) -> Options {
         if let first = positional.first { options.count = Int(first) ?? { usage("bad count \(first)") }() }
     default: usage("unknown mode \(options.mode)")
     }
-    guard ["kiln", "wasmkit"].contains(options.engine) || (options.mode == "run" && ["kiln-fuel", "kiln-epoch"].contains(options.engine)) else { usage("unknown engine \(options.engine)") }
+    guard ["kiln", "wasmkit"].contains(options.engine) || (options.mode == "run" && ["kiln-opt", "kiln-fuel", "kiln-epoch"].contains(options.engine)) else { usage("unknown engine \(options.engine)") }
     guard options.count > 0, options.count <= Int(Int32.max), options.reps > 0 else { usage("bad count or reps") }
     return options
 }
@@ -253,7 +253,7 @@ do {
     var record: Record = [("mode", options.mode), ("engine", options.engine)]
     switch (options.mode, options.engine) {
     case ("run", "kiln"): record += try KilnBench.run(path: options.file!)
-    case ("run", "kiln-fuel"), ("run", "kiln-epoch"): record += try KilnBench.run(path: options.file!, variant: options.engine)
+    case ("run", "kiln-opt"), ("run", "kiln-fuel"), ("run", "kiln-epoch"): record += try KilnBench.run(path: options.file!, variant: options.engine)
     case ("run", "wasmkit"): record += try WasmKitBench.run(path: options.file!)
     case ("compile", "kiln"): record += try KilnBench.compile(path: options.file!)
     case ("compile", "wasmkit"):

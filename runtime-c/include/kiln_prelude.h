@@ -249,45 +249,53 @@ void kiln_host_tail(void *code, void *host_ctx, kiln_value *values);
 
 /* A minimal setjmp (entry.c): returns 0, and again 1 when kiln_throw jumps back. */
 int kiln_setjmp(u64 *jump) __attribute__((returns_twice));
-f32 kiln_f32_nearest(f32 x);
-f64 kiln_f64_nearest(f64 x);
-f32 kiln_f32_trunc(f32 x);
-f64 kiln_f64_trunc(f64 x);
-f32 kiln_f32_ceil(f32 x);
-f64 kiln_f64_ceil(f64 x);
-f32 kiln_f32_floor(f32 x);
-f64 kiln_f64_floor(f64 x);
-f32 kiln_f32_sqrt(f32 x);
-f64 kiln_f64_sqrt(f64 x);
-f32 kiln_f32_min(f32 a, f32 b);
-f32 kiln_f32_max(f32 a, f32 b);
-f64 kiln_f64_min(f64 a, f64 b);
-f64 kiln_f64_max(f64 a, f64 b);
-u32 kiln_i32_clz(u32 x);
-u32 kiln_i32_ctz(u32 x);
-u32 kiln_i32_popcnt(u32 x);
-u64 kiln_i64_clz(u64 x);
-u64 kiln_i64_ctz(u64 x);
-u64 kiln_i64_popcnt(u64 x);
+/* Numeric and SIMD helpers (numeric.c, simd.c): functions of the runtime for TCC; in the
+ * optimized tier (KILN_OPTIMIZED, an optimizing compiler building a shared object) the same
+ * source is compiled into the module as static inline functions, so they inline into the code. */
+#ifdef KILN_OPTIMIZED
+#define KILN_HELPER static inline __attribute__((always_inline))
+#else
+#define KILN_HELPER
+#endif
+KILN_HELPER f32 kiln_f32_nearest(f32 x);
+KILN_HELPER f64 kiln_f64_nearest(f64 x);
+KILN_HELPER f32 kiln_f32_trunc(f32 x);
+KILN_HELPER f64 kiln_f64_trunc(f64 x);
+KILN_HELPER f32 kiln_f32_ceil(f32 x);
+KILN_HELPER f64 kiln_f64_ceil(f64 x);
+KILN_HELPER f32 kiln_f32_floor(f32 x);
+KILN_HELPER f64 kiln_f64_floor(f64 x);
+KILN_HELPER f32 kiln_f32_sqrt(f32 x);
+KILN_HELPER f64 kiln_f64_sqrt(f64 x);
+KILN_HELPER f32 kiln_f32_min(f32 a, f32 b);
+KILN_HELPER f32 kiln_f32_max(f32 a, f32 b);
+KILN_HELPER f64 kiln_f64_min(f64 a, f64 b);
+KILN_HELPER f64 kiln_f64_max(f64 a, f64 b);
+KILN_HELPER u32 kiln_i32_clz(u32 x);
+KILN_HELPER u32 kiln_i32_ctz(u32 x);
+KILN_HELPER u32 kiln_i32_popcnt(u32 x);
+KILN_HELPER u64 kiln_i64_clz(u64 x);
+KILN_HELPER u64 kiln_i64_ctz(u64 x);
+KILN_HELPER u64 kiln_i64_popcnt(u64 x);
 /* Float -> int truncation: the trapping forms trap through ctx; the saturating forms do not. */
-u32 kiln_i32_trunc_f32_s(kiln_instance *ctx, f32 x);
-u32 kiln_i32_trunc_f32_u(kiln_instance *ctx, f32 x);
-u32 kiln_i32_trunc_f64_s(kiln_instance *ctx, f64 x);
-u32 kiln_i32_trunc_f64_u(kiln_instance *ctx, f64 x);
-u64 kiln_i64_trunc_f32_s(kiln_instance *ctx, f32 x);
-u64 kiln_i64_trunc_f32_u(kiln_instance *ctx, f32 x);
-u64 kiln_i64_trunc_f64_s(kiln_instance *ctx, f64 x);
-u64 kiln_i64_trunc_f64_u(kiln_instance *ctx, f64 x);
-u32 kiln_i32_trunc_sat_f32_s(f32 x);
-u32 kiln_i32_trunc_sat_f32_u(f32 x);
-u32 kiln_i32_trunc_sat_f64_s(f64 x);
-u32 kiln_i32_trunc_sat_f64_u(f64 x);
-u64 kiln_i64_trunc_sat_f32_s(f32 x);
-u64 kiln_i64_trunc_sat_f32_u(f32 x);
-u64 kiln_i64_trunc_sat_f64_s(f64 x);
-u64 kiln_i64_trunc_sat_f64_u(f64 x);
-f32 kiln_f32_convert_u64(u64 x);
-f64 kiln_f64_convert_u64(u64 x);
+KILN_HELPER u32 kiln_i32_trunc_f32_s(kiln_instance *ctx, f32 x);
+KILN_HELPER u32 kiln_i32_trunc_f32_u(kiln_instance *ctx, f32 x);
+KILN_HELPER u32 kiln_i32_trunc_f64_s(kiln_instance *ctx, f64 x);
+KILN_HELPER u32 kiln_i32_trunc_f64_u(kiln_instance *ctx, f64 x);
+KILN_HELPER u64 kiln_i64_trunc_f32_s(kiln_instance *ctx, f32 x);
+KILN_HELPER u64 kiln_i64_trunc_f32_u(kiln_instance *ctx, f32 x);
+KILN_HELPER u64 kiln_i64_trunc_f64_s(kiln_instance *ctx, f64 x);
+KILN_HELPER u64 kiln_i64_trunc_f64_u(kiln_instance *ctx, f64 x);
+KILN_HELPER u32 kiln_i32_trunc_sat_f32_s(f32 x);
+KILN_HELPER u32 kiln_i32_trunc_sat_f32_u(f32 x);
+KILN_HELPER u32 kiln_i32_trunc_sat_f64_s(f64 x);
+KILN_HELPER u32 kiln_i32_trunc_sat_f64_u(f64 x);
+KILN_HELPER u64 kiln_i64_trunc_sat_f32_s(f32 x);
+KILN_HELPER u64 kiln_i64_trunc_sat_f32_u(f32 x);
+KILN_HELPER u64 kiln_i64_trunc_sat_f64_s(f64 x);
+KILN_HELPER u64 kiln_i64_trunc_sat_f64_u(f64 x);
+KILN_HELPER f32 kiln_f32_convert_u64(u64 x);
+KILN_HELPER f64 kiln_f64_convert_u64(u64 x);
 
 /* SIMD (v128) helpers, in simd.c. A v128 crosses into them only by pointer (TCC passes 16-byte
  * unions in other registers than clang); the destination may alias an operand. Memory helpers
@@ -301,7 +309,7 @@ typedef u32 kiln_v128_test(const kiln_value *a);
 typedef void kiln_v128_shift(kiln_value *d, const kiln_value *a, u32 count);
 typedef void kiln_v128_load(kiln_value *d, const u8 *p);
 #ifndef __TINYC__
-kiln_v128_unary kiln_f32x4_abs, kiln_f32x4_ceil, kiln_f32x4_convert_i32x4_s,
+KILN_HELPER kiln_v128_unary kiln_f32x4_abs, kiln_f32x4_ceil, kiln_f32x4_convert_i32x4_s,
     kiln_f32x4_convert_i32x4_u, kiln_f32x4_demote_f64x2_zero, kiln_f32x4_floor, kiln_f32x4_nearest,
     kiln_f32x4_neg, kiln_f32x4_sqrt, kiln_f32x4_trunc, kiln_f64x2_abs, kiln_f64x2_ceil,
     kiln_f64x2_convert_low_i32x4_s, kiln_f64x2_convert_low_i32x4_u, kiln_f64x2_floor,
@@ -317,7 +325,7 @@ kiln_v128_unary kiln_f32x4_abs, kiln_f32x4_ceil, kiln_f32x4_convert_i32x4_s,
     kiln_i64x2_extend_high_i32x4_s, kiln_i64x2_extend_high_i32x4_u, kiln_i64x2_extend_low_i32x4_s,
     kiln_i64x2_extend_low_i32x4_u, kiln_i64x2_neg, kiln_i8x16_abs, kiln_i8x16_neg,
     kiln_i8x16_popcnt, kiln_v128_not;
-kiln_v128_binary kiln_f32x4_add, kiln_f32x4_div, kiln_f32x4_eq, kiln_f32x4_ge, kiln_f32x4_gt,
+KILN_HELPER kiln_v128_binary kiln_f32x4_add, kiln_f32x4_div, kiln_f32x4_eq, kiln_f32x4_ge, kiln_f32x4_gt,
     kiln_f32x4_le, kiln_f32x4_lt, kiln_f32x4_max, kiln_f32x4_min, kiln_f32x4_mul, kiln_f32x4_ne,
     kiln_f32x4_pmax, kiln_f32x4_pmin, kiln_f32x4_sub, kiln_f64x2_add, kiln_f64x2_div, kiln_f64x2_eq,
     kiln_f64x2_ge, kiln_f64x2_gt, kiln_f64x2_le, kiln_f64x2_lt, kiln_f64x2_max, kiln_f64x2_min,
@@ -343,30 +351,30 @@ kiln_v128_binary kiln_f32x4_add, kiln_f32x4_div, kiln_f32x4_eq, kiln_f32x4_ge, k
     kiln_i8x16_min_u, kiln_i8x16_narrow_i16x8_s, kiln_i8x16_narrow_i16x8_u, kiln_i8x16_ne,
     kiln_i8x16_sub, kiln_i8x16_sub_sat_s, kiln_i8x16_sub_sat_u, kiln_i8x16_swizzle, kiln_v128_and,
     kiln_v128_andnot, kiln_v128_or, kiln_v128_xor;
-kiln_v128_ternary kiln_v128_bitselect;
+KILN_HELPER kiln_v128_ternary kiln_v128_bitselect;
 /* Relaxed SIMD (Wasm 3.0): the operations that have no Wasm 2.0 helper to reuse. */
-kiln_v128_binary kiln_i16x8_relaxed_dot_i8x16_i7x16_s;
-kiln_v128_ternary kiln_f32x4_relaxed_madd, kiln_f32x4_relaxed_nmadd, kiln_f64x2_relaxed_madd,
+KILN_HELPER kiln_v128_binary kiln_i16x8_relaxed_dot_i8x16_i7x16_s;
+KILN_HELPER kiln_v128_ternary kiln_f32x4_relaxed_madd, kiln_f32x4_relaxed_nmadd, kiln_f64x2_relaxed_madd,
     kiln_f64x2_relaxed_nmadd, kiln_i32x4_relaxed_dot_i8x16_i7x16_add_s;
-kiln_v128_test kiln_i16x8_all_true, kiln_i16x8_bitmask, kiln_i32x4_all_true, kiln_i32x4_bitmask,
+KILN_HELPER kiln_v128_test kiln_i16x8_all_true, kiln_i16x8_bitmask, kiln_i32x4_all_true, kiln_i32x4_bitmask,
     kiln_i64x2_all_true, kiln_i64x2_bitmask, kiln_i8x16_all_true, kiln_i8x16_bitmask,
     kiln_v128_any_true;
-kiln_v128_shift kiln_i16x8_shl, kiln_i16x8_shr_s, kiln_i16x8_shr_u, kiln_i32x4_shl,
+KILN_HELPER kiln_v128_shift kiln_i16x8_shl, kiln_i16x8_shr_s, kiln_i16x8_shr_u, kiln_i32x4_shl,
     kiln_i32x4_shr_s, kiln_i32x4_shr_u, kiln_i64x2_shl, kiln_i64x2_shr_s, kiln_i64x2_shr_u,
     kiln_i8x16_shl, kiln_i8x16_shr_s, kiln_i8x16_shr_u;
-kiln_v128_load kiln_v128_load8x8_s, kiln_v128_load8x8_u, kiln_v128_load16x4_s, kiln_v128_load16x4_u,
+KILN_HELPER kiln_v128_load kiln_v128_load8x8_s, kiln_v128_load8x8_u, kiln_v128_load16x4_s, kiln_v128_load16x4_u,
     kiln_v128_load32x2_s, kiln_v128_load32x2_u, kiln_v128_load8_splat, kiln_v128_load16_splat,
     kiln_v128_load32_splat, kiln_v128_load64_splat, kiln_v128_load32_zero, kiln_v128_load64_zero;
-void kiln_i8x16_splat(kiln_value *d, u32 x);
-void kiln_i16x8_splat(kiln_value *d, u32 x);
-void kiln_i32x4_splat(kiln_value *d, u32 x);
-void kiln_i64x2_splat(kiln_value *d, u64 x);
-void kiln_f32x4_splat(kiln_value *d, f32 x);
-void kiln_f64x2_splat(kiln_value *d, f64 x);
+KILN_HELPER void kiln_i8x16_splat(kiln_value *d, u32 x);
+KILN_HELPER void kiln_i16x8_splat(kiln_value *d, u32 x);
+KILN_HELPER void kiln_i32x4_splat(kiln_value *d, u32 x);
+KILN_HELPER void kiln_i64x2_splat(kiln_value *d, u64 x);
+KILN_HELPER void kiln_f32x4_splat(kiln_value *d, f32 x);
+KILN_HELPER void kiln_f64x2_splat(kiln_value *d, f64 x);
 /* Lane indices (each below 32) packed little-endian into two u64s. */
-void kiln_i8x16_shuffle(kiln_value *d, const kiln_value *a, const kiln_value *b, u64 low, u64 high);
+KILN_HELPER void kiln_i8x16_shuffle(kiln_value *d, const kiln_value *a, const kiln_value *b, u64 low, u64 high);
 /* One 16-byte store: a store that traps writes nothing. */
-void kiln_v128_store(u8 *p, const kiln_value *v);
+KILN_HELPER void kiln_v128_store(u8 *p, const kiln_value *v);
 #endif
 
 /* ---- Building blocks of generated code: macros, because TCC never inlines. ---- */
@@ -383,13 +391,31 @@ void kiln_v128_store(u8 *p, const kiln_value *v);
 #define CAUGHT (ctx->exec->exception)
 
 /* The frame check: a Wasm call whose frame would cross the limit traps instead of overflowing. */
+#ifdef __TINYC__
 #define STACK_CHECK(frame) \
     { char kiln_marker; if (&kiln_marker - (frame) < ctx->exec->stack_limit) TRAP(STACK_EXHAUSTED); }
 /* With epochs on: the same test, where a stop (deadline, interrupt) also fails it. */
-#define KILN_STOP_LIMIT ((char *)~(u64)0)
-void kiln_stack_or_stop(kiln_instance *ctx, char *frame_bottom);
 #define STACK_CHECK_EPOCH(frame) \
     { char kiln_marker; if (&kiln_marker - (frame) < ctx->exec->stack_limit) kiln_stack_or_stop(ctx, &kiln_marker - (frame)); }
+#else
+/* Integer arithmetic: pointers into different objects do not compare under an optimizer. */
+#define STACK_CHECK(frame) \
+    { if ((u64)__builtin_frame_address(0) - (u64)(frame) < (u64)ctx->exec->stack_limit) TRAP(STACK_EXHAUSTED); }
+#define STACK_CHECK_EPOCH(frame) \
+    { if ((u64)__builtin_frame_address(0) - (u64)(frame) < (u64)ctx->exec->stack_limit) \
+        kiln_stack_or_stop(ctx, (char *)__builtin_frame_address(0) - (frame)); }
+#endif
+#define KILN_STOP_LIMIT ((char *)~(u64)0)
+void kiln_stack_or_stop(kiln_instance *ctx, char *frame_bottom);
+
+/* Locals, parameters and slots of a function with try blocks: an optimizer could keep them in
+ * registers that the jump back from kiln_throw restores to their values at kiln_setjmp. TCC
+ * keeps every local in memory anyway. */
+#ifdef __TINYC__
+#define TRY_VOLATILE
+#else
+#define TRY_VOLATILE volatile
+#endif
 
 /* Embedder control, emitted only when the engine enables it. FUEL(n) charges a straight-line
  * region of n instructions before it runs; EPOCH_CHECK runs at loop headers (and at the entry of
@@ -406,7 +432,14 @@ void kiln_stack_or_stop(kiln_instance *ctx, char *frame_bottom);
  * on a guard page, which the signal handler turns into a trap. A 64-bit memory (memory64) holds
  * at most 4 GiB too: the lowering checks that an address's high half is zero (one test and a
  * branch, once per local and straight-line stretch of code) and then uses these same macros. */
+#ifdef __TINYC__
 #define MEM(M, addr, off, T) (*(T *)((M) + (u64)(u32)(addr) + (off##ull)))
+#else
+/* An optimizer may assume a typed pointer is aligned and does not alias other types: a packed,
+ * may_alias wrapper makes every access an unaligned access of unknown type, as Wasm's are. */
+#define MEM(M, addr, off, T) \
+    (((struct __attribute__((packed, may_alias)) { T v; } *)((M) + (u64)(u32)(addr) + (off##ull)))->v)
+#endif
 #define LOAD(M, addr, off, T) MEM(M, addr, off, T)
 #define STORE(M, addr, off, T, v) (MEM(M, addr, off, T) = (v))
 /* The address of an access, for helpers that do it (v128 loads and stores). */
@@ -422,6 +455,28 @@ typedef union { f64 f; u64 u; } kiln_f64_bits;
 #define F64_BITS(x) (((kiln_f64_bits){.f = (x)}).u)
 #define BITS_F32(x) (((kiln_f32_bits){.u = (x)}).f)
 #define BITS_F64(x) (((kiln_f64_bits){.u = (x)}).f)
+/* A float constant the optimizer must not see through (±0, ±1: see CSyntax.f32): TCC folds
+ * nothing, so there it is the constant itself. */
+#if defined(__TINYC__) || !defined(KILN_OPTIMIZED)
+#define FLOAT_OPAQUE(T, x) (x)
+#elif defined(__x86_64__)
+#define FLOAT_OPAQUE(T, x) ({ T kiln_opaque = (x); __asm__("" : "+x"(kiln_opaque)); kiln_opaque; })
+#else
+#define FLOAT_OPAQUE(T, x) ({ T kiln_opaque = (x); __asm__("" : "+w"(kiln_opaque)); kiln_opaque; })
+#endif
+/* A dropped value that must still be computed (a load that may trap): TCC computes everything. */
+#if defined(__TINYC__) || !defined(KILN_OPTIMIZED)
+#define KEEP(x)
+#else
+#define KEEP(x) __asm__ volatile("" : : "m"(x))
+#endif
+/* f64.promote_f32: an optimizer folds demote(promote(x)) to x, which would keep a signalling NaN
+ * signalling; the barrier keeps the promotion, which quiets it. */
+#if defined(__TINYC__) || !defined(KILN_OPTIMIZED)
+#define F64_PROMOTE(x) ((f64)(x))
+#else
+#define F64_PROMOTE(x) FLOAT_OPAQUE(f64, (f64)(x))
+#endif
 #define F32_NEG(x) BITS_F32(F32_BITS(x) ^ 0x80000000u)
 #define F64_NEG(x) BITS_F64(F64_BITS(x) ^ 0x8000000000000000ull)
 #define F32_ABS(x) BITS_F32(F32_BITS(x) & 0x7fffffffu)

@@ -105,4 +105,13 @@ extern const u32 kiln_runtime_symbol_count;
 const char *kiln_prelude_text_pointer(void);
 const kiln_symbol *kiln_runtime_symbols_pointer(void);
 
+/* The optimized tier's texts (OptimizingCompiler): runtime-c/optimized/kiln_optimized.h,
+ * numeric.c and simd.c, NUL-terminated. */
+const char *kiln_optimized_text_pointer(void);
+const char *kiln_numeric_text_pointer(void);
+const char *kiln_simd_text_pointer(void);
+
+/* SHA-256 of len bytes (sha256.c): the optimized-code cache's keys and checksums. */
+void kiln_sha256(const void *data, u64 len, u8 out[32]);
+
 #endif

@@ -31,20 +31,20 @@ typedef f32 f32h __attribute__((vector_size(8)));
 #define SEL(mask, x, y) (((mask) & (x)) | (~(mask) & (y)))
 
 #define UNARY(name, T, expr) \
-    void kiln_##name(kiln_value *d, const kiln_value *pa) { T a = GET(T, pa); PUT(d, (expr)); }
+    KILN_HELPER void kiln_##name(kiln_value *d, const kiln_value *pa) { T a = GET(T, pa); PUT(d, (expr)); }
 #define BINARY(name, T, expr) \
-    void kiln_##name(kiln_value *d, const kiln_value *pa, const kiln_value *pb) { T a = GET(T, pa), b = GET(T, pb); PUT(d, (expr)); }
+    KILN_HELPER void kiln_##name(kiln_value *d, const kiln_value *pa, const kiln_value *pb) { T a = GET(T, pa), b = GET(T, pb); PUT(d, (expr)); }
 #define SHIFT(name, T, bits, expr) \
-    void kiln_##name(kiln_value *d, const kiln_value *pa, u32 n) { T a = GET(T, pa); int c = (int)(n & ((bits) - 1)); PUT(d, (expr)); }
+    KILN_HELPER void kiln_##name(kiln_value *d, const kiln_value *pa, u32 n) { T a = GET(T, pa); int c = (int)(n & ((bits) - 1)); PUT(d, (expr)); }
 
 /* ---- Splats ---- */
 
-void kiln_i8x16_splat(kiln_value *d, u32 x) { PUT(d, (u8v){} + (u8)x); }
-void kiln_i16x8_splat(kiln_value *d, u32 x) { PUT(d, (u16v){} + (u16)x); }
-void kiln_i32x4_splat(kiln_value *d, u32 x) { PUT(d, (u32v){} + x); }
-void kiln_i64x2_splat(kiln_value *d, u64 x) { PUT(d, (u64v){} + x); }
-void kiln_f32x4_splat(kiln_value *d, f32 x) { u32 b; __builtin_memcpy(&b, &x, 4); PUT(d, (u32v){} + b); }
-void kiln_f64x2_splat(kiln_value *d, f64 x) { u64 b; __builtin_memcpy(&b, &x, 8); PUT(d, (u64v){} + b); }
+KILN_HELPER void kiln_i8x16_splat(kiln_value *d, u32 x) { PUT(d, (u8v){} + (u8)x); }
+KILN_HELPER void kiln_i16x8_splat(kiln_value *d, u32 x) { PUT(d, (u16v){} + (u16)x); }
+KILN_HELPER void kiln_i32x4_splat(kiln_value *d, u32 x) { PUT(d, (u32v){} + x); }
+KILN_HELPER void kiln_i64x2_splat(kiln_value *d, u64 x) { PUT(d, (u64v){} + x); }
+KILN_HELPER void kiln_f32x4_splat(kiln_value *d, f32 x) { u32 b; __builtin_memcpy(&b, &x, 4); PUT(d, (u32v){} + b); }
+KILN_HELPER void kiln_f64x2_splat(kiln_value *d, f64 x) { u64 b; __builtin_memcpy(&b, &x, 8); PUT(d, (u64v){} + b); }
 
 /* ---- Bitwise ---- */
 
@@ -53,18 +53,18 @@ BINARY(v128_and, u64v, a & b)
 BINARY(v128_andnot, u64v, a & ~b)
 BINARY(v128_or, u64v, a | b)
 BINARY(v128_xor, u64v, a ^ b)
-void kiln_v128_bitselect(kiln_value *d, const kiln_value *pa, const kiln_value *pb, const kiln_value *pc) {
+KILN_HELPER void kiln_v128_bitselect(kiln_value *d, const kiln_value *pa, const kiln_value *pb, const kiln_value *pc) {
     u64v a = GET(u64v, pa), b = GET(u64v, pb), c = GET(u64v, pc);
     PUT(d, SEL(c, a, b));
 }
-u32 kiln_v128_any_true(const kiln_value *pa) { u64v a = GET(u64v, pa); return (a[0] | a[1]) != 0; }
+KILN_HELPER u32 kiln_v128_any_true(const kiln_value *pa) { u64v a = GET(u64v, pa); return (a[0] | a[1]) != 0; }
 
 /* ---- Tests ---- */
 
 #define ALL_TRUE(name, T, lanes) \
-    u32 kiln_##name(const kiln_value *pa) { T a = GET(T, pa); u32 r = 1; for (int i = 0; i < (lanes); i++) r &= a[i] != 0; return r; }
+    KILN_HELPER u32 kiln_##name(const kiln_value *pa) { T a = GET(T, pa); u32 r = 1; for (int i = 0; i < (lanes); i++) r &= a[i] != 0; return r; }
 #define BITMASK(name, T, lanes) \
-    u32 kiln_##name(const kiln_value *pa) { T a = GET(T, pa); u32 r = 0; for (int i = 0; i < (lanes); i++) r |= (u32)(a[i] < 0) << i; return r; }
+    KILN_HELPER u32 kiln_##name(const kiln_value *pa) { T a = GET(T, pa); u32 r = 0; for (int i = 0; i < (lanes); i++) r |= (u32)(a[i] < 0) << i; return r; }
 ALL_TRUE(i8x16_all_true, u8v, 16)
 ALL_TRUE(i16x8_all_true, u16v, 8)
 ALL_TRUE(i32x4_all_true, u32v, 4)
@@ -101,7 +101,7 @@ BINARY(i64x2_ge_s, i64v, a >= b)
 
 #define INTEGER(shape, S, U, bits)                                        \
     UNARY(shape##_neg, U, (U){} - a)                                      \
-    void kiln_##shape##_abs(kiln_value *d, const kiln_value *pa) {        \
+    KILN_HELPER void kiln_##shape##_abs(kiln_value *d, const kiln_value *pa) {        \
         S a = GET(S, pa);                                                 \
         U m = (U)(a >> ((bits) - 1));                                     \
         PUT(d, ((U)a ^ m) - m);                                           \
@@ -140,7 +140,7 @@ MIN_MAX(i32x4, i32v, u32v)
 
 UNARY(i8x16_popcnt, u8v, __builtin_elementwise_popcount(a))
 
-void kiln_i16x8_q15_mulr_sat_s(kiln_value *d, const kiln_value *pa, const kiln_value *pb) {
+KILN_HELPER void kiln_i16x8_q15_mulr_sat_s(kiln_value *d, const kiln_value *pa, const kiln_value *pb) {
     i16v a = GET(i16v, pa), b = GET(i16v, pb), r;
     for (int i = 0; i < 8; i++) {
         s32 p = ((s32)a[i] * (s32)b[i] + 0x4000) >> 15;
@@ -152,7 +152,7 @@ void kiln_i16x8_q15_mulr_sat_s(kiln_value *d, const kiln_value *pa, const kiln_v
 /* ---- Narrowing (saturating, operands are signed) ---- */
 
 #define NARROW(name, N, W, lanes, lo, hi)                                             \
-    void kiln_##name(kiln_value *d, const kiln_value *pa, const kiln_value *pb) {     \
+    KILN_HELPER void kiln_##name(kiln_value *d, const kiln_value *pa, const kiln_value *pb) {     \
         W a = GET(W, pa), b = GET(W, pb);                                             \
         N r;                                                                          \
         for (int i = 0; i < (lanes); i++) {                                           \
@@ -204,14 +204,14 @@ BINARY(i32x4_dot_i16x8_s, i16v,
 
 /* ---- Swizzle and shuffle ---- */
 
-void kiln_i8x16_swizzle(kiln_value *d, const kiln_value *pa, const kiln_value *pb) {
+KILN_HELPER void kiln_i8x16_swizzle(kiln_value *d, const kiln_value *pa, const kiln_value *pb) {
     u8v a = GET(u8v, pa), b = GET(u8v, pb), r;
     for (int i = 0; i < 16; i++) r[i] = b[i] < 16 ? a[b[i] & 15] : 0;
     PUT(d, r);
 }
 
 /* The 16 lane indices (each below 32) packed little-endian into two u64 immediates. */
-void kiln_i8x16_shuffle(kiln_value *d, const kiln_value *pa, const kiln_value *pb, u64 low, u64 high) {
+KILN_HELPER void kiln_i8x16_shuffle(kiln_value *d, const kiln_value *pa, const kiln_value *pb, u64 low, u64 high) {
     u8 both[32];
     __builtin_memcpy(both, pa, 16);
     __builtin_memcpy(both + 16, pb, 16);
@@ -262,7 +262,7 @@ FLOAT(f64x2, f64v, u64v, 0x8000000000000000ull)
 
 /* ---- Conversions ---- */
 
-void kiln_i32x4_trunc_sat_f32x4_s(kiln_value *d, const kiln_value *pa) {
+KILN_HELPER void kiln_i32x4_trunc_sat_f32x4_s(kiln_value *d, const kiln_value *pa) {
     f32v a = GET(f32v, pa);
     i32v r;
     for (int i = 0; i < 4; i++) {
@@ -271,7 +271,7 @@ void kiln_i32x4_trunc_sat_f32x4_s(kiln_value *d, const kiln_value *pa) {
     }
     PUT(d, r);
 }
-void kiln_i32x4_trunc_sat_f32x4_u(kiln_value *d, const kiln_value *pa) {
+KILN_HELPER void kiln_i32x4_trunc_sat_f32x4_u(kiln_value *d, const kiln_value *pa) {
     f32v a = GET(f32v, pa);
     u32v r;
     for (int i = 0; i < 4; i++) {
@@ -280,7 +280,7 @@ void kiln_i32x4_trunc_sat_f32x4_u(kiln_value *d, const kiln_value *pa) {
     }
     PUT(d, r);
 }
-void kiln_i32x4_trunc_sat_f64x2_s_zero(kiln_value *d, const kiln_value *pa) {
+KILN_HELPER void kiln_i32x4_trunc_sat_f64x2_s_zero(kiln_value *d, const kiln_value *pa) {
     f64v a = GET(f64v, pa);
     i32v r = {};
     for (int i = 0; i < 2; i++) {
@@ -289,7 +289,7 @@ void kiln_i32x4_trunc_sat_f64x2_s_zero(kiln_value *d, const kiln_value *pa) {
     }
     PUT(d, r);
 }
-void kiln_i32x4_trunc_sat_f64x2_u_zero(kiln_value *d, const kiln_value *pa) {
+KILN_HELPER void kiln_i32x4_trunc_sat_f64x2_u_zero(kiln_value *d, const kiln_value *pa) {
     f64v a = GET(f64v, pa);
     u32v r = {};
     for (int i = 0; i < 2; i++) {
@@ -315,23 +315,23 @@ UNARY(f32x4_demote_f64x2_zero, f64v, __builtin_shufflevector(WIDEN(a, f32h), (f3
 
 /* relaxed_madd is fused: a * b + c rounded once, as C's fma computes it exactly everywhere
  * (a plain a * b + c may or may not be contracted into an fma, depending on the machine). */
-void kiln_f32x4_relaxed_madd(kiln_value *d, const kiln_value *pa, const kiln_value *pb, const kiln_value *pc) {
+KILN_HELPER void kiln_f32x4_relaxed_madd(kiln_value *d, const kiln_value *pa, const kiln_value *pb, const kiln_value *pc) {
     f32v a = GET(f32v, pa), b = GET(f32v, pb), c = GET(f32v, pc), r;
     for (int i = 0; i < 4; i++) r[i] = __builtin_fmaf(a[i], b[i], c[i]);
     PUT(d, r);
 }
 /* relaxed_nmadd: -(a * b) + c, fused: fma(-a, b, c) (negating a is exact). */
-void kiln_f32x4_relaxed_nmadd(kiln_value *d, const kiln_value *pa, const kiln_value *pb, const kiln_value *pc) {
+KILN_HELPER void kiln_f32x4_relaxed_nmadd(kiln_value *d, const kiln_value *pa, const kiln_value *pb, const kiln_value *pc) {
     f32v a = GET(f32v, pa), b = GET(f32v, pb), c = GET(f32v, pc), r;
     for (int i = 0; i < 4; i++) r[i] = __builtin_fmaf(-a[i], b[i], c[i]);
     PUT(d, r);
 }
-void kiln_f64x2_relaxed_madd(kiln_value *d, const kiln_value *pa, const kiln_value *pb, const kiln_value *pc) {
+KILN_HELPER void kiln_f64x2_relaxed_madd(kiln_value *d, const kiln_value *pa, const kiln_value *pb, const kiln_value *pc) {
     f64v a = GET(f64v, pa), b = GET(f64v, pb), c = GET(f64v, pc), r;
     for (int i = 0; i < 2; i++) r[i] = __builtin_fma(a[i], b[i], c[i]);
     PUT(d, r);
 }
-void kiln_f64x2_relaxed_nmadd(kiln_value *d, const kiln_value *pa, const kiln_value *pb, const kiln_value *pc) {
+KILN_HELPER void kiln_f64x2_relaxed_nmadd(kiln_value *d, const kiln_value *pa, const kiln_value *pb, const kiln_value *pc) {
     f64v a = GET(f64v, pa), b = GET(f64v, pb), c = GET(f64v, pc), r;
     for (int i = 0; i < 2; i++) r[i] = __builtin_fma(-a[i], b[i], c[i]);
     PUT(d, r);
@@ -340,17 +340,17 @@ void kiln_f64x2_relaxed_nmadd(kiln_value *d, const kiln_value *pa, const kiln_va
 /* relaxed_dot_i8x16_i7x16: both operands' lanes are signed (the spec allows b's lanes to be read
  * as signed or unsigned when their top bit is set); each product fits in an i16, and the sum of
  * a pair wraps to 16 bits. */
-static u16 dot_pair(const i8v a, const i8v b, int i) {
+static inline u16 dot_pair(const i8v a, const i8v b, int i) {
     return (u16)((u16)(s16)(a[2 * i] * b[2 * i]) + (u16)(s16)(a[2 * i + 1] * b[2 * i + 1]));
 }
-void kiln_i16x8_relaxed_dot_i8x16_i7x16_s(kiln_value *d, const kiln_value *pa, const kiln_value *pb) {
+KILN_HELPER void kiln_i16x8_relaxed_dot_i8x16_i7x16_s(kiln_value *d, const kiln_value *pa, const kiln_value *pb) {
     i8v a = GET(i8v, pa), b = GET(i8v, pb);
     u16v r;
     for (int i = 0; i < 8; i++) r[i] = dot_pair(a, b, i);
     PUT(d, r);
 }
 /* The i16 pair sums above, added pairwise (sign-extended) into i32 lanes, plus c (wrapping). */
-void kiln_i32x4_relaxed_dot_i8x16_i7x16_add_s(kiln_value *d, const kiln_value *pa, const kiln_value *pb, const kiln_value *pc) {
+KILN_HELPER void kiln_i32x4_relaxed_dot_i8x16_i7x16_add_s(kiln_value *d, const kiln_value *pa, const kiln_value *pb, const kiln_value *pc) {
     i8v a = GET(i8v, pa), b = GET(i8v, pb);
     u32v c = GET(u32v, pc), r;
     for (int i = 0; i < 4; i++) {
@@ -362,10 +362,10 @@ void kiln_i32x4_relaxed_dot_i8x16_i7x16_add_s(kiln_value *d, const kiln_value *p
 
 /* ---- Memory ---- */
 
-void kiln_v128_store(u8 *p, const kiln_value *v) { u8v x = GET(u8v, v); __builtin_memcpy(p, &x, 16); }
+KILN_HELPER void kiln_v128_store(u8 *p, const kiln_value *v) { u8v x = GET(u8v, v); __builtin_memcpy(p, &x, 16); }
 
 #define LOAD_EXTEND(name, H, W) \
-    void kiln_##name(kiln_value *d, const u8 *p) { H x; __builtin_memcpy(&x, p, 8); PUT(d, WIDEN(x, W)); }
+    KILN_HELPER void kiln_##name(kiln_value *d, const u8 *p) { H x; __builtin_memcpy(&x, p, 8); PUT(d, WIDEN(x, W)); }
 LOAD_EXTEND(v128_load8x8_s, i8h, i16v)
 LOAD_EXTEND(v128_load8x8_u, u8h, u16v)
 LOAD_EXTEND(v128_load16x4_s, i16h, i32v)
@@ -374,11 +374,11 @@ LOAD_EXTEND(v128_load32x2_s, i32h, i64v)
 LOAD_EXTEND(v128_load32x2_u, u32h, u64v)
 
 #define LOAD_SPLAT(name, T, V) \
-    void kiln_##name(kiln_value *d, const u8 *p) { T x; __builtin_memcpy(&x, p, sizeof x); PUT(d, (V){} + x); }
+    KILN_HELPER void kiln_##name(kiln_value *d, const u8 *p) { T x; __builtin_memcpy(&x, p, sizeof x); PUT(d, (V){} + x); }
 LOAD_SPLAT(v128_load8_splat, u8, u8v)
 LOAD_SPLAT(v128_load16_splat, u16, u16v)
 LOAD_SPLAT(v128_load32_splat, u32, u32v)
 LOAD_SPLAT(v128_load64_splat, u64, u64v)
 
-void kiln_v128_load32_zero(kiln_value *d, const u8 *p) { u32 x; __builtin_memcpy(&x, p, 4); PUT(d, ((u32v){x, 0, 0, 0})); }
-void kiln_v128_load64_zero(kiln_value *d, const u8 *p) { u64 x; __builtin_memcpy(&x, p, 8); PUT(d, ((u64v){x, 0})); }
+KILN_HELPER void kiln_v128_load32_zero(kiln_value *d, const u8 *p) { u32 x; __builtin_memcpy(&x, p, 4); PUT(d, ((u32v){x, 0, 0, 0})); }
+KILN_HELPER void kiln_v128_load64_zero(kiln_value *d, const u8 *p) { u64 x; __builtin_memcpy(&x, p, 8); PUT(d, ((u64v){x, 0})); }

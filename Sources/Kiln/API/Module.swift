@@ -15,6 +15,13 @@ public final class Module: @unchecked Sendable {
     /// The engine that compiled the module.
     public let engine: Engine
     let info: ModuleInfo
+    /// The tier whose code the module runs now: `.optimized` when an optimizing compiler built
+    /// it (or the cache held it), else `.baseline`; a `.tiered` module changes from the one to the
+    /// other while it runs (``waitForOptimizedCode()``).
+    public var tier: ExecutionTier { codeTable.tierState.tier }
+    /// Why the module runs on another tier than the engine asked for, or where its optimized code
+    /// came from ("optimized code from the cache"): one line for verbose output.
+    public var tierNote: String? { codeTable.tierState.note }
     /// Engine signature id of every type index.
     let signatureIDs: [UInt64]
     /// Where calls find each defined function's code, and the compiled code itself.
@@ -32,7 +39,8 @@ public final class Module: @unchecked Sendable {
         public var validate: Double
         /// Lowering to C.
         public var lower: Double
-        /// Compiling the C with libtcc.
+        /// Compiling the C with libtcc, or with the optimizing compiler (or loading its code
+        /// from the cache) for the optimized tier.
         public var compile: Double
     }
 
@@ -81,6 +89,12 @@ public final class Module: @unchecked Sendable {
         var timings: Timings
     }
 
+    /// Waits until a `.tiered` module's optimized code is installed (or the optimizing compiler
+    /// gave up, see ``tierNote``); returns at once for other modules.
+    public func waitForOptimizedCode() {
+        codeTable.waitForOptimization()
+    }
+
     /// The entry thunk of every type index.
     var entryThunks: [kiln_thunk] { codeTable.entryThunks }
 
@@ -116,17 +130,42 @@ public final class Module: @unchecked Sendable {
         try Validator.validate(info)
         let validateTime = lap()
         let signatureIDs = engine.canonicalTypeIDs(of: info)
-        let codeTable = try CodeTable(info: info, signatureIDs: signatureIDs, options: engine.loweringOptions)
+        var codeTable: CodeTable?
+        var note: String?
+        if engine.configuration.tier == .optimized {
+            // The whole module through the optimizing compiler (or its cache), before running.
+            let lowered = try ModuleLowering.lower(info, signatureIDs: signatureIDs, options: engine.loweringOptions)
+            do {
+                switch try engine.optimizedCode(wasm: bytes, source: lowered.source) {
+                case .loaded(let code, let fromCache, let compiler):
+                    codeTable = try CodeTable(info: info, signatureIDs: signatureIDs, options: engine.loweringOptions, optimized: code)
+                    codeTable?.setNote(fromCache ? "optimized code from the cache" : "optimized code compiled with \(compiler)")
+                case .unavailable(let reason):
+                    note = reason
+                }
+            } catch {
+                // The compiler failed (or its code did not load): libtcc's code is still right.
+                note = "the optimizing compiler failed, running on libtcc: \(error)"
+            }
+        }
         let lazy: Bool
         switch engine.configuration.compilation {
         case .eager: lazy = false
         case .lazy: lazy = true
         case .automatic: lazy = info.codeSize >= CompilationMode.lazyThresholdBytes
         }
-        if !lazy { try codeTable.compileAll() }
-        let statistics = codeTable.statistics
+        let table: CodeTable
+        if let codeTable {
+            table = codeTable
+        } else {
+            table = try CodeTable(info: info, signatureIDs: signatureIDs, options: engine.loweringOptions)
+            if let note { table.setNote(note) }
+            if !lazy { try table.compileAll() }
+            if engine.configuration.tier == .tiered { table.optimizeInBackground(engine: engine, wasm: bytes) }
+        }
+        let statistics = table.statistics
         return Compiled(
-            info: info, signatureIDs: signatureIDs, codeTable: codeTable, isLazy: lazy,
+            info: info, signatureIDs: signatureIDs, codeTable: table, isLazy: lazy && codeTable == nil,
             timings: Timings(decode: decodeTime, validate: validateTime, lower: statistics.lowerSeconds, compile: statistics.compileSeconds))
     }
 

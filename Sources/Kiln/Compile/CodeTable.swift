@@ -33,7 +33,9 @@ final class CodeTable: @unchecked Sendable {
     /// Guards everything below. Held while a batch compiles: a thread calling another
     /// function that is not compiled yet waits; threads running compiled code never take it.
     private let lock = NSLock()
-    private var batches: [NativeCode] = []
+    private var batches: [any LoadedCode] = []
+    private(set) var tier = ExecutionTier.baseline
+    private(set) var tierNote: String?
     private var compiled: [Bool]
     private var ranges = CodeRanges()
     private var failure: KilnError?
@@ -56,8 +58,9 @@ final class CodeTable: @unchecked Sendable {
     /// the C of the whole module is never held at once.
     static let eagerBatchBytes = 1_120_000
 
-    /// A table whose slots all start lazy. Compiles the entry thunks (small: one per type).
-    init(info: ModuleInfo, signatureIDs: [UInt64], options: LoweringOptions) throws(KilnError) {
+    /// A table whose slots all start lazy. Compiles the entry thunks (small: one per type) with
+    /// libtcc, or takes them and every function from `optimized`, the whole module's code.
+    init(info: ModuleInfo, signatureIDs: [UInt64], options: LoweringOptions, optimized: (any LoadedCode)? = nil) throws(KilnError) {
         self.info = info
         self.signatureIDs = signatureIDs
         self.options = options
@@ -70,7 +73,12 @@ final class CodeTable: @unchecked Sendable {
         }
         self.table = table
         table.pointee.owner = Unmanaged.passUnretained(self).toOpaque()
-        try compile(functions: [], withEntryThunks: true)
+        if let optimized {
+            try install(optimized, functions: Array(0..<info.definedFunctionCount), withEntryThunks: true)
+            tier = .optimized
+        } else {
+            try compile(functions: [], withEntryThunks: true)
+        }
     }
 
     deinit { kiln_code_table_destroy(table) }
@@ -176,14 +184,22 @@ final class CodeTable: @unchecked Sendable {
 
     // MARK: - Compiling a batch
 
-    /// Lowers and compiles `functions` (defined indices) and installs them. Caller holds `lock`
-    /// (or is the initializer).
+    /// Lowers and compiles `functions` (defined indices) with libtcc and installs them. Caller
+    /// holds `lock` (or is the initializer).
     private func compile(functions: [Int], withEntryThunks: Bool) throws(KilnError) {
         var clock = ContinuousClock.now
         let lowered = try ModuleLowering.lower(info, functions: functions, withEntryThunks: withEntryThunks, signatureIDs: signatureIDs, options: options)
         statistics.lowerSeconds += Self.lap(&clock)
         let code = try TCCCompiler.compile(lowered.source)
         statistics.compileSeconds += Self.lap(&clock)
+        try install(code, functions: functions, withEntryThunks: withEntryThunks)
+        statistics.batches += functions.isEmpty ? 0 : 1
+        statistics.functions += functions.count
+    }
+
+    /// Installs the functions of compiled batch code (`ModuleLowering.lower(info, functions:...)`
+    /// built by any compiler). Caller holds `lock` (or is the initializer).
+    private func install(_ code: any LoadedCode, functions: [Int], withEntryThunks: Bool) throws(KilnError) {
         if withEntryThunks {
             guard let entries = code.symbol(LoweredBatch.entryTableSymbol) else {
                 throw KilnError.compilation(reason: "generated code lacks its entry thunks")
@@ -206,10 +222,86 @@ final class CodeTable: @unchecked Sendable {
             starts.append((UInt(bitPattern: function), defined))
             compiled[defined] = true
         }
-        ranges.add(starts: starts, end: UInt(bitPattern: end))
+        // Where Wasm functions end: the batch's end marker and every entry thunk (an optimizing
+        // compiler may place them anywhere among the functions).
+        var ends = [UInt(bitPattern: end)]
+        if let entries = code.symbol(LoweredBatch.entryTableSymbol) {
+            let thunks = entries.assumingMemoryBound(to: UInt.self)
+            ends += (0..<info.types.count).map { thunks[$0] }.filter { $0 != 0 }
+        }
+        ranges.add(starts: starts, ends: ends)
         batches.append(code)
-        statistics.batches += functions.isEmpty ? 0 : 1
-        statistics.functions += functions.count
+    }
+
+    // MARK: - Tiering
+
+    /// Whether functions compiled by libtcc and by an optimizing compiler may call each other:
+    /// not when a function type passes a v128 by value (the two compilers pass 16-byte values
+    /// differently).
+    var canMixTiers: Bool {
+        !info.types.contains { type in (type.parameters + type.results).contains(.v128) }
+    }
+
+    /// The tiered policy: compiles the whole module with the optimizing compiler on a background
+    /// thread and installs it in every slot when done (calls made from then on run it; frames
+    /// already running finish on libtcc's code). Records of tiered modules hold stubs, so tables
+    /// reach the new code too.
+    func optimizeInBackground(engine: Engine, wasm: [UInt8]) {
+        guard canMixTiers else {
+            setNote("tiered: a function type passes v128 by value, which libtcc and clang code cannot exchange; staying on libtcc (--tier optimized compiles it all)")
+            return
+        }
+        lock.lock()
+        optimizing = true
+        lock.unlock()
+        let thread = Thread { [self] in
+            do throws(KilnError) {
+                let lowered = try ModuleLowering.lower(info, signatureIDs: signatureIDs, options: options)
+                switch try engine.optimizedCode(wasm: wasm, source: lowered.source) {
+                case .loaded(let code, let fromCache, let compiler):
+                    lock.lock()
+                    defer { lock.unlock() }
+                    try install(code, functions: Array(0..<info.definedFunctionCount), withEntryThunks: false)
+                    tier = .optimized
+                    tierNote = fromCache ? "tiered: optimized code from the cache" : "tiered: optimized code compiled with \(compiler)"
+                case .unavailable(let reason):
+                    setNote(reason)
+                }
+            } catch {
+                setNote("tiered: the optimizing compiler failed, staying on libtcc: \(error)")
+            }
+            optimized.signal()
+        }
+        thread.qualityOfService = .utility
+        thread.stackSize = 64 << 20
+        thread.start()
+    }
+
+    private let optimized = DispatchSemaphore(value: 0)
+    private var optimizing = false
+
+    /// Waits until a background optimization (`optimizeInBackground`) has finished or given up;
+    /// returns at once when none was started.
+    func waitForOptimization() {
+        lock.lock()
+        let started = optimizing
+        lock.unlock()
+        guard started else { return }
+        optimized.wait()
+        optimized.signal()
+    }
+
+    /// The tier the code runs on now, and why (or where it came from).
+    var tierState: (tier: ExecutionTier, note: String?) {
+        lock.lock()
+        defer { lock.unlock() }
+        return (tier, tierNote)
+    }
+
+    func setNote(_ note: String) {
+        lock.lock()
+        tierNote = note
+        lock.unlock()
     }
 
     private static func lap(_ clock: inout ContinuousClock.Instant) -> Double {
@@ -221,14 +313,15 @@ final class CodeTable: @unchecked Sendable {
 }
 
 /// Where each compiled function's code starts, across batches, sorted; each batch also marks
-/// where its functions end (entry `-1`), so an address between batches maps to nothing.
+/// where code that is not a Wasm function starts (entry `-1`: the batch's end, entry thunks),
+/// so an address there maps to nothing.
 struct CodeRanges: Sendable {
     private var starts: [(address: UInt, function: Int)] = []
 
-    mutating func add(starts new: [(UInt, Int)], end: UInt) {
+    mutating func add(starts new: [(UInt, Int)], ends: [UInt]) {
         guard !new.isEmpty else { return }
         starts += new.map { (address: $0.0, function: $0.1) }
-        starts.append((address: end, function: -1))
+        starts += ends.map { (address: $0, function: -1) }
         starts.sort { $0.address < $1.address }
     }
 

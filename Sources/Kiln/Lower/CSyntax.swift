@@ -75,14 +75,18 @@ enum CSyntax {
 
     /// Exact float literals: hex floats for positive finite values, bit patterns otherwise
     /// (negative zero and NaN payloads must survive TCC's constant folding).
+    /// ±0 and ±1 go through FLOAT_OPAQUE: an optimizer folds x - 0, x * 1, x / 1, x * -1 to x
+    /// or -x, which would let a signalling NaN through unquieted (Wasm wants a quiet NaN).
     static func f32(bits: UInt32) -> String {
         let value = Float(bitPattern: bits)
+        if value == 0 || value.magnitude == 1 { return "FLOAT_OPAQUE(f32, BITS_F32(\(bits)u))" }
         if value.isFinite && value > 0 { return "(f32)\(hexFloat(Double(value)))" }
         return "BITS_F32(\(bits)u)"
     }
 
     static func f64(bits: UInt64) -> String {
         let value = Double(bitPattern: bits)
+        if value == 0 || value.magnitude == 1 { return "FLOAT_OPAQUE(f64, BITS_F64(\(bits)ull))" }
         if value.isFinite && value > 0 { return hexFloat(value) }
         return "BITS_F64(\(bits)ull)"
     }
@@ -101,10 +105,12 @@ enum CSyntax {
         type.results.first.map(Self.type) ?? "void"
     }
 
-    static func parameterList(_ type: FunctionType, context: String, named: Bool) -> String {
+    /// `qualifier` goes between each named parameter's type and name (`TRY_VOLATILE ` in
+    /// functions with try blocks: after the type, so that a pointer itself is qualified).
+    static func parameterList(_ type: FunctionType, context: String, named: Bool, qualifier: String = "") -> String {
         var parts = [context]
         for (index, parameter) in type.parameters.enumerated() {
-            parts.append(named ? "\(Self.type(parameter)) \(local(index))" : Self.type(parameter))
+            parts.append(named ? "\(Self.type(parameter)) \(qualifier)\(local(index))" : Self.type(parameter))
         }
         for (index, result) in type.results.enumerated().dropFirst() {
             parts.append(named ? "\(Self.type(result)) *\(resultPointer(index))" : "\(Self.type(result)) *")

@@ -123,14 +123,23 @@ struct FunctionLowering {
         if usesSelfTailCall { out = "\(CSyntax.selfTailLabel):;\n" + out }
         let name = makesTailCalls ? CSyntax.tailBody(functionIndex) : CSyntax.function(functionIndex)
         var header = "static \(CSyntax.returnType(type)) \(name)("
-        header += CSyntax.parameterList(type, context: "kiln_instance *ctx", named: true) + ") {\n"
+        // Values a try block may change before a throw jumps back to its kiln_setjmp: volatile
+        // for an optimizing compiler (TRY_VOLATILE is empty for TCC).
+        let qualifier = handlerCount > 0 ? "TRY_VOLATILE " : ""
+        header += CSyntax.parameterList(type, context: "kiln_instance *ctx", named: true, qualifier: qualifier) + ") {\n"
         for (index, local) in body.locals.enumerated() {
             let name = CSyntax.local(type.parameters.count + index)
             header += local == .v128
-                ? "    kiln_value \(name) = {0};\n" : "    \(CSyntax.type(local)) \(name) = 0;\n"
+                ? "    kiln_value \(qualifier)\(name) = {0};\n" : "    \(CSyntax.type(local)) \(qualifier)\(name) = 0;\n"
         }
         if !slotDeclarations.isEmpty {
-            header += "    " + slotDeclarations.joined(separator: "\n    ") + "\n"
+            // "TYPE NAME;": the qualifier goes before the name (constants are static, unqualified).
+            let declarations = slotDeclarations.map { declaration in
+                guard !qualifier.isEmpty, !declaration.hasPrefix("static "),
+                    let space = declaration.lastIndex(of: " ") else { return declaration }
+                return declaration[...space] + qualifier + declaration[declaration.index(after: space)...]
+            }
+            header += "    " + declarations.joined(separator: "\n    ") + "\n"
         }
         header += memoryBaseDeclarations()
         header += metering.entryDeclarations
@@ -488,7 +497,8 @@ struct FunctionLowering {
             if operand.readsState && !operand.isSlot {
                 stack.append(operand)
                 materialize(stack.count - 1)
-                stack.removeLast()
+                // An optimizer would delete the dead store and the load with it: KEEP uses it.
+                emit("KEEP(\(stack.removeLast().expression));")
             }
         case .select, .typedSelect:
             let condition = pop()
@@ -1000,7 +1010,7 @@ struct FunctionLowering {
         case .f64ConvertI32U: unary(.f64) { "(f64)(s64)(u64)(\($0))" }
         case .f64ConvertI64S: unary(.f64) { "(f64)(s64)(\($0))" }
         case .f64ConvertI64U: unary(.f64) { "kiln_f64_convert_u64(\($0))" }
-        case .f64PromoteF32: unary(.f64) { "(f64)(\($0))" }
+        case .f64PromoteF32: unary(.f64) { "F64_PROMOTE(\($0))" }
         case .i32ReinterpretF32: unary(.i32) { "F32_BITS(\($0))" }
         case .i64ReinterpretF64: unary(.i64) { "F64_BITS(\($0))" }
         case .f32ReinterpretI32: unary(.f32) { "BITS_F32(\($0))" }

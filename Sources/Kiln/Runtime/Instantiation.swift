@@ -60,7 +60,8 @@ struct Instantiation {
                 signature: module.signatureIDs[typeIndex], code: module.codeTable.codeStub(defined),
                 context: UnsafeMutableRawPointer(context),
                 tailThunk: module.codeTable.tailStub(defined), tailCode: module.codeTable.codeStub(defined),
-                codeSlot: module.codeTable.codeSlot(defined), entity: function)
+                // A tiered module's code changes while it runs: its table elements keep the stub.
+                codeSlot: module.engine.configuration.tier == .tiered ? nil : module.codeTable.codeSlot(defined), entity: function)
         }
         for index in info.importedTagCount..<info.tags.count {
             let typeIndex = Int(info.tags[index])
