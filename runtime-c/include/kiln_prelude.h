@@ -249,6 +249,22 @@ void kiln_host_tail(void *code, void *host_ctx, kiln_value *values);
 
 /* A minimal setjmp (entry.c): returns 0, and again 1 when kiln_throw jumps back. */
 int kiln_setjmp(u64 *jump) __attribute__((returns_twice));
+#ifndef __TINYC__
+/* Its instructions, after the label: what kiln_longjmp (entry.c) restores. entry.c defines
+ * kiln_setjmp with them, and each optimized object its own hidden copy (kiln_optimized.h). */
+#if defined(__x86_64__)
+#define KILN_SETJMP_BODY \
+    "  movq %rbx, 0(%rdi)\n  movq %rbp, 8(%rdi)\n  movq %r12, 16(%rdi)\n  movq %r13, 24(%rdi)\n" \
+    "  movq %r14, 32(%rdi)\n  movq %r15, 40(%rdi)\n  leaq 8(%rsp), %rdx\n  movq %rdx, 48(%rdi)\n" \
+    "  movq (%rsp), %rdx\n  movq %rdx, 56(%rdi)\n  xorl %eax, %eax\n  ret\n"
+#elif defined(__aarch64__)
+#define KILN_SETJMP_BODY \
+    "  stp x19, x20, [x0, #0]\n  stp x21, x22, [x0, #16]\n  stp x23, x24, [x0, #32]\n" \
+    "  stp x25, x26, [x0, #48]\n  stp x27, x28, [x0, #64]\n  stp x29, x30, [x0, #80]\n" \
+    "  mov x2, sp\n  str x2, [x0, #96]\n  stp d8, d9, [x0, #104]\n  stp d10, d11, [x0, #120]\n" \
+    "  stp d12, d13, [x0, #136]\n  stp d14, d15, [x0, #152]\n  mov w0, #0\n  ret\n"
+#endif
+#endif
 /* Numeric and SIMD helpers (numeric.c, simd.c): functions of the runtime for TCC; in the
  * optimized tier (KILN_OPTIMIZED, an optimizing compiler building a shared object) the same
  * source is compiled into the module as static inline functions, so they inline into the code. */

@@ -77,48 +77,17 @@ __attribute__((visibility("default"))) int kiln_bind(const kiln_bind_symbol *sym
  * a call through a pointer would lose). It stores exactly what kiln_longjmp in entry.c restores:
  * keep the two in step. */
 #if defined(__x86_64__)
-__asm__(".text\n"
-        ".globl kiln_optimized_setjmp\n"
-        ".hidden kiln_optimized_setjmp\n"
-        ".type kiln_optimized_setjmp,@function\n"
-        "kiln_optimized_setjmp:\n"
-        "  movq %rbx, 0(%rdi)\n"
-        "  movq %rbp, 8(%rdi)\n"
-        "  movq %r12, 16(%rdi)\n"
-        "  movq %r13, 24(%rdi)\n"
-        "  movq %r14, 32(%rdi)\n"
-        "  movq %r15, 40(%rdi)\n"
-        "  leaq 8(%rsp), %rdx\n"
-        "  movq %rdx, 48(%rdi)\n"
-        "  movq (%rsp), %rdx\n"
-        "  movq %rdx, 56(%rdi)\n"
-        "  xorl %eax, %eax\n"
-        "  ret\n"
-        ".size kiln_optimized_setjmp, .-kiln_optimized_setjmp\n");
-#elif defined(__aarch64__)
-__asm__(".text\n"
-        ".globl kiln_optimized_setjmp\n"
-        ".hidden kiln_optimized_setjmp\n"
-        ".type kiln_optimized_setjmp,%function\n"
-        "kiln_optimized_setjmp:\n"
-        "  stp x19, x20, [x0, #0]\n"
-        "  stp x21, x22, [x0, #16]\n"
-        "  stp x23, x24, [x0, #32]\n"
-        "  stp x25, x26, [x0, #48]\n"
-        "  stp x27, x28, [x0, #64]\n"
-        "  stp x29, x30, [x0, #80]\n"
-        "  mov x2, sp\n"
-        "  str x2, [x0, #96]\n"
-        "  stp d8, d9, [x0, #104]\n"
-        "  stp d10, d11, [x0, #120]\n"
-        "  stp d12, d13, [x0, #136]\n"
-        "  stp d14, d15, [x0, #152]\n"
-        "  mov w0, #0\n"
-        "  ret\n"
-        ".size kiln_optimized_setjmp, .-kiln_optimized_setjmp\n");
+#define KILN_FUNCTION_TYPE "@function"
 #else
-#error "kiln: unsupported architecture"
+#define KILN_FUNCTION_TYPE "%function"
 #endif
+__asm__(".text\n"
+        ".globl kiln_optimized_setjmp\n"
+        ".hidden kiln_optimized_setjmp\n"
+        ".type kiln_optimized_setjmp," KILN_FUNCTION_TYPE "\n"
+        "kiln_optimized_setjmp:\n"
+        KILN_SETJMP_BODY
+        ".size kiln_optimized_setjmp, .-kiln_optimized_setjmp\n");
 int kiln_optimized_setjmp(u64 *jump) __attribute__((returns_twice));
 #define kiln_setjmp kiln_optimized_setjmp
 
