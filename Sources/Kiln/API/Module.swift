@@ -89,6 +89,10 @@ public final class Module: @unchecked Sendable {
         var timings: Timings
     }
 
+    /// Why the last function compiled on its first call failed to compile (that call trapped
+    /// with ``TrapReason/compilationFailed``); nil when none has.
+    public var lazyCompilationError: KilnError? { codeTable.lazyCompilationFailure }
+
     /// Waits until a `.tiered` module's optimized code is installed (or the optimizing compiler
     /// gave up, see ``tierNote``); returns at once for other modules.
     public func waitForOptimizedCode() {

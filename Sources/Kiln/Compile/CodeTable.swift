@@ -34,14 +34,27 @@ final class CodeTable: @unchecked Sendable {
     /// function that is not compiled yet waits; threads running compiled code never take it.
     private let lock = NSLock()
     private var batches: [any LoadedCode] = []
-    private(set) var tier = ExecutionTier.baseline
-    private(set) var tierNote: String?
+    private var tier = ExecutionTier.baseline
+    private var tierNote: String?
     private var compiled: [Bool]
     private var ranges = CodeRanges()
     private var failure: KilnError?
     private(set) var entryThunks: [kiln_thunk] = []
+    private var compiledSoFar = Statistics()
+
     /// What compiling took so far.
-    private(set) var statistics = Statistics()
+    var statistics: Statistics {
+        lock.lock()
+        defer { lock.unlock() }
+        return compiledSoFar
+    }
+
+    /// Why the last lazy compilation failed (its call trapped with `compilationFailed`).
+    var lazyCompilationFailure: KilnError? {
+        lock.lock()
+        defer { lock.unlock() }
+        return failure
+    }
 
     struct Statistics: Sendable {
         var batches = 0
@@ -189,12 +202,12 @@ final class CodeTable: @unchecked Sendable {
     private func compile(functions: [Int], withEntryThunks: Bool) throws(KilnError) {
         var clock = ContinuousClock.now
         let lowered = try ModuleLowering.lower(info, functions: functions, withEntryThunks: withEntryThunks, signatureIDs: signatureIDs, options: options)
-        statistics.lowerSeconds += Self.lap(&clock)
+        compiledSoFar.lowerSeconds += Self.lap(&clock)
         let code = try TCCCompiler.compile(lowered.source)
-        statistics.compileSeconds += Self.lap(&clock)
+        compiledSoFar.compileSeconds += Self.lap(&clock)
         try install(code, functions: functions, withEntryThunks: withEntryThunks)
-        statistics.batches += functions.isEmpty ? 0 : 1
-        statistics.functions += functions.count
+        compiledSoFar.batches += functions.isEmpty ? 0 : 1
+        compiledSoFar.functions += functions.count
     }
 
     /// Installs the functions of compiled batch code (`ModuleLowering.lower(info, functions:...)`
