@@ -114,23 +114,53 @@ final class CodeTable: @unchecked Sendable {
         kiln_code_table_stub(table, UInt32(2 * defined + 1))
     }
 
-    /// Compiles every function not compiled yet, batch after batch of consecutive functions.
+    /// Compiles every function not compiled yet, batch after batch of consecutive functions:
+    /// a thread lowers the next batches while libtcc (one compile at a time per process)
+    /// compiles the current one, with at most `loweredAhead` batches of C waiting.
     func compileAll() throws(KilnError) {
         lock.lock()
         defer { lock.unlock() }
-        var batch: [Int] = []
+        var batches: [[Int]] = [[]]
         var size = 0
         for defined in 0..<info.definedFunctionCount where !compiled[defined] {
-            batch.append(defined)
-            size += info.code.byteCount(defined)
             if size >= Self.eagerBatchBytes {
-                try compile(functions: batch, withEntryThunks: false)
-                batch = []
+                batches.append([])
                 size = 0
             }
+            batches[batches.count - 1].append(defined)
+            size += info.code.byteCount(defined)
         }
-        if !batch.isEmpty { try compile(functions: batch, withEntryThunks: false) }
+        batches.removeAll { $0.isEmpty }
+        guard !batches.isEmpty else { return }
+        let planned = batches
+        let pipeline = LoweringPipeline(count: batches.count, ahead: Self.loweredAhead)
+        let lowerer = Thread { [info, signatureIDs, options] in
+            for (index, batch) in planned.enumerated() {
+                guard pipeline.waitForRoom() else { return }
+                let start = ContinuousClock.now
+                let result = Result { () throws(KilnError) -> LoweredBatch in
+                    try ModuleLowering.lower(info, functions: batch, withEntryThunks: false, signatureIDs: signatureIDs, options: options)
+                }
+                pipeline.deliver(index, result, seconds: Self.seconds(ContinuousClock.now - start))
+            }
+        }
+        lowerer.stackSize = 64 << 20
+        lowerer.start()
+        defer { pipeline.cancel() }
+        for (index, batch) in planned.enumerated() {
+            let lowered = try pipeline.take(index).get()
+            var clock = ContinuousClock.now
+            let code = try TCCCompiler.compile(lowered.source)
+            compiledSoFar.compileSeconds += Self.lap(&clock)
+            try install(code, functions: batch, withEntryThunks: false)
+            compiledSoFar.batches += 1
+            compiledSoFar.functions += batch.count
+        }
+        compiledSoFar.lowerSeconds += pipeline.lowerSeconds
     }
+
+    /// Lowered batches waiting for libtcc in `compileAll`.
+    static let loweredAhead = 2
 
     /// A defined function's index from an address in its native code, for backtraces.
     func definedFunction(containing address: UnsafeRawPointer) -> Int? {
@@ -320,8 +350,63 @@ final class CodeTable: @unchecked Sendable {
     private static func lap(_ clock: inout ContinuousClock.Instant) -> Double {
         let now = ContinuousClock.now
         defer { clock = now }
-        let elapsed = now - clock
-        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+        return seconds(now - clock)
+    }
+
+    static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
+    }
+}
+
+/// Hands lowered batches from the lowering thread to the compiling one, in order, with a bound
+/// on how many wait (so the C of a whole module is never held at once).
+private final class LoweringPipeline: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var results: [Result<LoweredBatch, KilnError>?]
+    private var waiting = 0
+    private var cancelled = false
+    private let ahead: Int
+    private(set) var lowerSeconds = 0.0
+
+    init(count: Int, ahead: Int) {
+        results = Array(repeating: nil, count: count)
+        self.ahead = ahead
+    }
+
+    /// The lowering side: false once the compiling side has stopped.
+    func waitForRoom() -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        while waiting >= ahead && !cancelled { condition.wait() }
+        return !cancelled
+    }
+
+    func deliver(_ index: Int, _ result: Result<LoweredBatch, KilnError>, seconds: Double) {
+        condition.lock()
+        results[index] = result
+        waiting += 1
+        lowerSeconds += seconds
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// The compiling side: batch `index`, once lowered.
+    func take(_ index: Int) -> Result<LoweredBatch, KilnError> {
+        condition.lock()
+        defer { condition.unlock() }
+        while results[index] == nil { condition.wait() }
+        let result = results[index]!
+        results[index] = nil
+        waiting -= 1
+        condition.broadcast()
+        return result
+    }
+
+    func cancel() {
+        condition.lock()
+        cancelled = true
+        condition.broadcast()
+        condition.unlock()
     }
 }
 
