@@ -61,7 +61,6 @@ void kiln_code_table_destroy(kiln_code_table *table);
 /* A slot's stub entry: the stable address of whatever the slot holds. */
 void *kiln_code_table_stub(kiln_code_table *table, u32 slot);
 void kiln_code_table_install(kiln_code_table *table, u32 slot, void *code);
-int kiln_code_table_resolved(kiln_code_table *table, u32 slot);
 /* The code behind a stub now: what its slot holds once resolved, else the stub itself (whose
  * lazy part must not be called directly: only the entry resolves once and for all). */
 void *kiln_code_current(void **slot, void *stub);

@@ -189,11 +189,6 @@ void kiln_code_table_install(kiln_code_table *table, u32 slot, void *code) {
     __atomic_store_n(&table->slots[slot], code, __ATOMIC_RELEASE);
 }
 
-int kiln_code_table_resolved(kiln_code_table *table, u32 slot) {
-    void *code = __atomic_load_n(&table->slots[slot], __ATOMIC_ACQUIRE);
-    return code != (void *)(table->stubs + (size_t)slot * STUB_BYTES + LAZY_OFFSET);
-}
-
 void *kiln_code_current(void **slot, void *stub) {
     void *code = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
     return code == (void *)((u8 *)stub + LAZY_OFFSET) ? stub : code;
