@@ -38,6 +38,17 @@ final class LimitsTests: XCTestCase {
 
     func reason(_ body: () throws -> Void) -> TrapReason? { Self.trapReason(body) }
 
+    /// Calls the endless `spin` and expects it to stop with this trap and message.
+    func assertSpinTraps(_ instance: Instance, _ reason: TrapReason, _ message: String, line: UInt = #line) throws {
+        do {
+            try instance.function("spin")!.call([])
+            XCTFail("the loop ran forever?", line: line)
+        } catch let trap as Trap {
+            XCTAssertEqual(trap.reason, reason, line: line)
+            XCTAssertEqual(trap.message, message, line: line)
+        }
+    }
+
     static func trapReason(_ body: () throws -> Void) -> TrapReason? {
         do { try body(); return nil } catch let trap as Trap { return trap.reason } catch { return nil }
     }
@@ -66,13 +77,7 @@ final class LimitsTests: XCTestCase {
         let add = try instance.typedFunction("add", (Int32, Int32).self, Int32.self)
         XCTAssertEqual(reason { _ = try add(1, 2) }, .outOfFuel)
         store.fuel = 100_000
-        do {
-            try instance.function("spin")!.call([])
-            XCTFail("the loop ran forever?")
-        } catch let trap as Trap {
-            XCTAssertEqual(trap.reason, .outOfFuel)
-            XCTAssertEqual(trap.message, "all fuel consumed")
-        }
+        try assertSpinTraps(instance, .outOfFuel, "all fuel consumed")
         XCTAssertEqual(store.fuel, 0)
         store.fuel = 10
         XCTAssertEqual(try add(40, 2), 42, "refuelled, the store runs again")
@@ -155,13 +160,7 @@ final class LimitsTests: XCTestCase {
             }
         }
         ticker.start()
-        do {
-            try instance.function("spin")!.call([])
-            XCTFail("the loop ran forever?")
-        } catch let trap as Trap {
-            XCTAssertEqual(trap.reason, .interrupted)
-            XCTAssertEqual(trap.message, "interrupt")
-        }
+        try assertSpinTraps(instance, .interrupted, "interrupt")
         XCTAssertEqual(engine.epoch, 2)
         XCTAssertEqual(reason { _ = try add(1, 2) }, .interrupted, "the deadline has passed")
         store.setEpochDeadline(1)

@@ -104,9 +104,13 @@ final class CodeTable: @unchecked Sendable {
     /// The slots, for each instance's `kiln_instance.code` (generated code calls through them).
     var slots: UnsafeMutablePointer<UnsafeMutableRawPointer?> { table.pointee.slots }
 
-    /// Where a defined function's code is installed (see `kiln_table_element`).
-    func codeSlot(_ defined: Int) -> UnsafeMutablePointer<UnsafeMutableRawPointer?> {
-        table.pointee.slots + 2 * defined
+    /// Where table elements read a defined function's code when written (`kiln_table_element`),
+    /// so that indirect calls skip the stub; nil while a swap to optimized code is to come, so
+    /// that elements keep the stub, which follows the swap.
+    func elementCodeSlot(_ defined: Int) -> UnsafeMutablePointer<UnsafeMutableRawPointer?>? {
+        lock.lock()
+        defer { lock.unlock() }
+        return optimizing ? nil : table.pointee.slots + 2 * defined
     }
 
     /// The stable address of a defined function's tail entry (see `TailCalls`).

@@ -60,8 +60,7 @@ struct Instantiation {
                 signature: module.signatureIDs[typeIndex], code: module.codeTable.codeStub(defined),
                 context: UnsafeMutableRawPointer(context),
                 tailThunk: module.codeTable.tailStub(defined), tailCode: module.codeTable.codeStub(defined),
-                // A tiered module's code changes while it runs: its table elements keep the stub.
-                codeSlot: module.engine.configuration.tier == .tiered ? nil : module.codeTable.codeSlot(defined), entity: function)
+                codeSlot: module.codeTable.elementCodeSlot(defined), entity: function)
         }
         for index in info.importedTagCount..<info.tags.count {
             let typeIndex = Int(info.tags[index])
