@@ -66,6 +66,13 @@ struct FeatureOptions: ParsableArguments {
             valueName: "mode"))
     var compilation: String?
 
+    @Option(
+        name: .customLong("compile-ahead"),
+        help: ArgumentHelp(
+            "Lazy compilation: batches a background thread compiles ahead after each first call (0: only what is called).",
+            valueName: "batches"))
+    var compileAheadBatches: Int?
+
     /// The engine configuration's features: the default, then the list applied.
     func features() throws -> WasmFeatures {
         guard let wasmFeatures else { return .default }
@@ -83,6 +90,10 @@ struct FeatureOptions: ParsableArguments {
         case "eager": configuration.compilation = .eager
         case "lazy": configuration.compilation = .lazy
         case let other?: throw Failure(status: .usage, message: "--compile expects eager, lazy or auto, got \(other)")
+        }
+        if let compileAheadBatches {
+            guard compileAheadBatches >= 0 else { throw Failure(status: .usage, message: "--compile-ahead expects a number of batches, 0 or more") }
+            configuration.compileAheadBatches = compileAheadBatches
         }
         return configuration
     }
@@ -214,7 +225,7 @@ struct Run: ParsableCommand {
         var line = "kiln: tier \(module.tier.rawValue)" + (module.tierNote.map { " (\($0))" } ?? "")
         line += "; decode \(ms(t.decode)), validate \(ms(t.validate)); "
         line += module.isLazy ? "lazy: " : "eager: "
-        line += "\(soFar.functions) functions in \(soFar.batches) batches, lower \(ms(soFar.lowerSeconds)), libtcc \(ms(soFar.compileSeconds))\n"
+        line += "\(soFar.functions) functions in \(soFar.batches) batches (\(soFar.aheadBatches) ahead), lower \(ms(soFar.lowerSeconds)), libtcc \(ms(soFar.compileSeconds))\n"
         FileHandle.standardError.write(Data(line.utf8))
     }
 

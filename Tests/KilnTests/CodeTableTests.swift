@@ -5,9 +5,12 @@ import XCTest
 /// The code table and lazy compilation: every call path reaches code compiled on first use,
 /// with the same results as eager compilation.
 final class CodeTableTests: XCTestCase {
-    static func engine(_ mode: CompilationMode) -> Engine {
+    /// Compiling ahead is off unless asked for: it runs in the background, and most of these
+    /// tests count what a call compiles.
+    static func engine(_ mode: CompilationMode, compileAhead: Int = 0) -> Engine {
         var configuration = EngineConfiguration()
         configuration.compilation = mode
+        configuration.compileAheadBatches = compileAhead
         return Engine(configuration: configuration)
     }
 
@@ -137,6 +140,29 @@ final class CodeTableTests: XCTestCase {
         XCTAssertEqual(try instance.typedFunction("f29", Void.self, Int32.self)(), 29)
         XCTAssertTrue(module.codeTable.isCompiled(29))
         XCTAssertEqual(module.compiledSoFar.batches, afterFirst.batches + 1)
+    }
+
+    /// With compiling ahead, the lazy compiler compiles the exports' callees before anything
+    /// calls them, and a call far down a chain then finds its code ready: no batch of its own.
+    func testCompilingAheadReachesCodeBeforeItIsCalled() throws {
+        let filler = String(repeating: "(drop (i32.const 1)) ", count: 400)
+        var functions = ""
+        for index in 0..<12 {
+            let next = index < 11 ? "(if (i32.const 0) (then (drop (call $f\(index + 1)))))" : ""
+            functions += "(func $f\(index) (export \"f\(index)\") (result i32) \(filler) \(next) (i32.const \(index)))\n"
+        }
+        let engine = Self.engine(.lazy, compileAhead: 4)
+        let module = try Module(engine: engine, wat: "(module \(functions))")
+        let instance = try Instance(store: Store(engine: engine), module: module)
+        XCTAssertEqual(try instance.typedFunction("f0", Void.self, Int32.self)(), 0)
+        let deadline = Date().addingTimeInterval(20)
+        while !(0..<12).allSatisfy(module.codeTable.isCompiled) && Date() < deadline { usleep(2000) }
+        XCTAssertTrue((0..<12).allSatisfy(module.codeTable.isCompiled), "every export compiled ahead")
+        let before = module.compiledSoFar
+        XCTAssertGreaterThan(before.aheadBatches, 0)
+        for index in 0..<12 { XCTAssertEqual(try instance.typedFunction("f\(index)", Void.self, Int32.self)(), Int32(index)) }
+        XCTAssertEqual(module.compiledSoFar.batches, before.batches, "no call had to compile")
+        XCTAssertEqual(module.compiledSoFar.functions, 12, "each function compiled once")
     }
 
     /// Threads racing to call functions of one lazy module, each in its own store: every call

@@ -23,6 +23,11 @@ public struct EngineConfiguration: Sendable {
     /// call (`.lazy`: creating a module only decodes and validates it), or lazily for modules of
     /// ``CompilationMode/lazyThresholdBytes`` of code and more (`.automatic`, the default).
     public var compilation: CompilationMode = .automatic
+    /// Lazy compilation: after each first call, how many batches a background thread compiles
+    /// ahead, from the functions the new code calls (and, before the first call, from the start
+    /// function and exports), so that later first calls find their code ready while the program
+    /// runs on another core. 0: compile only what is called. Eager modules ignore it.
+    public var compileAheadBatches = 2
     /// Which compiler produces modules' native code: libtcc (`.baseline`, the default), an
     /// optimizing C compiler (`.optimized`), or both in turn (`.tiered`, today the same as
     /// `.baseline`: the switch to optimized code while a program runs is coming).

@@ -45,9 +45,9 @@ public final class Module: @unchecked Sendable {
     }
 
     /// Compilation so far: for a lazy module, what its calls have compiled until now.
-    public var compiledSoFar: (functions: Int, batches: Int, lowerSeconds: Double, compileSeconds: Double) {
+    public var compiledSoFar: (functions: Int, batches: Int, aheadBatches: Int, lowerSeconds: Double, compileSeconds: Double) {
         let statistics = codeTable.statistics
-        return (statistics.functions, statistics.batches, statistics.lowerSeconds, statistics.compileSeconds)
+        return (statistics.functions, statistics.batches, statistics.aheadBatches, statistics.lowerSeconds, statistics.compileSeconds)
     }
 
     /// Compiles a binary module.
@@ -162,9 +162,11 @@ public final class Module: @unchecked Sendable {
         if let codeTable {
             table = codeTable
         } else {
-            table = try CodeTable(info: info, signatureIDs: signatureIDs, options: engine.loweringOptions)
+            table = try CodeTable(
+                info: info, signatureIDs: signatureIDs, options: engine.loweringOptions,
+                compileAheadBatches: engine.configuration.compileAheadBatches)
             if let note { table.setNote(note) }
-            if !lazy { try table.compileAll() }
+            if lazy { table.compileAheadFromEntryPoints() } else { try table.compileAll() }
             if engine.configuration.tier == .tiered { table.optimizeInBackground(engine: engine, wasm: bytes) }
         }
         let statistics = table.statistics

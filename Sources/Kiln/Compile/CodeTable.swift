@@ -41,6 +41,8 @@ final class CodeTable: @unchecked Sendable {
     private var failure: KilnError?
     private(set) var entryThunks: [kiln_thunk] = []
     private var compiledSoFar = Statistics()
+    /// Compiles first calls' batches, and ahead of them (lazy modules).
+    private var lazyCompiler: LazyCompiler!
 
     /// What compiling took so far.
     var statistics: Statistics {
@@ -61,19 +63,23 @@ final class CodeTable: @unchecked Sendable {
         var functions = 0
         var lowerSeconds = 0.0
         var compileSeconds = 0.0
+        /// Lazy batches compiled ahead of a call (``LazyCompiler``), included in `batches`.
+        var aheadBatches = 0
     }
 
     /// Lazily compiled batches stop growing past this many bytes of Wasm code.
     /// (Measured on cc1 -version: 20,000 instructions, about 56 KB, reached the first output
     /// sooner than 1,000 or 4,000; adding code-section neighbours to batches tripled the time.)
     static let lazyBatchBytes = 56_000
+    /// Batches compiled ahead of calls stop at this many bytes.
+    static let aheadBatchBytes = 12_000
     /// Eager compilation compiles the module in batches of about this many bytes, so that
     /// the C of the whole module is never held at once.
     static let eagerBatchBytes = 1_120_000
 
     /// A table whose slots all start lazy. Compiles the entry thunks (small: one per type) with
     /// libtcc, or takes them and every function from `optimized`, the whole module's code.
-    init(info: ModuleInfo, signatureIDs: [UInt64], options: LoweringOptions, optimized: (any LoadedCode)? = nil) throws(KilnError) {
+    init(info: ModuleInfo, signatureIDs: [UInt64], options: LoweringOptions, compileAheadBatches: Int = 0, optimized: (any LoadedCode)? = nil) throws(KilnError) {
         self.info = info
         self.signatureIDs = signatureIDs
         self.options = options
@@ -85,6 +91,9 @@ final class CodeTable: @unchecked Sendable {
             throw KilnError.compilation(reason: "could not map the code table's stubs (out of memory or address space)")
         }
         self.table = table
+        lazyCompiler = LazyCompiler(aheadPerDemand: compileAheadBatches) { [weak self] demand in
+            self?.compileLazily(demand: demand) ?? false
+        }
         table.pointee.owner = Unmanaged.passUnretained(self).toOpaque()
         if let optimized {
             try install(optimized, functions: Array(0..<info.definedFunctionCount), withEntryThunks: true)
@@ -94,7 +103,10 @@ final class CodeTable: @unchecked Sendable {
         }
     }
 
-    deinit { kiln_code_table_destroy(table) }
+    deinit {
+        lazyCompiler.stop()
+        kiln_code_table_destroy(table)
+    }
 
     /// The stable address of a defined function's code: what records and tables hold.
     func codeStub(_ defined: Int) -> UnsafeMutableRawPointer {
@@ -182,51 +194,87 @@ final class CodeTable: @unchecked Sendable {
 
     // MARK: - Lazy compilation
 
-    /// The lazy part of a stub landed here (on the Wasm thread, outside Wasm): compile the
-    /// function's batch unless another thread did meanwhile, and return the slot's code.
+    /// The lazy part of a stub landed here (on the Wasm thread, outside Wasm): have the lazy
+    /// compiler compile the function's batch unless it is compiled already, and return the
+    /// slot's code (nil when compiling failed).
     private func resolve(slot: UInt32) -> UnsafeMutableRawPointer? {
         let defined = Int(slot / 2)
+        if !isCompiled(defined) { lazyCompiler.demand(defined) }
         lock.lock()
         defer { lock.unlock() }
-        if !compiled[defined] {
-            let batch = lazyBatch(startingAt: defined)
-            // On a thread of its own: the Wasm stack may be nearly used up, and compiling needs
-            // an unknown amount of it.
-            let result = onLargeStack { () -> KilnError? in
-                do throws(KilnError) {
-                    try self.compile(functions: batch, withEntryThunks: false)
-                    return nil
-                } catch { return error }
-            }
-            if let result {
-                failure = result
-                return nil
-            }
-        }
-        return table.pointee.slots[Int(slot)]
+        return compiled[defined] ? table.pointee.slots[Int(slot)] : nil
     }
 
-    /// The function and the functions it calls directly, breadth first, that are not compiled
-    /// yet, up to `lazyBatchBytes` bytes: what a call is likely to run next.
-    private func lazyBatch(startingAt first: Int) -> [Int] {
-        var batch = [first]
-        var queued: Set<Int> = [first]
-        var size = info.code.byteCount(first)
+    /// The lazy compiler's work: the batch of a function a call is waiting for, or (`demand`
+    /// nil) the next batch from the frontier of functions that compiled code calls. Returns
+    /// whether anything is left to compile ahead.
+    private func compileLazily(demand: Int?) -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        let roots: [Int]
+        if let demand {
+            guard !compiled[demand] else { return !frontier.isEmpty }
+            roots = [demand]
+        } else {
+            roots = frontier
+        }
+        // Ahead batches are smaller: a call that needs other code waits for the one compiling.
+        let (batch, rest) = lazyBatch(from: roots, bytes: demand == nil ? Self.aheadBatchBytes : Self.lazyBatchBytes)
+        frontier = demand == nil ? rest : rest + frontier
+        if frontier.count > Self.frontierLimit { frontier.removeLast(frontier.count - Self.frontierLimit) }
+        guard !batch.isEmpty else { return !frontier.isEmpty }
+        do throws(KilnError) {
+            try compile(functions: batch, withEntryThunks: false)
+            if demand == nil { compiledSoFar.aheadBatches += 1 }
+        } catch {
+            // Compiled ahead, the error waits for the call that needs the function (it retries).
+            if demand != nil { failure = error }
+        }
+        return !frontier.isEmpty
+    }
+
+    /// Functions that compiled code calls and that are not compiled, nearest first: where
+    /// compiling ahead continues. Bounded (the oldest go): it only guides a guess.
+    private var frontier: [Int] = []
+    static let frontierLimit = 4096
+
+    /// Lets the lazy compiler start on the module's start function and exports before anything
+    /// is called (instantiation and the host's set-up run meanwhile).
+    func compileAheadFromEntryPoints() {
+        lock.lock()
+        var entries: [Int] = []
+        if let start = info.start { entries.append(Int(start)) }
+        for export in info.exports {
+            if case .function(let index) = export.descriptor { entries.append(Int(index)) }
+        }
+        frontier = entries.filter { $0 >= info.importedFunctionCount }.map { $0 - info.importedFunctionCount }
+        lock.unlock()
+        lazyCompiler.compileAhead(batches: lazyCompiler.aheadPerDemand)
+    }
+
+    /// A breadth-first walk of direct calls from `roots`, collecting functions not compiled yet
+    /// up to `lazyBatchBytes` of Wasm code: what a call is likely to run next. `rest` is where
+    /// the walk stopped (functions found but not taken).
+    private func lazyBatch(from roots: [Int], bytes budget: Int) -> (batch: [Int], rest: [Int]) {
+        var queue = roots.filter { !compiled[$0] }
+        var seen = Set(queue)
+        var batch: [Int] = []
+        var size = 0
         var next = 0
-        while next < batch.count && size < Self.lazyBatchBytes {
+        while next < queue.count && size < budget {
+            let function = queue[next]
+            next += 1
+            batch.append(function)
+            size += info.code.byteCount(function)
             // The module validated: its bodies decode.
-            guard let body = try? info.code.body(batch[next]) else { break }
+            guard let body = try? info.code.body(function) else { continue }
             for instruction in body.instructions {
                 guard case .standard(.call(let callee)) = instruction, Int(callee) >= info.importedFunctionCount else { continue }
                 let defined = Int(callee) - info.importedFunctionCount
-                guard !compiled[defined], queued.insert(defined).inserted else { continue }
-                batch.append(defined)
-                size += info.code.byteCount(defined)
-                if size >= Self.lazyBatchBytes { break }
+                if !compiled[defined], seen.insert(defined).inserted { queue.append(defined) }
             }
-            next += 1
         }
-        return batch
+        return (batch, Array(queue[next...]))
     }
 
     // MARK: - Compiling a batch
