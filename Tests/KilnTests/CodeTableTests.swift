@@ -166,6 +166,23 @@ final class CodeTableTests: XCTestCase {
         XCTAssertEqual(module.compiledSoFar.functions, 12, "each function compiled once")
     }
 
+    /// A copy of libtcc loaded from its archive compiles while the linked one is busy, and
+    /// eager compilation of a module in several batches uses them all.
+    func testCopiesOfLibTCCCompileInParallel() throws {
+        guard TCCCompiler.compilerArchive != nil, TCCCompiler.parallelism > 1 else {
+            throw XCTSkip("libtcc.a not found or one core: Kiln compiles with the linked libtcc alone")
+        }
+        let wat = #"(module (func (export "f") (param i64) (result f64) (f64.convert_i64_u (i64.mul (local.get 0) (i64.const 3)))))"#
+        let value = try TCCCompiler.whileOneCompilerIsBusy {
+            let engine = Self.engine(.eager)
+            let instance = try Instance(store: Store(engine: engine), module: Module(engine: engine, wat: wat))
+            // u64 -> f64 comes from libtcc1.a, which the copy links too.
+            return try instance.typedFunction("f", Int64.self, Double.self)(1 << 62)
+        }
+        XCTAssertEqual(value, Double(UInt64(3) << 62))
+        XCTAssertGreaterThan(TCCCompiler.loadedCompilers, 1)
+    }
+
     /// Threads racing to call functions of one lazy module, each in its own store: every call
     /// gets the right code, and each function compiles once.
     func testConcurrentFirstCallsCompileOnce() throws {

@@ -88,9 +88,27 @@ int kiln_table_reserve(kiln_table *table, u32 size, u32 max);
 u32 kiln_table_grow_raw(kiln_table *table, u32 delta, kiln_funcref init);
 void kiln_table_destroy(kiln_table *table);
 
-/* libtcc glue that Swift cannot express (TCC_RELOCATE_AUTO is a pointer constant). */
+/* One TinyCC compiler: libtcc's API as function pointers. This libtcc keeps its state in globals,
+ * so one compiler compiles one thing at a time; a copy loaded from libtcc's static archive (by
+ * libtcc itself, into memory) has globals of its own and compiles in parallel with the original. */
 struct TCCState;
-int kiln_tcc_relocate(struct TCCState *state);
+typedef struct kiln_tcc_api {
+    struct TCCState *(*new_state)(void);
+    void (*delete_state)(struct TCCState *state);
+    void (*set_error_func)(struct TCCState *state, void *opaque, void (*report)(void *opaque, const char *message));
+    void (*set_options)(struct TCCState *state, const char *options);
+    int (*set_output_type)(struct TCCState *state, int type);
+    int (*add_symbol)(struct TCCState *state, const char *name, const void *address);
+    int (*add_file)(struct TCCState *state, const char *path);
+    int (*compile_string)(struct TCCState *state, const char *source);
+    int (*relocate)(struct TCCState *state);          /* into memory it manages (TCC_RELOCATE_AUTO) */
+    void *(*get_symbol)(struct TCCState *state, const char *name);
+} kiln_tcc_api;
+/* The libtcc Kiln links. */
+const kiln_tcc_api *kiln_tcc_original(void);
+/* Another compiler, loaded from `archive` (libtcc.a); it stays loaded for the life of the
+ * process. NULL when the archive cannot be loaded. */
+const kiln_tcc_api *kiln_tcc_load_copy(const char *archive);
 
 /* The prelude's text, NUL-terminated, for libtcc. */
 extern const char kiln_prelude_text[];

@@ -746,5 +746,3 @@ u64 kiln_memory_grow_raw(kiln_memory *memory, u64 delta) {
     return old;
 }
 
-int kiln_tcc_relocate_impl(struct TCCState *state);
-int kiln_tcc_relocate(struct TCCState *state) { return kiln_tcc_relocate_impl(state); }

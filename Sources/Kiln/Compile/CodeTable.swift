@@ -130,9 +130,11 @@ final class CodeTable: @unchecked Sendable {
         kiln_code_table_stub(table, UInt32(2 * defined + 1))
     }
 
-    /// Compiles every function not compiled yet, batch after batch of consecutive functions:
-    /// a thread lowers the next batches while libtcc (one compile at a time per process)
-    /// compiles the current one, with at most `loweredAhead` batches of C waiting.
+    /// Compiles every function not compiled yet, in batches of consecutive functions, on
+    /// `TCCCompiler.parallelism` worker threads (at least two, so that lowering one batch
+    /// overlaps compiling another even with one compiler): each lowers a batch and compiles it,
+    /// and this thread installs them as they finish. At most one batch of C per worker exists
+    /// at a time.
     func compileAll() throws(KilnError) {
         lock.lock()
         defer { lock.unlock() }
@@ -149,34 +151,35 @@ final class CodeTable: @unchecked Sendable {
         batches.removeAll { $0.isEmpty }
         guard !batches.isEmpty else { return }
         let planned = batches
-        let pipeline = LoweringPipeline(count: batches.count, ahead: Self.loweredAhead)
-        let lowerer = Thread { [info, signatureIDs, options] in
-            for (index, batch) in planned.enumerated() {
-                guard pipeline.waitForRoom() else { return }
-                let start = ContinuousClock.now
-                let result = Result { () throws(KilnError) -> LoweredBatch in
-                    try ModuleLowering.lower(info, functions: batch, withEntryThunks: false, signatureIDs: signatureIDs, options: options)
+        let workers = min(planned.count, max(2, TCCCompiler.parallelism))
+        let results = CompiledBatches(count: planned.count)
+        for _ in 0..<workers {
+            let worker = Thread { [info, signatureIDs, options] in
+                while let index = results.claim() {
+                    let result = Result { () throws(KilnError) -> (NativeCode, lower: Double, compile: Double) in
+                        var clock = ContinuousClock.now
+                        let lowered = try ModuleLowering.lower(info, functions: planned[index], withEntryThunks: false, signatureIDs: signatureIDs, options: options)
+                        let lower = Self.lap(&clock)
+                        let code = try TCCCompiler.compile(lowered.source)
+                        return (code, lower, Self.lap(&clock))
+                    }
+                    results.deliver(index, result)
                 }
-                pipeline.deliver(index, result, seconds: Self.seconds(ContinuousClock.now - start))
             }
+            worker.stackSize = 64 << 20
+            worker.start()
         }
-        lowerer.stackSize = 64 << 20
-        lowerer.start()
-        defer { pipeline.cancel() }
-        for (index, batch) in planned.enumerated() {
-            let lowered = try pipeline.take(index).get()
-            var clock = ContinuousClock.now
-            let code = try TCCCompiler.compile(lowered.source)
-            compiledSoFar.compileSeconds += Self.lap(&clock)
-            try install(code, functions: batch, withEntryThunks: false)
+        defer { results.cancel() }
+        for _ in planned.indices {
+            let (index, result) = results.next()
+            let (code, lower, compile) = try result.get()
+            compiledSoFar.lowerSeconds += lower
+            compiledSoFar.compileSeconds += compile
+            try install(code, functions: planned[index], withEntryThunks: false)
             compiledSoFar.batches += 1
-            compiledSoFar.functions += batch.count
+            compiledSoFar.functions += planned[index].count
         }
-        compiledSoFar.lowerSeconds += pipeline.lowerSeconds
     }
-
-    /// Lowered batches waiting for libtcc in `compileAll`.
-    static let loweredAhead = 2
 
     /// A defined function's index from an address in its native code, for backtraces.
     func definedFunction(containing address: UnsafeRawPointer) -> Int? {
@@ -410,54 +413,46 @@ final class CodeTable: @unchecked Sendable {
     }
 }
 
-/// Hands lowered batches from the lowering thread to the compiling one, in order, with a bound
-/// on how many wait (so the C of a whole module is never held at once).
-private final class LoweringPipeline: @unchecked Sendable {
+/// The batches of `compileAll`: workers claim them in order and deliver them compiled; the
+/// installing thread takes them as they come.
+private final class CompiledBatches: @unchecked Sendable {
+    typealias Compiled = Result<(NativeCode, lower: Double, compile: Double), KilnError>
     private let condition = NSCondition()
-    private var results: [Result<LoweredBatch, KilnError>?]
-    private var waiting = 0
+    private let count: Int
+    private var claimed = 0
+    private var done: [(Int, Compiled)] = []
     private var cancelled = false
-    private let ahead: Int
-    private(set) var lowerSeconds = 0.0
 
-    init(count: Int, ahead: Int) {
-        results = Array(repeating: nil, count: count)
-        self.ahead = ahead
-    }
+    init(count: Int) { self.count = count }
 
-    /// The lowering side: false once the compiling side has stopped.
-    func waitForRoom() -> Bool {
+    /// A worker's next batch; nil when there is none left or the installer gave up.
+    func claim() -> Int? {
         condition.lock()
         defer { condition.unlock() }
-        while waiting >= ahead && !cancelled { condition.wait() }
-        return !cancelled
+        guard !cancelled, claimed < count else { return nil }
+        claimed += 1
+        return claimed - 1
     }
 
-    func deliver(_ index: Int, _ result: Result<LoweredBatch, KilnError>, seconds: Double) {
+    func deliver(_ index: Int, _ result: Compiled) {
         condition.lock()
-        results[index] = result
-        waiting += 1
-        lowerSeconds += seconds
+        done.append((index, result))
         condition.broadcast()
         condition.unlock()
     }
 
-    /// The compiling side: batch `index`, once lowered.
-    func take(_ index: Int) -> Result<LoweredBatch, KilnError> {
+    /// The installer: the next batch to finish.
+    func next() -> (Int, Compiled) {
         condition.lock()
         defer { condition.unlock() }
-        while results[index] == nil { condition.wait() }
-        let result = results[index]!
-        results[index] = nil
-        waiting -= 1
-        condition.broadcast()
-        return result
+        while done.isEmpty { condition.wait() }
+        return done.removeFirst()
     }
 
+    /// Workers stop claiming (an install failed, or all are installed).
     func cancel() {
         condition.lock()
         cancelled = true
-        condition.broadcast()
         condition.unlock()
     }
 }
