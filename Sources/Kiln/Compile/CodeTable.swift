@@ -130,11 +130,10 @@ final class CodeTable: @unchecked Sendable {
         kiln_code_table_stub(table, UInt32(2 * defined + 1))
     }
 
-    /// Compiles every function not compiled yet, in batches of consecutive functions, on
-    /// `TCCCompiler.parallelism` worker threads (at least two, so that lowering one batch
-    /// overlaps compiling another even with one compiler): each lowers a batch and compiles it,
-    /// and this thread installs them as they finish. At most one batch of C per worker exists
-    /// at a time.
+    /// Compiles every function not compiled yet, in batches of consecutive functions, on the
+    /// compile workers (`CompileWorkers`, one per compiler and at least two): each lowers a batch
+    /// and compiles it, and this thread installs them as they finish. At most one batch of C per
+    /// worker exists at a time.
     func compileAll() throws(KilnError) {
         lock.lock()
         defer { lock.unlock() }
@@ -151,23 +150,13 @@ final class CodeTable: @unchecked Sendable {
         batches.removeAll { $0.isEmpty }
         guard !batches.isEmpty else { return }
         let planned = batches
-        let workers = min(planned.count, max(2, TCCCompiler.parallelism))
         let results = CompiledBatches(count: planned.count)
-        for _ in 0..<workers {
-            let worker = Thread { [info, signatureIDs, options] in
+        for _ in 0..<min(planned.count, max(2, TCCCompiler.parallelism)) {
+            CompileWorkers.shared.run { [info, signatureIDs, options] in
                 while let index = results.claim() {
-                    let result = Result { () throws(KilnError) -> (NativeCode, lower: Double, compile: Double) in
-                        var clock = ContinuousClock.now
-                        let lowered = try ModuleLowering.lower(info, functions: planned[index], withEntryThunks: false, signatureIDs: signatureIDs, options: options)
-                        let lower = Self.lap(&clock)
-                        let code = try TCCCompiler.compile(lowered.source)
-                        return (code, lower, Self.lap(&clock))
-                    }
-                    results.deliver(index, result)
+                    results.deliver(index, Self.lowerAndCompile(info, planned[index], withEntryThunks: false, signatureIDs: signatureIDs, options: options))
                 }
             }
-            worker.stackSize = 64 << 20
-            worker.start()
         }
         defer { results.cancel() }
         for _ in planned.indices {
@@ -283,16 +272,55 @@ final class CodeTable: @unchecked Sendable {
     // MARK: - Compiling a batch
 
     /// Lowers and compiles `functions` (defined indices) with libtcc and installs them. Caller
-    /// holds `lock` (or is the initializer).
+    /// holds `lock` (or is the initializer). A big batch is compiled in two halves at once, one
+    /// on a compile worker, when there are compilers for both.
     private func compile(functions: [Int], withEntryThunks: Bool) throws(KilnError) {
-        var clock = ContinuousClock.now
-        let lowered = try ModuleLowering.lower(info, functions: functions, withEntryThunks: withEntryThunks, signatureIDs: signatureIDs, options: options)
-        compiledSoFar.lowerSeconds += Self.lap(&clock)
-        let code = try TCCCompiler.compile(lowered.source)
-        compiledSoFar.compileSeconds += Self.lap(&clock)
-        try install(code, functions: functions, withEntryThunks: withEntryThunks)
+        var parts = [functions]
+        if !withEntryThunks && functions.count > 1 && TCCCompiler.parallelism > 1 {
+            let sizes = functions.map(info.code.byteCount)
+            let total = sizes.reduce(0, +)
+            if total >= Self.splitBatchBytes {
+                // The first part: at least the first function (the one a call waits for), then
+                // functions up to half the bytes, leaving at least one for the second.
+                var first = 1
+                var half = sizes[0]
+                while first < functions.count - 1 && half + sizes[first] <= total / 2 {
+                    half += sizes[first]
+                    first += 1
+                }
+                parts = [Array(functions[..<first]), Array(functions[first...])]
+            }
+        }
+        let second = parts.count > 1
+            ? CompileWorkers.shared.start { [info, signatureIDs, options, parts] in
+                Self.lowerAndCompile(info, parts[1], withEntryThunks: false, signatureIDs: signatureIDs, options: options)
+            } : nil
+        var results = [Self.lowerAndCompile(info, parts[0], withEntryThunks: withEntryThunks, signatureIDs: signatureIDs, options: options)]
+        if let second { results.append(second.wait()) }
+        for (part, result) in zip(parts, results) {
+            let (code, lower, compile) = try result.get()
+            compiledSoFar.lowerSeconds += lower
+            compiledSoFar.compileSeconds += compile
+            try install(code, functions: part, withEntryThunks: withEntryThunks)
+        }
         compiledSoFar.batches += functions.isEmpty ? 0 : 1
         compiledSoFar.functions += functions.count
+    }
+
+    /// Lazy batches of at least this many bytes compile in two halves at once.
+    static let splitBatchBytes = 16_000
+
+    typealias CompiledBatch = Result<(code: NativeCode, lower: Double, compile: Double), KilnError>
+
+    /// Lowering and libtcc for one batch, on any thread; the time each took.
+    private static func lowerAndCompile(_ info: ModuleInfo, _ functions: [Int], withEntryThunks: Bool, signatureIDs: [UInt64], options: LoweringOptions) -> CompiledBatch {
+        Result { () throws(KilnError) in
+            var clock = ContinuousClock.now
+            let lowered = try ModuleLowering.lower(info, functions: functions, withEntryThunks: withEntryThunks, signatureIDs: signatureIDs, options: options)
+            let lower = lap(&clock)
+            let code = try TCCCompiler.compile(lowered.source)
+            return (code, lower, lap(&clock))
+        }
     }
 
     /// Installs the functions of compiled batch code (`ModuleLowering.lower(info, functions:...)`
@@ -416,7 +444,7 @@ final class CodeTable: @unchecked Sendable {
 /// The batches of `compileAll`: workers claim them in order and deliver them compiled; the
 /// installing thread takes them as they come.
 private final class CompiledBatches: @unchecked Sendable {
-    typealias Compiled = Result<(NativeCode, lower: Double, compile: Double), KilnError>
+    typealias Compiled = CodeTable.CompiledBatch
     private let condition = NSCondition()
     private let count: Int
     private var claimed = 0
