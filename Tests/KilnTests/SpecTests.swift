@@ -46,6 +46,8 @@ final class SpecTests: XCTestCase {
     func testRelaxedSIMD() throws { try check(.relaxedSIMD) }
     func testTypedFunctionReferences() throws { try check(.typedFunctionReferences) }
     func testExtendedConst() throws { try check(.extendedConst) }
+    /// Wasm GC: structs, arrays, i31, casts, type canonicalization and subtyping.
+    func testGC() throws { try check(.gc) }
     func testCustomSectionsAndAnnotations() throws { try check(.annotations) }
 
     /// The code table's lazy path: the same scripts with every function compiled on its first

@@ -748,3 +748,7 @@ u64 kiln_memory_grow_raw(kiln_memory *memory, u64 delta) {
 
 int kiln_tcc_relocate_impl(struct TCCState *state);
 int kiln_tcc_relocate(struct TCCState *state) { return kiln_tcc_relocate_impl(state); }
+
+char *kiln_thread_stack_top(void) {
+    return current.on_kiln_stack ? current.stack_base + current.stack_bytes : 0;
+}
