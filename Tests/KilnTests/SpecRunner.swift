@@ -709,6 +709,10 @@ private struct ScriptRun {
         // (or a null type: nullref, nullfuncref, ...) is the null reference.
         case ("refnull", .funcRef(let f)): return f == nil
         case ("refnull", .externRef(let e)): return e == nil
+        case ("refnull", .anyRef(let a)): return a == nil
+        case ("refnull", .exnRef(let e)): return e == nil
+        case ("exnref", .exnRef(let e)), ("nullexnref", .exnRef(let e)):
+            return text == "null" || expected.type == "nullexnref" ? e == nil : e != nil
         case ("funcref", .funcRef(let f)), ("nullfuncref", .funcRef(let f)):
             return text == "null" || expected.type == "nullfuncref" ? f == nil : f != nil
         case ("externref", .externRef(let e)), ("nullexternref", .externRef(let e)):
