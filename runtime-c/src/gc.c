@@ -539,6 +539,14 @@ static void sweep(kiln_heap *heap) {
     heap->bytes_in_use = in_use;
 }
 
+/* The collector's own frames (mark_word, trace, sweep, qsort) held object addresses below the
+ * caller's frame: zero that space, or the next collection's conservative scan could find them
+ * in the unused parts of the frames it runs under. */
+static __attribute__((noinline)) void scrub_below(void) {
+    volatile u64 space[1024];
+    for (u32 i = 0; i < 1024; i++) space[i] = 0;
+}
+
 void kiln_gc_collect(kiln_heap *heap) {
     u64 start = now_ns();
     sort_large(heap);
@@ -553,4 +561,5 @@ void kiln_gc_collect(kiln_heap *heap) {
     heap->stats.collections++;
     heap->stats.total_pause_ns += pause;
     if (pause > heap->stats.max_pause_ns) heap->stats.max_pause_ns = pause;
+    scrub_below();
 }
