@@ -56,9 +56,7 @@ final class GCTests: XCTestCase {
         XCTAssertLessThan(statistics.heapBytes, 64 << 20)
     }
 
-    /// 10 million live nodes survive the collections their own allocation triggers, intact.
-    func testTenMillionLiveNodesSurviveCollections() throws {
-        let (store, instance) = try instance("""
+    private let nodes = """
             (module
               (type $node (struct (field i32) (field (ref null $node))))
               (global $head (mut (ref null $node)) (ref.null $node))
@@ -68,6 +66,14 @@ final class GCTests: XCTestCase {
                   (global.set $head (struct.new $node (local.get $i) (global.get $head)))
                   (local.set $i (i32.add (local.get $i) (i32.const 1)))
                   (br_if $l (i32.lt_u (local.get $i) (local.get $n)))))
+              ;; The list only in a local (a register, under an optimizer) until the end.
+              (func (export "build_local") (param $n i32)
+                (local $i i32) (local $p (ref null $node))
+                (loop $l
+                  (local.set $p (struct.new $node (local.get $i) (local.get $p)))
+                  (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                  (br_if $l (i32.lt_u (local.get $i) (local.get $n))))
+                (global.set $head (local.get $p)))
               (func (export "check") (result i64 i32)
                 (local $p (ref null $node)) (local $sum i64) (local $count i32) (local $expect i32)
                 (local.set $p (global.get $head))
@@ -85,11 +91,33 @@ final class GCTests: XCTestCase {
                     (local.set $p (struct.get $node 1 (local.get $p)))
                     (br $l)))
                 (local.get $sum) (local.get $count)))
-            """)
+        """
+
+    /// 10 million live nodes survive the collections their own allocation triggers, intact.
+    func testTenMillionLiveNodesSurviveCollections() throws {
+        let (store, instance) = try instance(nodes)
         let n: UInt64 = 10_000_000
         _ = try XCTUnwrap(instance.function("build")).call([.i32(UInt32(n))])
         XCTAssertGreaterThan(store.gcStatistics.collections, 3)
         store.collectGarbage()
+        XCTAssertEqual(try XCTUnwrap(instance.function("check")).call([]), [.i64(n * (n - 1) / 2), .i32(UInt32(n))])
+    }
+
+    /// The optimized tier (clang) may keep references in callee-saved registers across an
+    /// allocation: the collector spills them before scanning.
+    func testOptimizedTierKeepsReferencesInRegistersAlive() throws {
+        guard OptimizingCompiler.locate(configured: nil) != nil else { throw XCTSkip("no optimizing C compiler") }
+        var configuration = EngineConfiguration()
+        configuration.tier = .optimized
+        configuration.cacheOptimizedCode = false
+        let engine = Engine(configuration: configuration)
+        let module = try Module(engine: engine, wat: nodes)
+        XCTAssertEqual(module.tier, .optimized, module.tierNote ?? "")
+        let store = Store(engine: engine)
+        let instance = try Instance(store: store, module: module)
+        let n: UInt64 = 2_000_000
+        _ = try XCTUnwrap(instance.function("build_local")).call([.i32(UInt32(n))])
+        XCTAssertGreaterThan(store.gcStatistics.collections, 2)
         XCTAssertEqual(try XCTUnwrap(instance.function("check")).call([]), [.i64(n * (n - 1) / 2), .i32(UInt32(n))])
     }
 
