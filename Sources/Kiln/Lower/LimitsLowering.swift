@@ -87,7 +87,7 @@ struct Metering {
         switch instruction {
         case .standard(let instruction):
             switch instruction {
-            case .if, .brIf, .brOnNull, .brOnNonNull: return .conditional
+            case .if, .brIf, .brOnNull, .brOnNonNull, .brOnCast, .brOnCastFail: return .conditional
             case .br, .brTable, .return, .unreachable, .throw, .throwRef, .returnCall,
                 .returnCallIndirect, .returnCallRef:
                 return .unconditional

@@ -68,8 +68,9 @@ enum GCFieldKind: Sendable {
 final class RTTRegistry: @unchecked Sendable {
     private let lock = NSLock()
     private var rtts: [UInt64: UnsafeMutablePointer<kiln_rtt>] = [:]
-    /// Field kinds of struct and array types, for field access from Swift.
-    private var fields: [UInt64: [GCFieldKind]] = [:]
+    /// How Swift reads the fields of struct types (kind, byte offset) and the element of array
+    /// types (kind, offset of element 0).
+    private var fields: [UInt64: [(kind: GCFieldKind, offset: Int)]] = [:]
     private var allocations: [UnsafeMutableRawPointer] = []
 
     deinit {
@@ -107,12 +108,12 @@ final class RTTRegistry: @unchecked Sendable {
             rtt.size = UInt32(layout.size)
             rtt.ref_count = UInt32(layout.referenceOffsets.count)
             rtt.ref_offsets = keep(layout.referenceOffsets)
-            fields[id] = kinds()
+            fields[id] = Array(zip(kinds(), layout.offsets)).map { ($0, $1) }
         case .arrayType(let type):
             rtt.kind = UInt32(KILN_RTT_ARRAY)
             rtt.size = UInt32(GCLayout.size(type.element.storage))
             if case .value(.ref) = type.element.storage { rtt.ref_count = 1 }
-            fields[id] = kinds()
+            fields[id] = kinds().map { ($0, GCLayout.arrayData) }
         }
         let pointer = UnsafeMutablePointer<kiln_rtt>.allocate(capacity: 1)
         pointer.initialize(to: rtt)
@@ -121,7 +122,7 @@ final class RTTRegistry: @unchecked Sendable {
         return UnsafePointer(pointer)
     }
 
-    func fieldKinds(_ id: UInt64) -> [GCFieldKind] {
+    func fields(_ id: UInt64) -> [(kind: GCFieldKind, offset: Int)] {
         lock.lock()
         defer { lock.unlock() }
         return fields[id] ?? []
@@ -263,33 +264,16 @@ public final class AnyRef: @unchecked Sendable {
     /// Field `index` of a struct (packed fields zero-extended), or nil if there is none.
     public func field(_ index: Int) -> Value? {
         guard isStruct, let object, let rtt else { return nil }
-        let kinds = object.store.engine.gcTypes.fieldKinds(rtt.pointee.id)
-        guard index >= 0, index < kinds.count else { return nil }
-        // Offsets follow GCLayout from the kinds' sizes.
-        var offset = 8
-        for (position, kind) in kinds.enumerated() {
-            let size = Self.size(kind)
-            offset = (offset + min(size, 8) - 1) / min(size, 8) * min(size, 8)
-            if position == index { break }
-            offset += size
-        }
-        return object.store.fieldValue(object.address + offset, kinds[index])
+        let fields = object.store.engine.gcTypes.fields(rtt.pointee.id)
+        guard index >= 0, index < fields.count else { return nil }
+        return object.store.fieldValue(object.address + fields[index].offset, fields[index].kind)
     }
 
     /// Element `index` of an array (packed elements zero-extended), or nil past its end.
     public func element(_ index: Int) -> Value? {
         guard let count, index >= 0, index < count, let object, let rtt else { return nil }
-        guard let kind = object.store.engine.gcTypes.fieldKinds(rtt.pointee.id).first else { return nil }
-        return object.store.fieldValue(object.address + GCLayout.arrayData + index * Int(rtt.pointee.size), kind)
-    }
-
-    private static func size(_ kind: GCFieldKind) -> Int {
-        switch kind {
-        case .i8: return 1
-        case .i16: return 2
-        case .number(let type): return GCLayout.size(.value(type))
-        default: return 8
-        }
+        guard let element = object.store.engine.gcTypes.fields(rtt.pointee.id).first else { return nil }
+        return object.store.fieldValue(object.address + element.offset + index * Int(rtt.pointee.size), element.kind)
     }
 }
 
