@@ -189,6 +189,11 @@ final class GCTests: XCTestCase {
             """)
         let same = try XCTUnwrap(try Instance(store: store, module: identity).function("same"))
         XCTAssertEqual(try same.call([.anyRef(held), .anyRef(held)]), [.i32(1)])
+        // Typed calls take and return AnyRef? too.
+        let typedSame = try Instance(store: store, module: identity).typedFunction("same", (AnyRef?, AnyRef?).self, Int32.self)
+        XCTAssertEqual(try typedSame(held, AnyRef(i31: 5)), 0)
+        let typedMake = try instance.typedFunction("make", Int64.self, AnyRef?.self)
+        XCTAssertEqual(try typedMake(9)?.field(1), .i64(9))
     }
 
     /// An object only a global or a table holds survives.

@@ -49,7 +49,7 @@ final class SpecTests: XCTestCase {
     func testLazyCompilation() throws {
         var configuration = EngineConfiguration()
         configuration.compilation = .lazy
-        try check(.core, .exceptions, .legacyExceptions, .tailCalls, .typedFunctionReferences, configuration: configuration)
+        try check(.core, .exceptions, .legacyExceptions, .tailCalls, .typedFunctionReferences, .gc, configuration: configuration)
     }
 
     /// Every known gap names a script that some test here runs (a typo would excuse nothing).

@@ -97,7 +97,10 @@ public enum Value: Equatable, @unchecked Sendable {
         case (.f64(let a), .f64(let b)): return a == b
         case (.v128(let a), .v128(let b)): return a == b
         case (.funcRef(let a), .funcRef(let b)): return a?.record.pointee.ref == b?.record.pointee.ref
-        case (.externRef(let a), .externRef(let b)): return a === b
+        case (.externRef(let a), .externRef(let b)):
+            // An externalized GC reference comes out in a new wrapper each time.
+            if let x = a?.internalized, let y = b?.internalized { return AnyRef.same(x, y) }
+            return a === b
         case (.exnRef(let a), .exnRef(let b)): return a?.exception == b?.exception
         case (.anyRef(let a), .anyRef(let b)): return AnyRef.same(a, b)
         default: return false
@@ -207,8 +210,8 @@ extension Double: WasmValueConvertible {
     @inlinable public func _kilnBits(store: Store) -> UInt64 { bitPattern }
 }
 
-/// A reference type usable as `T?` in typed calls: ``Function`` (funcref) and ``ExternRef``
-/// (externref). Only Kiln's own types conform.
+/// A reference type usable as `T?` in typed calls: ``Function`` (funcref), ``ExternRef``
+/// (externref) and ``AnyRef`` (anyref). Only Kiln's own types conform.
 public protocol WasmReference: AnyObject, Sendable {
     static var _kilnReferenceType: ReferenceType { get }
     static func _kilnLoadReference(_ bits: UInt64, store: Store) -> Self?
@@ -237,6 +240,17 @@ extension ExternRef: WasmReference {
         UInt64(UInt(bitPattern: store.rawValue(.externRef(reference)).ref))
     }
     public static func _kilnValue(_ reference: ExternRef?) -> Value { .externRef(reference) }
+}
+
+extension AnyRef: WasmReference {
+    public static var _kilnReferenceType: ReferenceType { ReferenceType(isNullable: true, heapType: .abstract(.any)) }
+    public static func _kilnLoadReference(_ bits: UInt64, store: Store) -> Self? {
+        bits == 0 ? nil : AnyRef(store: store, word: bits) as? Self
+    }
+    public static func _kilnReferenceBits(_ reference: AnyRef?, store: Store) -> UInt64 {
+        reference?.word(in: store) ?? 0
+    }
+    public static func _kilnValue(_ reference: AnyRef?) -> Value { .anyRef(reference) }
 }
 
 extension Optional: WasmValueConvertible where Wrapped: WasmReference {

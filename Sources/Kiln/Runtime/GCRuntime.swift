@@ -192,6 +192,20 @@ enum GCValues {
         }
     }
 
+    /// A typed call may read a result of a GC type as `AnyRef?` (anyref): the same parameters,
+    /// and every result equal or a reference of the any hierarchy where anyref is expected.
+    static func resultsWiden(_ actual: FunctionType, to expected: FunctionType, info: ModuleInfo?) -> Bool {
+        guard actual.parameters == expected.parameters, actual.results.count == expected.results.count else { return false }
+        let anyref = ValueType.ref(ReferenceType(isNullable: true, heapType: .abstract(.any)))
+        return zip(actual.results, expected.results).allSatisfy { result, wanted in
+            if result == wanted { return true }
+            guard wanted == anyref, case .ref(let reference) = result else { return false }
+            if case .concrete = reference.heapType, info == nil { return false }
+            if case .anyRef = kind(of: reference.heapType, info: info) { return true }
+            return false
+        }
+    }
+
     /// Whether a word is a GC object (not null, an i31 or a host reference).
     static func isObject(_ word: UInt64) -> Bool { word != 0 && word & 3 == 0 }
 }
