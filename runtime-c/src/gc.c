@@ -8,6 +8,7 @@
  * payloads and the handle table of Swift's AnyRef handles. Marking uses an explicit stack. */
 #include "kiln_runtime.h"
 #include "kiln_gc.h"
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +54,7 @@ struct kiln_heap {
     int large_dirty;
     gc_root *roots;
     u64 root_count, root_capacity;
+    pthread_mutex_t handle_lock;          /* a handle may be released on any thread */
     u64 *handles;                         /* Swift handles: words; a free slot holds 1 */
     u32 *free_handles;
     u64 handle_count, handle_capacity, free_handle_count;
@@ -76,6 +78,7 @@ kiln_heap *kiln_heap_create(kiln_exec *exec) {
     if (!heap) return 0;
     heap->exec = exec;
     heap->threshold = 4ull << 20;
+    pthread_mutex_init(&heap->handle_lock, 0);
     return heap;
 }
 
@@ -95,6 +98,7 @@ void kiln_heap_destroy(kiln_heap *heap) {
     free(heap->handles);
     free(heap->free_handles);
     free(heap->mark_stack);
+    pthread_mutex_destroy(&heap->handle_lock);
     free(heap);
 }
 
@@ -354,6 +358,7 @@ void kiln_gc_add_elems(kiln_heap *heap, kiln_elem_segment *segments, u64 count) 
 
 u32 kiln_gc_handle_new(kiln_heap *heap, void *word) {
     u32 index;
+    pthread_mutex_lock(&heap->handle_lock);
     if (heap->free_handle_count) {
         index = heap->free_handles[--heap->free_handle_count];
     } else {
@@ -364,15 +369,23 @@ u32 kiln_gc_handle_new(kiln_heap *heap, void *word) {
         index = (u32)heap->handle_count++;
     }
     heap->handles[index] = (u64)(uintptr_t)word;
+    pthread_mutex_unlock(&heap->handle_lock);
     return index;
 }
 
 void kiln_gc_handle_release(kiln_heap *heap, u32 index) {
+    pthread_mutex_lock(&heap->handle_lock);
     heap->handles[index] = 1;
     heap->free_handles[heap->free_handle_count++] = index;
+    pthread_mutex_unlock(&heap->handle_lock);
 }
 
-void *kiln_gc_handle_get(kiln_heap *heap, u32 index) { return (void *)(uintptr_t)heap->handles[index]; }
+void *kiln_gc_handle_get(kiln_heap *heap, u32 index) {
+    pthread_mutex_lock(&heap->handle_lock);
+    void *word = (void *)(uintptr_t)heap->handles[index];
+    pthread_mutex_unlock(&heap->handle_lock);
+    return word;
+}
 
 /* ---- Marking ---- */
 
@@ -463,7 +476,9 @@ static void mark_roots(kiln_heap *heap) {
                 for (u64 i = 0; i < segments[s].length; i++) mark_word(heap, (u64)(uintptr_t)segments[s].refs[i]);
         }
     }
+    pthread_mutex_lock(&heap->handle_lock);
     for (u64 i = 0; i < heap->handle_count; i++) mark_word(heap, heap->handles[i]);
+    pthread_mutex_unlock(&heap->handle_lock);
     /* Exception payloads: the one in flight and those exnrefs keep (every payload word). */
     kiln_exec *exec = heap->exec;
     if (exec->exception) scan_words(heap, (const u64 *)exec->exception->values, (const u64 *)(exec->exception->values + exec->exception->count));
