@@ -117,7 +117,7 @@ final class GCTests: XCTestCase {
         let instance = try Instance(store: store, module: module)
         let n: UInt64 = 2_000_000
         _ = try XCTUnwrap(instance.function("build_local")).call([.i32(UInt32(n))])
-        XCTAssertGreaterThan(store.gcStatistics.collections, 2)
+        XCTAssertGreaterThanOrEqual(store.gcStatistics.collections, 2)
         XCTAssertEqual(try XCTUnwrap(instance.function("check")).call([]), [.i64(n * (n - 1) / 2), .i32(UInt32(n))])
     }
 

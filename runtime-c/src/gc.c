@@ -77,7 +77,7 @@ kiln_heap *kiln_heap_create(kiln_exec *exec) {
     kiln_heap *heap = calloc(1, sizeof *heap);
     if (!heap) return 0;
     heap->exec = exec;
-    heap->threshold = 4ull << 20;
+    heap->threshold = 16ull << 20;
     pthread_mutex_init(&heap->handle_lock, 0);
     return heap;
 }
@@ -569,8 +569,8 @@ void kiln_gc_collect(kiln_heap *heap) {
     mark_roots(heap);
     while (heap->mark_top) trace(heap, heap->mark_stack[--heap->mark_top]);
     sweep(heap);
-    /* Collect again after allocating as much as survived (at least 4 MiB). */
-    heap->threshold = heap->bytes_in_use > (4ull << 20) ? heap->bytes_in_use : (4ull << 20);
+    /* Collect again after allocating as much as survived (at least 16 MiB). */
+    heap->threshold = heap->bytes_in_use > (16ull << 20) ? heap->bytes_in_use : (16ull << 20);
     heap->allocated_since = 0;
     u64 pause = now_ns() - start;
     heap->stats.collections++;
