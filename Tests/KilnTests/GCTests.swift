@@ -196,6 +196,28 @@ final class GCTests: XCTestCase {
         XCTAssertEqual(try typedMake(9)?.field(1), .i64(9))
     }
 
+    /// With fuel metering, array allocations and bulk operations pay for their element count.
+    func testArrayOperationsPayFuelByLength() throws {
+        var configuration = EngineConfiguration()
+        configuration.consumeFuel = true
+        let (store, instance) = try instance("""
+            (module
+              (type $a (array (mut i32)))
+              (func (export "fill") (param $n i32) (result i32)
+                (local $x (ref $a))
+                (local.set $x (array.new $a (i32.const 1) (local.get $n)))
+                (array.fill $a (local.get $x) (i32.const 0) (i32.const 7) (local.get $n))
+                (array.get $a (local.get $x) (i32.sub (local.get $n) (i32.const 1)))))
+            """, configuration: configuration)
+        let fill = try XCTUnwrap(instance.function("fill"))
+        store.fuel = 1000
+        XCTAssertEqual(try fill.call([.i32(100)]), [.i32(7)])
+        store.fuel = 1000
+        XCTAssertThrowsError(try fill.call([.i32(1_000_000)])) { error in
+            XCTAssertEqual((error as? Trap)?.reason, .outOfFuel, "\(error)")
+        }
+    }
+
     /// An object only a global or a table holds survives.
     func testObjectsInGlobalsAndTablesSurvive() throws {
         let (store, instance) = try instance("""
