@@ -61,6 +61,10 @@ enum ValueText {
         case .funcRef(let function): return function == nil ? "null funcref" : "funcref"
         case .externRef(let reference): return reference == nil ? "null externref" : "externref"
         case .exnRef(let reference): return reference == nil ? "null exnref" : "exnref"
+        case .anyRef(let reference):
+            guard let reference else { return "null anyref" }
+            if let value = reference.i31 { return "i31:\(value)" }
+            return reference.isStruct ? "structref" : reference.isArray ? "arrayref" : "anyref"
         }
     }
 

@@ -65,7 +65,7 @@ final class ConformanceTests: XCTestCase {
             "Unsupported" counts directives where Kiln threw `KilnError.unsupported` (or that use a
             module for which it did); they are never counted as passed. Features follow
             `SpecFeature` in Tests/KilnTests/SpecSuite.swift, the grouping `swift test` asserts
-            (every group but GC). \(shared)
+            (every group). \(shared)
 
             ## Totals per feature
 

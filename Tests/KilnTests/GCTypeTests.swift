@@ -6,8 +6,7 @@ import XCTest
 @testable import Kiln
 
 /// The GC type system: canonical (iso-recursive) type identity in one Engine, subtyping with
-/// `sub`/`final`, the typing of GC instructions, and the line between what is validated and what
-/// is compiled (GC objects are not yet: such modules are unsupported, never miscompiled).
+/// `sub`/`final`, the typing of GC instructions; GC modules compile and run.
 final class GCTypeTests: XCTestCase {
     private func info(_ text: String) throws -> ModuleInfo {
         try ModuleDecoder.decode(try wat2wasm(text, features: ModuleDecoder.features))
@@ -205,16 +204,15 @@ final class GCTypeTests: XCTestCase {
             """, "constant expression required")
     }
 
-    // MARK: Validated, not yet compiled
+    // MARK: Compiled
 
-    func testModulesNeedingGCCodeAreUnsupportedButTypeOnlyModulesRun() throws {
+    func testGCModulesRunAndInvalidOnesAreInvalid() throws {
         let engine = Engine()
-        XCTAssertThrowsError(try Module(engine: engine, wat: """
-            (module (type $s (struct (field i32))) (func (result i32) (struct.get $s 0 (struct.new $s (i32.const 1)))))
-            """)) { error in
-            guard case KilnError.unsupported(let feature) = error else { return XCTFail("got \(error)") }
-            XCTAssertTrue(feature.contains("GC"), feature)
-        }
+        let gc = try Module(engine: engine, wat: """
+            (module (type $s (struct (field i32))) (func (export "get") (result i32) (struct.get $s 0 (struct.new $s (i32.const 7)))))
+            """)
+        let gcInstance = try Instance(store: Store(engine: engine), module: gc)
+        XCTAssertEqual(try XCTUnwrap(gcInstance.function("get")).call([]), [.i32(7)])
         // An invalid GC module is invalid, not unsupported.
         XCTAssertThrowsError(try Module(engine: engine, wat: """
             (module (type $s (struct (field i32))) (func (result i32) (struct.new $s (i32.const 1))))

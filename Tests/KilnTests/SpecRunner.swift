@@ -614,6 +614,11 @@ private struct ScriptRun {
             return .externRef(nil)
         case "nullfuncref" where value.scalar == nil || value.scalar == "null":
             return .funcRef(nil)
+        case "anyref", "eqref", "i31ref", "structref", "arrayref", "nullref":
+            // `ref.host N` is a host value as an anyref; only it and null can be written.
+            guard let text = value.scalar, text != "null" else { return .anyRef(nil) }
+            guard let n = UInt32(text) else { throw Outcome.failed("runner: \(value.type) argument \(text)") }
+            return .anyRef(AnyRef(host: externRef(n)))
         default:
             // anyref (`ref.host N`), exnref, ...: Kiln's Value has no such references.
             throw Outcome.failed("\(value.type) \(value.scalar ?? "") argument: Kiln's Value cannot express it")
@@ -704,6 +709,10 @@ private struct ScriptRun {
         // (or a null type: nullref, nullfuncref, ...) is the null reference.
         case ("refnull", .funcRef(let f)): return f == nil
         case ("refnull", .externRef(let e)): return e == nil
+        case ("refnull", .anyRef(let a)): return a == nil
+        case ("refnull", .exnRef(let e)): return e == nil
+        case ("exnref", .exnRef(let e)), ("nullexnref", .exnRef(let e)):
+            return text == "null" || expected.type == "nullexnref" ? e == nil : e != nil
         case ("funcref", .funcRef(let f)), ("nullfuncref", .funcRef(let f)):
             return text == "null" || expected.type == "nullfuncref" ? f == nil : f != nil
         case ("externref", .externRef(let e)), ("nullexternref", .externRef(let e)):
@@ -712,6 +721,23 @@ private struct ScriptRun {
             guard let text else { return true }
             guard let n = UInt32(text) else { throw Outcome.failed("runner: externref \(text)") }
             return externs[n] === e
+        case ("anyref", .anyRef(let a)), ("eqref", .anyRef(let a)), ("i31ref", .anyRef(let a)),
+             ("structref", .anyRef(let a)), ("arrayref", .anyRef(let a)), ("nullref", .anyRef(let a)):
+            if text == "null" || expected.type == "nullref" { return a == nil }
+            guard let a else { return false }
+            if let text {
+                guard let n = UInt32(text) else { throw Outcome.failed("runner: \(expected.type) \(text)") }
+                return a.host != nil && a.host === externs[n]
+            }
+            switch expected.type {
+            case "eqref": return a.i31 != nil || a.isStruct || a.isArray
+            case "i31ref": return a.i31 != nil
+            case "structref": return a.isStruct
+            case "arrayref": return a.isArray
+            default: return true
+            }
+        case (_, .anyRef(nil)) where !expected.type.contains("func") && !expected.type.contains("extern"):
+            return text == "null" || (expected.type.hasPrefix("null") && text == nil)
         case (_, .funcRef(nil)) where !expected.type.contains("func") && !expected.type.contains("extern"),
              (_, .externRef(nil)) where !expected.type.contains("func") && !expected.type.contains("extern"):
             // A null of another heap type (ref.null any, exn, none, ...): Kiln's Value has only
@@ -757,6 +783,11 @@ private struct ScriptRun {
             guard let e else { return "ref.null extern" }
             return "ref.extern \(e.value)"
         case .exnRef(let e): return e == nil ? "ref.null exn" : "exnref"
+        case .anyRef(let a):
+            guard let a else { return "ref.null any" }
+            if let value = a.i31 { return "ref.i31 \(value)" }
+            if let host = a.host { return "ref.host \(host.value)" }
+            return a.isStruct ? "ref.struct" : a.isArray ? "ref.array" : "anyref"
         }
     }
 

@@ -4,8 +4,7 @@ import Kiln
 
 /// The official spec suite (see SpecSuite for where it is found), run by SpecRunner: one test
 /// per feature group. Every script of a group must pass every directive, with nothing failed and
-/// nothing unsupported, except as `knownGaps` allows. GC is a separate issue: its scripts are in
-/// docs/conformance.md (scripts/conformance), not here.
+/// nothing unsupported, except as `knownGaps` allows.
 ///
 /// Set `KILN_SPEC_FILES=i32,br_table` to run only those scripts (of the group being run),
 /// `KILN_SPEC_TRACE=1` to print every directive to stderr before it runs,
@@ -22,13 +21,7 @@ final class SpecTests: XCTestCase {
     /// why; every other script must have neither. Counted from the engine as it is: a ratchet,
     /// lower an entry (the run prints a note when a count drops below it) or drop it when a
     /// feature lands. Never raise one to hide a regression.
-    static let knownGaps: [String: KnownGap] = [
-        // Core and Wasm 2.0.
-        "ref_null": KnownGap(maxFailed: 0, maxUnsupported: 34, reason: "GC heap types any and none (validated, not compiled yet)"),
-        "table_init": KnownGap(maxFailed: 0, maxUnsupported: 2, reason: "GC types in one module (an arrayref table: validated, not compiled yet)"),
-        // memory64: one module of table_init64 uses GC types.
-        "table_init64": KnownGap(maxFailed: 0, maxUnsupported: 2, reason: "GC types in one module"),
-    ]
+    static let knownGaps: [String: KnownGap] = [:]
 
     /// Directives that crash the process (a crash kills every test after it), by script and
     /// line; they count as failed with reason "crash". Remove an entry once its bug is fixed.
@@ -46,6 +39,8 @@ final class SpecTests: XCTestCase {
     func testRelaxedSIMD() throws { try check(.relaxedSIMD) }
     func testTypedFunctionReferences() throws { try check(.typedFunctionReferences) }
     func testExtendedConst() throws { try check(.extendedConst) }
+    /// Wasm GC: structs, arrays, i31, casts, type canonicalization and subtyping.
+    func testGC() throws { try check(.gc) }
     func testCustomSectionsAndAnnotations() throws { try check(.annotations) }
 
     /// The code table's lazy path: the same scripts with every function compiled on its first
@@ -54,7 +49,7 @@ final class SpecTests: XCTestCase {
     func testLazyCompilation() throws {
         var configuration = EngineConfiguration()
         configuration.compilation = .lazy
-        try check(.core, .exceptions, .legacyExceptions, .tailCalls, .typedFunctionReferences, configuration: configuration)
+        try check(.core, .exceptions, .legacyExceptions, .tailCalls, .typedFunctionReferences, .gc, configuration: configuration)
     }
 
     /// Every known gap names a script that some test here runs (a typo would excuse nothing).

@@ -73,6 +73,15 @@ enum KilnBench {
             + compiled
             + [("tier", module.tier.rawValue), ("instantiate_ns", Int(t2 - t1)),
                ("run_ns", Int(t4 - t3)), ("run_cpu_ns", Int(c4 - c3)), ("checksum", checksum)]
+            + gcFields(store)
+    }
+
+    /// The GC heap's figures, when the program allocated GC objects.
+    static func gcFields(_ store: Store) -> Record {
+        let gc = store.gcStatistics
+        guard gc.allocatedObjects > 0 else { return [] }
+        return [("gc_collections", gc.collections), ("gc_total_pause_ns", ns(gc.totalPause)), ("gc_max_pause_ns", ns(gc.maxPause)),
+                ("gc_allocated_bytes", gc.allocatedBytes), ("gc_allocated_objects", gc.allocatedObjects)]
     }
 
     /// Compile latency of a large module; then instantiation against trapping stub imports

@@ -48,6 +48,22 @@ typedef struct kiln_funcref {
     void *ref;    /* the reference value itself: the canonical record, or an externref */
 } kiln_funcref;
 
+/* A runtime type (gc.c, docs/gc-design.md): one per Engine canonical type, immortal. A GC
+ * object's first word points at its RTT; casts compare `display[D]` (the supertype of depth D,
+ * zero padded) with the target's canonical id, and `chain` for depths past the display. */
+#define KILN_DISPLAY 8
+enum { KILN_RTT_FUNC = 0, KILN_RTT_STRUCT = 1, KILN_RTT_ARRAY = 2 };
+typedef struct kiln_rtt {
+    u64 display[KILN_DISPLAY];
+    const u64 *chain;       /* root first, the type itself last: depth + 1 ids */
+    u64 id;
+    u32 kind;
+    u32 depth;
+    u32 size;               /* struct: bytes of the object, header included; array: element bytes */
+    u32 ref_count;          /* struct: reference fields; array: 1 when elements are references */
+    const u32 *ref_offsets; /* struct: byte offsets of the reference fields */
+} kiln_rtt;
+
 /* A function's canonical record (a funcref points at its `record`), with how a tail call runs
  * it: tail_thunk(tail_code, ctx, values) takes the arguments from values and leaves the results
  * there, or leaves the exec's next tail call pending. */
@@ -58,6 +74,7 @@ typedef struct kiln_function {
     /* A Wasm function's slot in its module's code table (record.code is the slot's stub);
      * NULL for host functions. A table element copies the code the slot holds when written. */
     void **code_slot;
+    const kiln_rtt *rtt;   /* the function's type, for casts and call_indirect to non-final types */
 } kiln_function;
 
 typedef struct kiln_table {
@@ -141,6 +158,7 @@ typedef struct kiln_exec {
     int (*grow_check)(struct kiln_exec *exec, u32 kind, u64 current, u64 desired, u64 maximum);
     void *store;                 /* the Swift store, unretained */
     u64 stack_size;              /* the engine's Wasm stack size in bytes (0: the default) */
+    struct kiln_heap *heap;      /* the store's GC heap (gc.c) */
 } kiln_exec;
 
 typedef struct kiln_segment {
@@ -176,6 +194,7 @@ typedef struct kiln_instance {
     void *host;                 /* the Swift instance, unretained */
     kiln_tag **tags;            /* every tag index, imports included */
     void **code;                /* the module's code table slots (CODE_SLOT) */
+    const kiln_rtt **rtts;      /* the RTT of every type index (GC objects, casts) */
 } kiln_instance;
 
 /* Trap codes: keep in sync with TrapReason in Swift. */
@@ -201,6 +220,12 @@ enum {
     KILN_TRAP_INTERRUPTED = 19,
     KILN_TRAP_OUT_OF_MEMORY = 20,
     KILN_TRAP_COMPILATION_FAILED = 21,
+    KILN_TRAP_NULL_STRUCT = 22,
+    KILN_TRAP_NULL_ARRAY = 23,
+    KILN_TRAP_NULL_I31 = 24,
+    KILN_TRAP_ARRAY_OOB = 25,
+    KILN_TRAP_CAST_FAILURE = 26,
+    KILN_TRAP_GC_HEAP_EXHAUSTED = 27,
     /* Not a trap: a Wasm exception left the entry (exec->exception holds it). */
     KILN_TRAP_EXCEPTION = 15,
 };
@@ -230,6 +255,17 @@ kiln_exception *kiln_exception_new(kiln_exec *exec, kiln_tag *tag, u32 count);
 void kiln_throw(kiln_exec *exec, kiln_exception *exception) __attribute__((noreturn));
 kiln_exception *kiln_exception_keep(kiln_exec *exec, kiln_exception *exception);
 void kiln_exception_release(kiln_exec *exec, kiln_exception *exception);
+/* GC (gc.c). Objects are zeroed with their RTT set; array lengths and indices are checked
+ * there (traps: ARRAY_OOB, NULL_ARRAY, GC_HEAP_EXHAUSTED). Values cross by pointer. */
+void *kiln_gc_struct_new(kiln_instance *ctx, u32 type);
+void *kiln_gc_array_new(kiln_instance *ctx, u32 type, u32 length, const kiln_value *init);
+void *kiln_gc_array_new_data(kiln_instance *ctx, u32 type, u32 seg, u32 offset, u32 length);
+void *kiln_gc_array_new_elem(kiln_instance *ctx, u32 type, u32 seg, u32 offset, u32 length);
+void kiln_gc_array_fill(kiln_instance *ctx, void *array, u32 offset, const kiln_value *value, u32 n);
+void kiln_gc_array_copy(kiln_instance *ctx, void *dst, u32 d, void *src, u32 s, u32 n);
+void kiln_gc_array_init_data(kiln_instance *ctx, void *array, u32 seg, u32 d, u32 s, u32 n);
+void kiln_gc_array_init_elem(kiln_instance *ctx, void *array, u32 seg, u32 d, u32 s, u32 n);
+
 /* The most parameters or results a function type may have (an implementation limit, as in
  * wasm-tools and wasmtime): the size of the tail-call buffer. */
 #define KILN_MAX_ARITY 1000
@@ -508,5 +544,23 @@ typedef union { f64 f; u64 u; } kiln_f64_bits;
 #define I32_ROTR(a, b) ((u32)(((u32)(a) >> ((b) & 31)) | ((u32)(a) << ((32 - ((b) & 31)) & 31))))
 #define I64_ROTL(a, b) ((u64)(((u64)(a) << ((b) & 63)) | ((u64)(a) >> ((64 - ((b) & 63)) & 63))))
 #define I64_ROTR(a, b) ((u64)(((u64)(a) >> ((b) & 63)) | ((u64)(a) << ((64 - ((b) & 63)) & 63))))
+
+/* GC references are words: 0 null, odd an i31 ((value << 1) | 1), 2 mod 4 a host reference
+ * (an externref from the host, also as an anyref), else a GC object (16-byte aligned) whose first
+ * word is its RTT. Arrays keep their length at +8 and their elements from +16. */
+#define GC_W(r) ((u64)(r))
+#define GC_IS_OBJ(r) (GC_W(r) && !(GC_W(r) & 3))
+#define GC_RTT(r) (*(const kiln_rtt *const *)(r))
+#define FUNC_RTT(r) (((kiln_function *)(r))->rtt)
+#ifdef __TINYC__
+#define GC_AT(r, off, T) (*(T *)((u8 *)(r) + (off)))
+#else
+#define GC_AT(r, off, T) (((struct __attribute__((may_alias)) { T v; } *)((u8 *)(r) + (off)))->v)
+#endif
+#define GC_LEN(r) GC_AT(r, 8, u32)
+#define GC_ELEM(r, i, T) GC_AT(r, 16 + (u64)(i) * sizeof(T), T)
+#define I31_NEW(x) ((void *)(u64)((((u32)(x)) << 1) | 1u))
+#define I31_S(r) ((u32)((s32)(u32)GC_W(r) >> 1))
+#define I31_U(r) ((u32)GC_W(r) >> 1)
 
 #endif

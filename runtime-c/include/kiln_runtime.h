@@ -3,6 +3,7 @@
 #define KILN_RUNTIME_H
 
 #include "kiln_prelude.h"
+#include "kiln_gc.h"
 
 /* Generated per-signature entry thunk: unpacks arguments from values, calls code(ctx, ...),
  * packs the results back into values. */

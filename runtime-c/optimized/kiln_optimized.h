@@ -24,7 +24,9 @@ __attribute__((visibility("default"))) const u8 kiln_module_key[32] = {KILN_KEY}
     X(kiln_memory_grow) X(kiln_memory_fill) X(kiln_memory_copy) X(kiln_memory_init) \
     X(kiln_table_get) X(kiln_table_set) X(kiln_table_grow) X(kiln_table_fill) X(kiln_table_copy) \
     X(kiln_table_init) X(kiln_host_call) X(kiln_host_failed) X(kiln_exception_new) X(kiln_throw) \
-    X(kiln_tail_loop) X(kiln_exception_keep) X(kiln_exception_release) X(kiln_stack_or_stop)
+    X(kiln_tail_loop) X(kiln_exception_keep) X(kiln_exception_release) X(kiln_stack_or_stop) \
+    X(kiln_gc_struct_new) X(kiln_gc_array_new) X(kiln_gc_array_new_data) X(kiln_gc_array_new_elem) \
+    X(kiln_gc_array_fill) X(kiln_gc_array_copy) X(kiln_gc_array_init_data) X(kiln_gc_array_init_elem)
 
 #define KILN_DECLARE_BOUND(name) __attribute__((visibility("hidden"))) __typeof__(name) *kiln_bound_##name;
 KILN_RUNTIME_BOUND(KILN_DECLARE_BOUND)
@@ -72,6 +74,14 @@ __attribute__((visibility("default"))) int kiln_bind(const kiln_bind_symbol *sym
 #define kiln_tail_loop (*kiln_bound_kiln_tail_loop)
 #define kiln_exception_keep (*kiln_bound_kiln_exception_keep)
 #define kiln_exception_release (*kiln_bound_kiln_exception_release)
+#define kiln_gc_struct_new (*kiln_bound_kiln_gc_struct_new)
+#define kiln_gc_array_new (*kiln_bound_kiln_gc_array_new)
+#define kiln_gc_array_new_data (*kiln_bound_kiln_gc_array_new_data)
+#define kiln_gc_array_new_elem (*kiln_bound_kiln_gc_array_new_elem)
+#define kiln_gc_array_fill (*kiln_bound_kiln_gc_array_fill)
+#define kiln_gc_array_copy (*kiln_bound_kiln_gc_array_copy)
+#define kiln_gc_array_init_data (*kiln_bound_kiln_gc_array_init_data)
+#define kiln_gc_array_init_elem (*kiln_bound_kiln_gc_array_init_elem)
 
 /* The object's own kiln_setjmp, called directly (returns_twice must be visible at the call, which
  * a call through a pointer would lose). It stores exactly what kiln_longjmp in entry.c restores:

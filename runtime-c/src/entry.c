@@ -21,6 +21,7 @@
 typedef struct kiln_jump {
     jmp_buf buf;
     char *frame;          /* the entry's frame: backtraces stop here */
+    char *floor;          /* below the entry's own frame: where the Wasm frames start */
 } kiln_jump;
 
 typedef struct kiln_thread {
@@ -67,6 +68,14 @@ static void trap_with(kiln_exec *exec, u32 code, void *pc, char **fp) {
     kiln_jump *jump = (kiln_jump *)exec->jmp;
     exec->trap_code = code;
     record_backtrace(pc, fp, jump->frame);
+    /* The frames a trap abandons are dead: zero them, so that the GC's conservative scan of
+     * the next call's frames (which reuse the space) does not find their stale references. */
+#if defined(__x86_64__)
+    char *from = (char *)fp + 16;   /* past the saved frame pointer and return address */
+#else
+    char *from = (char *)fp + 256;  /* AArch64 keeps a frame's locals above its frame record */
+#endif
+    if (current.stack_base && from > current.stack_base && from < jump->floor) memset(from, 0, (size_t)(jump->floor - from));
     longjmp(jump->buf, 1);
 }
 
@@ -480,6 +489,8 @@ typedef struct entry_call {
     u32 result;
 } entry_call;
 
+static __attribute__((noinline)) char *frame_below(void) { return (char *)__builtin_frame_address(0); }
+
 static __attribute__((noinline)) void *enter_here(void *argument) {
     entry_call *call = (entry_call *)argument;
     kiln_exec *exec = call->exec;
@@ -492,6 +503,7 @@ static __attribute__((noinline)) void *enter_here(void *argument) {
     kiln_exec *volatile outer_exec = current.exec;
     volatile int outer_in_wasm = current.in_wasm;
     jump.frame = (char *)__builtin_frame_address(0);
+    jump.floor = frame_below();
     exec->jmp = &jump;
     exec->depth++;
     current.exec = exec;
@@ -746,3 +758,6 @@ u64 kiln_memory_grow_raw(kiln_memory *memory, u64 delta) {
     return old;
 }
 
+char *kiln_thread_stack_top(void) {
+    return current.on_kiln_stack ? current.stack_base + current.stack_bytes : 0;
+}

@@ -43,6 +43,9 @@ public struct EngineConfiguration: Sendable {
     public var cacheDirectory: String? = nil
     /// The cache's size cap in bytes; the least recently used entries go first.
     public var cacheCapacity: Int = OptimizedCodeCache.defaultCapacity
+    /// The most bytes of GC objects a store may hold (nil: no limit). An allocation that would
+    /// pass it collects first, then traps with ``TrapReason/gcHeapExhausted``.
+    public var gcHeapLimit: UInt64? = nil
     /// The default settings.
     public init() {}
 }
@@ -59,6 +62,8 @@ public final class Engine: @unchecked Sendable {
     /// Every type of every module compiled here, by iso-recursive identity (function types'
     /// ids are their signature ids).
     private var types = CanonicalTypeRegistry()
+    /// RTTs of GC and function types (GCRuntime.swift).
+    let gcTypes = RTTRegistry()
     private var hostStubs: [UInt64: (code: NativeCode, entry: UnsafeMutableRawPointer)] = [:]
 
     /// What ``optimizedCode(wasm:source:)`` found.

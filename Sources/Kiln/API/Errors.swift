@@ -98,6 +98,19 @@ public enum TrapReason: UInt32, Sendable, Equatable {
     /// Compiling a function on its first call failed (lazy compilation): a bug in Kiln, or the
     /// process ran out of memory or address space.
     case compilationFailed = 21
+    /// `struct.get`/`struct.set` on a null reference.
+    case nullStructureReference = 22
+    /// An `array.*` instruction on a null reference.
+    case nullArrayReference = 23
+    /// `i31.get_s`/`i31.get_u` on a null reference.
+    case nullI31Reference = 24
+    /// An array access or bulk array operation outside the array.
+    case arrayOutOfBounds = 25
+    /// `ref.cast` of a reference that is not of the target type.
+    case castFailure = 26
+    /// A GC allocation would exceed the heap limit (``EngineConfiguration/gcHeapLimit``) even
+    /// after a collection; the store stays usable.
+    case gcHeapExhausted = 27
 
     /// The spec interpreter's wording, which the spec tests match.
     public var message: String {
@@ -122,6 +135,12 @@ public enum TrapReason: UInt32, Sendable, Equatable {
         case .interrupted: return "interrupt"
         case .outOfMemory: return "out of memory"
         case .compilationFailed: return "lazy compilation failed"
+        case .nullStructureReference: return "null structure reference"
+        case .nullArrayReference: return "null array reference"
+        case .nullI31Reference: return "null i31 reference"
+        case .arrayOutOfBounds: return "out of bounds array access"
+        case .castFailure: return "cast failure"
+        case .gcHeapExhausted: return "out of memory: GC heap limit reached"
         }
     }
 }

@@ -64,6 +64,7 @@ public struct WasmException: Error, CustomStringConvertible, @unchecked Sendable
         case .funcRef(let function): return function == nil ? "ref.null func" : "funcref"
         case .externRef(let reference): return reference == nil ? "ref.null extern" : "externref"
         case .exnRef(let reference): return reference == nil ? "ref.null exn" : "exnref"
+        case .anyRef(let reference): return reference == nil ? "ref.null any" : "anyref"
         }
     }
 }

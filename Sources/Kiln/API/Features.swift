@@ -62,16 +62,12 @@ public struct WasmFeatures: OptionSet, Sendable, Hashable, CustomStringConvertib
     /// unsupported.
     public static let implemented: WasmFeatures = [
         .simd, .relaxedSIMD, .extendedConst, .functionReferences, .exceptions, .legacyExceptions,
-        .tailCalls, .memory64, .multiMemory, .threads,
+        .tailCalls, .memory64, .multiMemory, .threads, .gc,
     ]
 
-    /// The proposals Kiln decodes and validates completely but compiles only in part: GC (its
-    /// type system, every instruction's typing). A module that needs their code generation (a GC
-    /// instruction, a struct, array, i31 or `any` reference in a function, global or table) is
-    /// refused as ``KilnError/unsupported(feature:)`` by ``Module/init(engine:bytes:)`` and by
-    /// ``Module/validate(bytes:features:)`` alike, after validation: an invalid module is still
-    /// reported as invalid.
-    public static let validatedOnly: WasmFeatures = [.gc]
+    /// The proposals Kiln decodes and validates completely but compiles only in part, refused as
+    /// ``KilnError/unsupported(feature:)`` after validation. None since GC landed.
+    public static let validatedOnly: WasmFeatures = []
 
     /// The default configuration: everything Kiln implements or validates.
     public static let `default`: WasmFeatures = implemented.union(validatedOnly)

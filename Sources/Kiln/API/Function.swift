@@ -159,6 +159,17 @@ extension Value {
             }
         case (.externRef, .ref(let reference)): return reference.heapType == .externRef || reference.heapType == .abstract(.noExtern)
         case (.exnRef, .ref(let reference)): return reference.heapType == .abstract(.exnRef) || reference.heapType == .abstract(.noExn)
+        case (.anyRef(let value), .ref(let reference)):
+            // Generated code trusts a reference's static type: only what surely has it passes.
+            guard let value else { return reference.isNullable && GCValues.isAnyHierarchy(reference.heapType) }
+            switch reference.heapType {
+            case .abstract(.any): return true
+            case .abstract(.eq): return value.host == nil
+            case .abstract(.i31): return value.i31 != nil
+            case .abstract(.structRef): return value.isStruct
+            case .abstract(.arrayRef): return value.isArray
+            default: return false
+            }
         default: return false
         }
     }

@@ -24,6 +24,8 @@ public final class Module: @unchecked Sendable {
     public var tierNote: String? { codeTable.tierState.note }
     /// Engine signature id of every type index.
     let signatureIDs: [UInt64]
+    /// The RTT of every type index, for GC objects and casts (`kiln_instance.rtts`).
+    let rtts: ModuleRTTs
     /// Where calls find each defined function's code, and the compiled code itself.
     let codeTable: CodeTable
     /// Whether functions compile on their first call (else all were compiled at creation).
@@ -76,6 +78,7 @@ public final class Module: @unchecked Sendable {
         self.engine = engine
         self.info = compiled.info
         self.signatureIDs = compiled.signatureIDs
+        self.rtts = ModuleRTTs(engine: engine, info: compiled.info, ids: compiled.signatureIDs)
         self.codeTable = compiled.codeTable
         self.isLazy = compiled.isLazy
         self.timings = compiled.timings

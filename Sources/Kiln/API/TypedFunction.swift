@@ -26,7 +26,7 @@ public struct TypedFunction<Parameters, Results>: @unchecked Sendable {
     @usableFromInline
     init(function: Function, expected: FunctionType, decode: @escaping (UnsafeMutableRawPointer, Store) -> Results) throws(KilnError) {
         let entity = function.entity
-        guard entity.type == expected else {
+        guard entity.type == expected || GCValues.resultsWiden(entity.type, to: expected, info: entity.module?.info) else {
             throw KilnError.typeMismatch(reason: "function has type \(entity.type.wasmText), not \(expected.wasmText)")
         }
         core = _TypedFunctionCore(function: function, entity: entity, type: expected, decode: decode)

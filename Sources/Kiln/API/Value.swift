@@ -32,6 +32,9 @@ public enum Value: Equatable, @unchecked Sendable {
     case externRef(ExternRef?)
     /// A caught Wasm exception (nil for null), as `catch_ref` and `catch_all_ref` make them.
     case exnRef(ExnRef?)
+    /// A reference of the GC `any` hierarchy (anyref, eqref, i31ref, structref, arrayref, a
+    /// concrete struct or array type; nil for null).
+    case anyRef(AnyRef?)
 
     /// An `i32`.
     public init(_ value: Int32) { self = .i32(UInt32(bitPattern: value)) }
@@ -53,6 +56,7 @@ public enum Value: Equatable, @unchecked Sendable {
         case .funcRef: return .ref(.funcRef)
         case .externRef: return .ref(.externRef)
         case .exnRef: return .ref(ReferenceType(isNullable: true, heapType: .abstract(.exnRef)))
+        case .anyRef: return .ref(ReferenceType(isNullable: true, heapType: .abstract(.any)))
         }
     }
 
@@ -77,6 +81,8 @@ public enum Value: Equatable, @unchecked Sendable {
             switch reference.heapType {
             case .externRef, .abstract(.noExtern): return .externRef(nil)
             case .abstract(.exnRef), .abstract(.noExn): return .exnRef(nil)
+            case .abstract(.any), .abstract(.eq), .abstract(.i31), .abstract(.structRef), .abstract(.arrayRef), .abstract(.noneRef):
+                return .anyRef(nil)
             default: return .funcRef(nil)
             }
         }
@@ -91,8 +97,12 @@ public enum Value: Equatable, @unchecked Sendable {
         case (.f64(let a), .f64(let b)): return a == b
         case (.v128(let a), .v128(let b)): return a == b
         case (.funcRef(let a), .funcRef(let b)): return a?.record.pointee.ref == b?.record.pointee.ref
-        case (.externRef(let a), .externRef(let b)): return a === b
+        case (.externRef(let a), .externRef(let b)):
+            // An externalized GC reference comes out in a new wrapper each time.
+            if let x = a?.internalized, let y = b?.internalized { return AnyRef.same(x, y) }
+            return a === b
         case (.exnRef(let a), .exnRef(let b)): return a?.exception == b?.exception
+        case (.anyRef(let a), .anyRef(let b)): return AnyRef.same(a, b)
         default: return false
         }
     }
@@ -116,7 +126,16 @@ public final class ExternRef: @unchecked Sendable {
     /// The host value.
     public let value: Any
     /// Wraps a host value.
-    public init(_ value: Any) { self.value = value }
+    public init(_ value: Any) {
+        self.value = value
+        internalized = nil
+    }
+    /// An anyref that `extern.convert_any` made an externref: it converts back to itself.
+    let internalized: AnyRef?
+    init(internalized: AnyRef) {
+        value = internalized
+        self.internalized = internalized
+    }
 }
 
 extension ValueType {
@@ -191,8 +210,8 @@ extension Double: WasmValueConvertible {
     @inlinable public func _kilnBits(store: Store) -> UInt64 { bitPattern }
 }
 
-/// A reference type usable as `T?` in typed calls: ``Function`` (funcref) and ``ExternRef``
-/// (externref). Only Kiln's own types conform.
+/// A reference type usable as `T?` in typed calls: ``Function`` (funcref), ``ExternRef``
+/// (externref) and ``AnyRef`` (anyref). Only Kiln's own types conform.
 public protocol WasmReference: AnyObject, Sendable {
     static var _kilnReferenceType: ReferenceType { get }
     static func _kilnLoadReference(_ bits: UInt64, store: Store) -> Self?
@@ -215,13 +234,23 @@ extension Function: WasmReference {
 extension ExternRef: WasmReference {
     public static var _kilnReferenceType: ReferenceType { .externRef }
     public static func _kilnLoadReference(_ bits: UInt64, store: Store) -> Self? {
-        guard let pointer = UnsafeMutableRawPointer(bitPattern: UInt(bits)) else { return nil }
-        return Unmanaged<ExternRef>.fromOpaque(pointer).takeUnretainedValue() as? Self
+        store.externValue(bits) as? Self
     }
     public static func _kilnReferenceBits(_ reference: ExternRef?, store: Store) -> UInt64 {
         UInt64(UInt(bitPattern: store.rawValue(.externRef(reference)).ref))
     }
     public static func _kilnValue(_ reference: ExternRef?) -> Value { .externRef(reference) }
+}
+
+extension AnyRef: WasmReference {
+    public static var _kilnReferenceType: ReferenceType { ReferenceType(isNullable: true, heapType: .abstract(.any)) }
+    public static func _kilnLoadReference(_ bits: UInt64, store: Store) -> Self? {
+        bits == 0 ? nil : AnyRef(store: store, word: bits) as? Self
+    }
+    public static func _kilnReferenceBits(_ reference: AnyRef?, store: Store) -> UInt64 {
+        reference?.word(in: store) ?? 0
+    }
+    public static func _kilnValue(_ reference: AnyRef?) -> Value { .anyRef(reference) }
 }
 
 extension Optional: WasmValueConvertible where Wrapped: WasmReference {

@@ -660,6 +660,8 @@ struct FunctionLowering {
             } else {
                 push(.i32, "ctx->tables[\(table)]->size", readsState: true)
             }
+        case _ where Self.isGC(instruction):
+            try lowerGC(instruction)
         default:
             guard let (operation, type, cType, memarg) = AtomicAccess.readModifyWrite(instruction) else {
                 throw Unsupported(reason: "instruction \(instruction)")
@@ -731,12 +733,11 @@ struct FunctionLowering {
         flushAll()
         let arguments = stack.suffix(calleeType.parameters.count).map(\.expression)
         stack.removeLast(calleeType.parameters.count)
-        let signature = signatureIDs[typeIndex]
         let elementType = isTable64(UInt32(table)) ? "u64" : "u32"
         emit("{ \(elementType) element = \(index.expression); kiln_table *table = ctx->tables[\(table)]; kiln_funcref *entry;")
         emit("if (element >= table->size) TRAP(UNDEFINED_ELEMENT);")
         emit("entry = &table->elems[element];")
-        emit("if (entry->sig != \(signature)ull) { if (!entry->ref) TRAP(UNINITIALIZED_ELEMENT); TRAP(INDIRECT_MISMATCH); }")
+        emit("if \(signatureMismatch(typeIndex: typeIndex, sig: "entry->sig", record: "entry->ref")) { if (!entry->ref) TRAP(UNINITIALIZED_ELEMENT); TRAP(INDIRECT_MISMATCH); }")
         if tail {
             emitTailCall(calleeType, function: "((kiln_function *)entry->ref)", context: "entry->ctx", arguments: arguments)
         } else {
@@ -757,7 +758,7 @@ struct FunctionLowering {
         stack.removeLast(calleeType.parameters.count)
         emit("{ kiln_funcref *callee = (kiln_funcref *)(\(reference.expression));")
         emit("if (!callee) TRAP(NULL_FUNCTION_REFERENCE);")
-        emit("if (callee->sig != \(signatureIDs[typeIndex])ull) TRAP(INDIRECT_MISMATCH);")
+        emit("if \(signatureMismatch(typeIndex: typeIndex, sig: "callee->sig", record: "callee->ref")) TRAP(INDIRECT_MISMATCH);")
         if tail {
             emitTailCall(calleeType, function: "((kiln_function *)callee)", context: "callee->ctx", arguments: arguments)
         } else {

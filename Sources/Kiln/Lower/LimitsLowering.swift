@@ -87,7 +87,7 @@ struct Metering {
         switch instruction {
         case .standard(let instruction):
             switch instruction {
-            case .if, .brIf, .brOnNull, .brOnNonNull: return .conditional
+            case .if, .brIf, .brOnNull, .brOnNonNull, .brOnCast, .brOnCastFail: return .conditional
             case .br, .brTable, .return, .unreachable, .throw, .throwRef, .returnCall,
                 .returnCallIndirect, .returnCallRef:
                 return .unconditional
@@ -192,6 +192,8 @@ extension FunctionLowering {
         switch standard {
         case .memoryFill, .memoryCopy, .memoryInit: shift = 6
         case .tableFill, .tableCopy, .tableInit: shift = 0
+        // GC arrays: the element count (allocations and bulk operations), one unit per 8.
+        case .arrayFill, .arrayCopy, .arrayInitData, .arrayInitElem, .arrayNew, .arrayNewDefault, .arrayNewData, .arrayNewElem: shift = 3
         default: return
         }
         // The size is the top operand: evaluated once into its slot, after the operands below it

@@ -29,6 +29,7 @@ struct Instantiation {
         context.pointee.globals = globals
         context.pointee.funcs = functions
         context.pointee.code = module.codeTable.slots
+        context.pointee.rtts = module.rtts.pointer
         context.pointee.host = Unmanaged.passUnretained(entity).toOpaque()
 
         var counts = (function: 0, table: 0, memory: 0, global: 0, tag: 0)
@@ -94,6 +95,7 @@ struct Instantiation {
             elements[index] = kiln_elem_segment(refs: references, length: UInt64(segment.initializer.count))
         }
         context.pointee.elems = elements
+        kiln_gc_add_elems(store.heap, elements, UInt64(info.elements.count))
         let data = store.allocate(kiln_segment.self, count: info.data.count, initialValue: kiln_segment())
         for (index, segment) in info.data.enumerated() {
             let bytes: ArraySlice<UInt8>
@@ -215,7 +217,11 @@ struct Instantiation {
                 default: throw KilnError.invalid(reason: "constant expression required", function: nil, offset: nil)
                 }
             case .end: break
-            default: throw KilnError.invalid(reason: "constant expression required", function: nil, offset: nil)
+            default:
+                // GC allocations and conversions (GCConstants): never a collection here.
+                guard try evaluateGC(instruction, stack: &stack, context: context) else {
+                    throw KilnError.invalid(reason: "constant expression required", function: nil, offset: nil)
+                }
             }
         }
         return stack.last ?? kiln_value()

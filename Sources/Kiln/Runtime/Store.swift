@@ -18,6 +18,8 @@ public final class Store: @unchecked Sendable {
     public var userData: Any?
 
     let exec: UnsafeMutablePointer<kiln_exec>
+    /// The GC heap (gc.c): its objects live as long as the store, or until collected.
+    let heap: OpaquePointer
     /// Canonical record of every function this store knows, by record address.
     var functions: [UnsafeMutableRawPointer: FunctionEntity] = [:]
     var instances: [InstanceEntity] = []
@@ -49,6 +51,10 @@ public final class Store: @unchecked Sendable {
         self.engine = engine
         exec = .allocate(capacity: 1)
         exec.initialize(to: kiln_exec())
+        guard let heap = kiln_heap_create(exec) else { fatalError("kiln: out of memory creating a store") }
+        self.heap = heap
+        exec.pointee.heap = heap
+        kiln_heap_set_limit(heap, engine.configuration.gcHeapLimit ?? 0)
         prepareControl()
     }
 
@@ -65,6 +71,7 @@ public final class Store: @unchecked Sendable {
         for allocation in allocations { allocation.deallocate() }
         kiln_clock_detach(engine.clock, exec)
         kiln_exec_release(exec)
+        kiln_heap_destroy(heap)
         exec.deallocate()
     }
 
@@ -131,6 +138,7 @@ public final class Store: @unchecked Sendable {
         default: table.pointee.is_funcref = 0
         }
         tables.append(table)
+        kiln_gc_add_table(heap, table)
         let slot = tableSlot(for: initial, isFuncRef: table.pointee.is_funcref != 0)
         // Fresh slots are zero pages, which is null: only a non-null initial value is written.
         if initial != nil { for index in 0..<Int(table.pointee.size) { table.pointee.elems[index] = slot } }
@@ -142,8 +150,12 @@ public final class Store: @unchecked Sendable {
     }
 
     func makeGlobalCell(_ value: kiln_value) -> UnsafeMutablePointer<kiln_value> {
-        allocate(kiln_value.self, count: 1, initialValue: value)
+        let cell = allocate(kiln_value.self, count: 1, initialValue: value)
+        kiln_gc_add_values(heap, cell, 1)
+        return cell
     }
+
+    func retainExtern(_ reference: ExternRef) { externRefs[ObjectIdentifier(reference)] = reference }
 
     // MARK: - Types of tables and globals across modules
 
@@ -184,7 +196,8 @@ public final class Store: @unchecked Sendable {
         let record = UnsafeMutableRawPointer(function).assumingMemoryBound(to: kiln_funcref.self)
         function.pointee = kiln_function(
             record: kiln_funcref(sig: signature, code: code, ctx: context, ref: UnsafeMutableRawPointer(record)),
-            tail_thunk: tailThunk, tail_code: tailCode, code_slot: codeSlot)
+            tail_thunk: tailThunk, tail_code: tailCode, code_slot: codeSlot,
+            rtt: engine.rtt(id: signature, body: .function(entity.type)))
         functions[UnsafeMutableRawPointer(record)] = entity
         reserveTailCallArguments(for: entity.type)
         return record
@@ -224,12 +237,9 @@ public final class Store: @unchecked Sendable {
         case .funcRef(let function): raw.ref = function?.record.pointee.ref
         case .exnRef(let reference): raw.ref = reference?.exception
         case .externRef(let reference):
-            if let reference {
-                externRefs[ObjectIdentifier(reference)] = reference
-                raw.ref = Unmanaged.passUnretained(reference).toOpaque()
-            } else {
-                raw.ref = nil
-            }
+            raw.ref = UnsafeMutableRawPointer(bitPattern: UInt(reference.map(hostWord) ?? 0))
+        case .anyRef(let reference):
+            raw.ref = UnsafeMutableRawPointer(bitPattern: UInt(reference?.word(in: self) ?? 0))
         }
         return raw
     }
@@ -245,8 +255,17 @@ public final class Store: @unchecked Sendable {
             return .v128(withUnsafeBytes(of: &copy) { Array($0.prefix(16)) })
         case .ref(let reference):
             if reference.heapType == .externRef || reference.heapType == .abstract(.noExtern) {
-                guard let pointer = raw.ref else { return .externRef(nil) }
-                return .externRef(Unmanaged<ExternRef>.fromOpaque(pointer).takeUnretainedValue())
+                return .externRef(externValue(UInt64(UInt(bitPattern: raw.ref))))
+            }
+            // The any hierarchy; a concrete type here is a module's index, which the word tells:
+            // a function's record or a GC object.
+            let word = UInt64(UInt(bitPattern: raw.ref))
+            let isConcrete = if case .concrete = reference.heapType { true } else { false }
+            if case .anyRef = GCValues.kind(of: reference.heapType, info: nil), !isConcrete {
+                return .anyRef(word == 0 ? nil : AnyRef(store: self, word: word))
+            }
+            if isConcrete, word != 0, functions[raw.ref!] == nil {
+                return .anyRef(AnyRef(store: self, word: word))
             }
             if reference.heapType == .abstract(.exnRef) || reference.heapType == .abstract(.noExn) {
                 guard let pointer = raw.ref else { return .exnRef(nil) }

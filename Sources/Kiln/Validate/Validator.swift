@@ -11,8 +11,7 @@ import WasmTypes
 /// (FunctionChecker.swift), which follows the spec appendix's validation algorithm.
 enum Validator {
     /// Throws KilnError.invalid(reason:function:offset:) with the spec interpreter's wording.
-    /// A valid module that needs code Kiln cannot generate yet (GC objects) then throws
-    /// `.unsupported` (`GCSupport`), unless `typesOnly` (tests of the type system).
+    /// `typesOnly`: tests of the type system (nothing else is refused).
     static func validate(_ module: ModuleInfo, typesOnly: Bool = false) throws(KilnError) {
         let importedFunctions = module.importedFunctionCount
         guard importedFunctions + module.code.count <= module.functionTypes.count else {
@@ -35,7 +34,6 @@ enum Validator {
         if let invalid = failures.invalid { throw invalid }
         try context.checkStartAndExports(module)
         if !typesOnly {
-            try GCSupport.checkLowerable(module)
             if let unsupported = failures.unsupported { throw unsupported }
         }
     }
@@ -55,7 +53,6 @@ enum Validator {
         let importedFunctions = module.importedFunctionCount
         let chunks = try inParallelChunks(count: module.code.count) { (range) throws(KilnError) -> [BodyFailures] in
             var checker = FunctionChecker(context: context)
-            let gc = GCSupport(module: module)
             var failures = BodyFailures()
             for index in range {
                 let body: FunctionBody
@@ -73,9 +70,6 @@ enum Validator {
                 } catch {
                     failures.invalid = error
                     continue
-                }
-                if lowerable && failures.unsupported == nil {
-                    do throws(KilnError) { try gc.requireLowerable(body, functionIndex: functionIndex) } catch { failures.unsupported = error }
                 }
             }
             return [failures]

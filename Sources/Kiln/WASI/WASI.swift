@@ -254,7 +254,7 @@ extension Value {
         case .i64(let v): return .i64(v)
         case .f32(let v): return .f32(v)
         case .f64(let v): return .f64(v)
-        case .v128, .funcRef, .externRef, .exnRef:
+        case .v128, .funcRef, .externRef, .exnRef, .anyRef:
             preconditionFailure("WASI preview 1 passes only numbers")  // the host function's type guarantees it
         }
     }
