@@ -293,7 +293,7 @@ final class CodeTable: @unchecked Sendable {
     /// thread and installs it in every slot when done (calls made from then on run it; frames
     /// already running finish on libtcc's code). Records of tiered modules hold stubs, so tables
     /// reach the new code too.
-    func optimizeInBackground(engine: Engine, wasm: [UInt8]) {
+    func optimizeInBackground(_ job: OptimizedCodeJob) {
         guard canMixTiers else {
             setNote("tiered: a function type passes v128 by value, which libtcc and clang code cannot exchange; staying on libtcc (--tier optimized compiles it all)")
             return
@@ -304,16 +304,12 @@ final class CodeTable: @unchecked Sendable {
         let thread = Thread { [self] in
             do throws(KilnError) {
                 let lowered = try ModuleLowering.lower(info, signatureIDs: signatureIDs, options: options)
-                switch try engine.optimizedCode(wasm: wasm, source: lowered.source) {
-                case .loaded(let code, let fromCache, let compiler):
-                    lock.lock()
-                    defer { lock.unlock() }
-                    try install(code, functions: Array(0..<info.definedFunctionCount), withEntryThunks: false)
-                    tier = .optimized
-                    tierNote = fromCache ? "tiered: optimized code from the cache" : "tiered: optimized code compiled with \(compiler)"
-                case .unavailable(let reason):
-                    setNote(reason)
-                }
+                let code = try job.compile(source: lowered.source)
+                lock.lock()
+                defer { lock.unlock() }
+                try install(code, functions: Array(0..<info.definedFunctionCount), withEntryThunks: false)
+                tier = .optimized
+                tierNote = "tiered: optimized code compiled with \(job.compiler.path)"
             } catch {
                 setNote("tiered: the optimizing compiler failed, staying on libtcc: \(error)")
             }
@@ -351,7 +347,7 @@ final class CodeTable: @unchecked Sendable {
         lock.unlock()
     }
 
-    private static func lap(_ clock: inout ContinuousClock.Instant) -> Double {
+    static func lap(_ clock: inout ContinuousClock.Instant) -> Double {
         let now = ContinuousClock.now
         defer { clock = now }
         return seconds(now - clock)
