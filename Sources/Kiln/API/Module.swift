@@ -16,8 +16,9 @@ public final class Module: @unchecked Sendable {
     public let engine: Engine
     let info: ModuleInfo
     /// The tier whose code the module runs now: `.optimized` when an optimizing compiler built
-    /// it (or the cache held it), else `.baseline`; a `.tiered` module changes from the one to the
-    /// other while it runs (``waitForOptimizedCode()``).
+    /// it (or the cache or an artifact held it), else `.baseline`; a `.tiered` module changes from
+    /// the one to the other while it runs (``waitForOptimizedCode()``), and a big one to `.tiered`
+    /// itself when its hot functions run optimized code and the rest libtcc's.
     public var tier: ExecutionTier { codeTable.tierState.tier }
     /// Why the module runs on another tier than the engine asked for, or where its optimized code
     /// came from ("optimized code from the cache"): one line for verbose output.
@@ -134,8 +135,9 @@ public final class Module: @unchecked Sendable {
     /// with ``TrapReason/compilationFailed``); nil when none has.
     public var lazyCompilationError: KilnError? { codeTable.lazyCompilationFailure }
 
-    /// Waits until a `.tiered` module's optimized code is installed (or the optimizing compiler
-    /// gave up, see ``tierNote``); returns at once for other modules.
+    /// Waits until a `.tiered` module's optimized code is installed — for a big module, its
+    /// first batch of hot functions, so some of its code must run hot — or the optimizing
+    /// compiler gave up (see ``tierNote``); returns at once for other modules.
     public func waitForOptimizedCode() {
         codeTable.waitForOptimization()
     }

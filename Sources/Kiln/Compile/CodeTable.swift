@@ -298,6 +298,10 @@ final class CodeTable: @unchecked Sendable {
             setNote("tiered: a function type passes v128 by value, which libtcc and clang code cannot exchange; staying on libtcc (--tier optimized compiles it all)")
             return
         }
+        if info.codeSize >= Self.hotFunctionsThresholdBytes {
+            optimizeHotFunctions(job)
+            return
+        }
         lock.lock()
         optimizing = true
         lock.unlock()
@@ -322,6 +326,95 @@ final class CodeTable: @unchecked Sendable {
 
     private let optimized = DispatchSemaphore(value: 0)
     private var optimizing = false
+
+    // MARK: Hot functions first
+
+    /// Tiered modules with this much code or more are not compiled whole by the optimizing
+    /// compiler (70 MB of C at -O2 takes many minutes): their hot functions are, in batches.
+    static let hotFunctionsThresholdBytes = 4 << 20
+    /// Wasm bytes of hot functions per optimized batch (a few seconds of clang).
+    static let hotBatchBytes = 192 << 10
+    /// Samples a function needs in one period to count as hot.
+    static let hotSamples = 3
+    /// The sampling profiler's period (process CPU time) and how often samples are read.
+    static let sampleIntervalMicroseconds: UInt32 = 1000
+    static let hotPeriodSeconds = 0.1
+
+    /// What hot-function tiering did so far: batches and functions optimized, samples taken.
+    private(set) var hotStatistics = (batches: 0, functions: 0, samples: 0, seconds: 0.0)
+
+    /// The tiered policy for big modules: a sampling profiler (SIGPROF every millisecond of CPU
+    /// time, kiln_sampler_*) records where threads run; the code ranges map each sample to a
+    /// function; every period the hottest functions not optimized yet go to the optimizing
+    /// compiler as one batch, whose code is installed in their slots (calls made from then on
+    /// run it). Needs nothing from the lowering. Stops with the module. The batches are not
+    /// cached: which functions run hot depends on the run.
+    private func optimizeHotFunctions(_ job: OptimizedCodeJob) {
+        guard kiln_sampler_start(Self.sampleIntervalMicroseconds) == 0 else {
+            setNote("tiered: the sampling profiler did not start (SIGPROF/setitimer), staying on libtcc")
+            return
+        }
+        lock.lock()
+        optimizing = true
+        tierNote = "tiered: optimizing hot functions"
+        lock.unlock()
+        let thread = Thread { [weak self, info, signatureIDs, options] in
+            defer { kiln_sampler_stop() }
+            var samples = [UInt](repeating: 0, count: 8192)
+            var heat: [Int: Int] = [:]
+            var done = Set<Int>()
+            var signalled = false
+            defer { if !signalled { self?.optimized.signal() } }
+            while true {
+                Thread.sleep(forTimeInterval: Self.hotPeriodSeconds)
+                // The module went away: stop.
+                guard let table = self else { return }
+                let count = Int(kiln_sampler_drain(&samples, UInt32(samples.count)))
+                table.lock.lock()
+                for pc in samples[0..<count] {
+                    if let function = table.ranges.function(containing: pc), !done.contains(function) { heat[function, default: 0] += 1 }
+                }
+                table.hotStatistics.samples += count
+                table.lock.unlock()
+                var batch: [Int] = []
+                var size = 0
+                for (function, _) in heat.filter({ $0.value >= Self.hotSamples }).sorted(by: { $0.value > $1.value }) {
+                    if size >= Self.hotBatchBytes { break }
+                    batch.append(function)
+                    size += info.code.byteCount(function)
+                }
+                // What stayed lukewarm fades: a function must be hot in recent periods.
+                heat = heat.compactMapValues { $0 > 1 ? $0 / 2 : nil }
+                guard !batch.isEmpty else { continue }
+                var clock = ContinuousClock.now
+                do throws(KilnError) {
+                    let lowered = try ModuleLowering.lower(info, functions: batch, withEntryThunks: false, signatureIDs: signatureIDs, options: options)
+                    let code = try job.compileBatch(source: lowered.source, functions: batch)
+                    table.lock.lock()
+                    defer { table.lock.unlock() }
+                    try table.install(code, functions: batch, withEntryThunks: false)
+                    table.hotStatistics.batches += 1
+                    table.hotStatistics.functions += batch.count
+                    table.hotStatistics.seconds += Self.lap(&clock)
+                    table.tier = .tiered
+                    table.tierNote = "tiered: \(table.hotStatistics.functions) hot functions optimized in \(table.hotStatistics.batches) batches"
+                } catch {
+                    table.setNote("tiered: the optimizing compiler failed on hot functions, staying on libtcc for the rest: \(error)")
+                    return
+                }
+                done.formUnion(batch)
+                for function in batch { heat[function] = nil }
+                if !signalled {
+                    signalled = true
+                    table.optimized.signal()
+                }
+            }
+        }
+        thread.qualityOfService = .utility
+        thread.stackSize = 64 << 20
+        thread.start()
+    }
+
 
     /// Waits until a background optimization (`optimizeInBackground`) has finished or given up;
     /// returns at once when none was started.
