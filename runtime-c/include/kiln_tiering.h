@@ -20,7 +20,7 @@ int kiln_sampler_start(uint32_t interval_us);
 void kiln_sampler_stop(void);
 
 /* Moves the samples recorded since the last drain (at most `capacity`, the most recent) to
- * `out`; returns how many. One drainer at a time. */
+ * `out`; returns how many. With several drainers (modules), each gets a share of the samples. */
 uint32_t kiln_sampler_drain(uintptr_t *out, uint32_t capacity);
 
 #endif

@@ -138,6 +138,7 @@ void kiln_sampler_stop(void) {
 }
 
 uint32_t kiln_sampler_drain(uintptr_t *out, uint32_t capacity) {
+    pthread_mutex_lock(&sampler_lock);
     uint32_t head = __atomic_load_n(&sample_head, __ATOMIC_RELAXED);
     uint32_t available = head - sample_tail;
     if (available > SAMPLE_CAPACITY) {
@@ -152,5 +153,6 @@ uint32_t kiln_sampler_drain(uintptr_t *out, uint32_t capacity) {
         out[i] = __atomic_load_n(&samples[(sample_tail + i) & (SAMPLE_CAPACITY - 1u)], __ATOMIC_RELAXED);
     }
     sample_tail += available;
+    pthread_mutex_unlock(&sampler_lock);
     return available;
 }

@@ -331,17 +331,33 @@ final class CodeTable: @unchecked Sendable {
 
     /// Tiered modules with this much code or more are not compiled whole by the optimizing
     /// compiler (70 MB of C at -O2 takes many minutes): their hot functions are, in batches.
-    static let hotFunctionsThresholdBytes = 4 << 20
-    /// Wasm bytes of hot functions per optimized batch (a few seconds of clang).
-    static let hotBatchBytes = 192 << 10
-    /// Samples a function needs in one period to count as hot.
+    /// (A variable for tests, which tier small modules this way.)
+    nonisolated(unsafe) static var hotFunctionsThresholdBytes = 4 << 20
+    /// Wasm bytes of hot functions per optimized batch (a second or two of clang).
+    static let hotBatchBytes = 96 << 10
+    /// Samples a function needs to count as hot: at least this many, and at least this share
+    /// of the samples since the last batch (a flat profile, as GCC's, has few functions worth a
+    /// compile: an absolute count alone sent hundreds of lukewarm functions to clang, whose
+    /// time then outweighed the gain on cc1).
     static let hotSamples = 3
+    static let hotShare = 0.01
+    /// The optimizing compiler's time on hot batches stays under this share of the process's
+    /// CPU time.
+    static let hotCompileShare = 0.25
     /// The sampling profiler's period (process CPU time) and how often samples are read.
     static let sampleIntervalMicroseconds: UInt32 = 1000
     static let hotPeriodSeconds = 0.1
 
     /// What hot-function tiering did so far: batches and functions optimized, samples taken.
-    private(set) var hotStatistics = (batches: 0, functions: 0, samples: 0, seconds: 0.0)
+    private var hotStatistics = (batches: 0, functions: 0, samples: 0, seconds: 0.0)
+    private var hotFunctions: Set<Int> = []
+
+    /// The defined functions whose hot code runs optimized.
+    var optimizedHotFunctions: Set<Int> {
+        lock.lock()
+        defer { lock.unlock() }
+        return hotFunctions
+    }
 
     /// The tiered policy for big modules: a sampling profiler (SIGPROF every millisecond of CPU
     /// time, kiln_sampler_*) records where threads run; the code ranges map each sample to a
@@ -378,15 +394,34 @@ final class CodeTable: @unchecked Sendable {
                 table.lock.unlock()
                 var batch: [Int] = []
                 var size = 0
-                for (function, _) in heat.filter({ $0.value >= Self.hotSamples }).sorted(by: { $0.value > $1.value }) {
-                    if size >= Self.hotBatchBytes { break }
-                    batch.append(function)
-                    size += info.code.byteCount(function)
+                // The hottest, whatever its size, then the next hottest within the budget (one
+                // too big for what is left waits for a later batch: clang's time grows with size).
+                let threshold = max(Self.hotSamples, Int(Double(heat.values.reduce(0, +)) * Self.hotShare))
+                for (function, _) in heat.filter({ $0.value >= threshold }).sorted(by: { $0.value > $1.value }) {
+                    let bytes = info.code.byteCount(function)
+                    if batch.isEmpty {
+                        batch.append(function)
+                    } else if size + bytes <= Self.hotBatchBytes {
+                        batch.append(function)
+                        size += bytes
+                    }
                 }
                 // What stayed lukewarm fades: a function must be hot in recent periods.
                 heat = heat.compactMapValues { $0 > 1 ? $0 / 2 : nil }
                 guard !batch.isEmpty else { continue }
+                // Compiling must not cost more than a fraction of what the program has run: on a
+                // flat profile and a busy machine, clang's time outweighs what it saves.
+                var usage = timespec()
+                clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &usage)
+                let ran = Double(usage.tv_sec) + Double(usage.tv_nsec) * 1e-9
+                table.lock.lock()
+                let spent = table.hotStatistics.seconds
+                table.lock.unlock()
+                guard spent <= Self.hotCompileShare * ran else { continue }
                 var clock = ContinuousClock.now
+                if ProcessInfo.processInfo.environment["KILN_TRACE_TIERING"] != nil {
+                    FileHandle.standardError.write(Data("kiln: hot batch \(batch.map { "\($0):\(info.code.byteCount($0))B" }) of \(heat.count) warm, \(count) samples\n".utf8))
+                }
                 do throws(KilnError) {
                     let lowered = try ModuleLowering.lower(info, functions: batch, withEntryThunks: false, signatureIDs: signatureIDs, options: options)
                     let code = try job.compileBatch(source: lowered.source, functions: batch)
@@ -395,6 +430,7 @@ final class CodeTable: @unchecked Sendable {
                     try table.install(code, functions: batch, withEntryThunks: false)
                     table.hotStatistics.batches += 1
                     table.hotStatistics.functions += batch.count
+                    table.hotFunctions.formUnion(batch)
                     table.hotStatistics.seconds += Self.lap(&clock)
                     table.tier = .tiered
                     table.tierNote = "tiered: \(table.hotStatistics.functions) hot functions optimized in \(table.hotStatistics.batches) batches"
