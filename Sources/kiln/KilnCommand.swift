@@ -103,7 +103,7 @@ struct FeatureOptions: ParsableArguments {
 
 /// `--tier` and `--no-cache`: which compiler builds the code, and whether optimized code is cached.
 struct TierOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("baseline (libtcc), optimized (an optimizing C compiler before running, cached on disk) or tiered (today: baseline).", valueName: "tier"))
+    @Option(name: .long, help: ArgumentHelp("baseline (libtcc), optimized (an optimizing C compiler before running, cached on disk) or tiered (libtcc first, optimized code when ready; at once from the cache).", valueName: "tier"))
     var tier: String = "baseline"
     @Flag(name: .customLong("no-cache"), help: "Neither read nor write the optimized-code cache.")
     var noCache = false
@@ -125,6 +125,7 @@ func readModule(_ path: String, engine: Engine) throws -> Module {
         throw Failure(status: .io, message: "cannot read \(path): \(error.localizedDescription)")
     }
     do {
+        if Module.isArtifact(bytes) { return try Module(engine: engine, artifact: bytes) }
         if bytes.starts(with: [0, 0x61, 0x73, 0x6d]) { return try Module(engine: engine, bytes: bytes) }
         return try Module(engine: engine, wat: String(decoding: bytes, as: UTF8.self))
     } catch {
@@ -223,7 +224,9 @@ struct Run: ParsableCommand {
         let soFar = module.compiledSoFar
         let ms = { (s: Double) in String(format: "%.1f ms", s * 1000) }
         var line = "kiln: tier \(module.tier.rawValue)" + (module.tierNote.map { " (\($0))" } ?? "")
-        line += "; decode \(ms(t.decode)), validate \(ms(t.validate)); "
+        line += "; decode \(ms(t.decode)), validate \(ms(t.validate))"
+        if module.tier == .optimized && soFar.batches == 0 { line += ", optimized code \(ms(t.compile))" }
+        line += "; "
         line += module.isLazy ? "lazy: " : "eager: "
         line += "\(soFar.functions) functions in \(soFar.batches) batches (\(soFar.aheadBatches) ahead), lower \(ms(soFar.lowerSeconds)), libtcc \(ms(soFar.compileSeconds))\n"
         FileHandle.standardError.write(Data(line.utf8))
@@ -254,8 +257,16 @@ struct Run: ParsableCommand {
         if arguments.first == "--" { arguments.removeFirst() }
         let wasi = try makeWASI(programArguments: invoke == nil ? arguments : [])
         defer { try? wasi.close() }
+        // The module first: then only the WASI functions it imports get host stubs (each
+        // distinct type costs a libtcc compile, a large part of a cached module's start-up).
+        let module = try readModule(file, engine: engine)
+        defer { if verbose { reportCompilation(module) } }
         do {
-            try wasi.define(in: linker, store: store)
+            if preload.isEmpty {
+                try wasi.define(in: linker, store: store, only: Set(module.imports.filter { $0.module == WASI.moduleName }.map(\.name)))
+            } else {
+                try wasi.define(in: linker, store: store)
+            }
         } catch {
             throw Failure(status: .link, message: "\(error)")
         }
@@ -267,8 +278,6 @@ struct Run: ParsableCommand {
             let module = try readModule(String(entry[entry.index(after: equals)...]), engine: engine)
             linker.define(module: name, instance: try instantiate(module, linker: linker, store: store))
         }
-        let module = try readModule(file, engine: engine)
-        defer { if verbose { reportCompilation(module) } }
         let instance = try instantiate(module, linker: linker, store: store)
         guard let name = invoke else {
             if instance.function("_start") != nil {
@@ -353,10 +362,18 @@ struct Run: ParsableCommand {
 }
 
 struct Compile: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Compile a module; optionally write the generated C.")
+    static let configuration = CommandConfiguration(
+        abstract: "Compile a module; optionally write the generated C, or a precompiled artifact.",
+        discussion: """
+            With -o, writes a precompiled artifact (app.kiln): the module's code built by the \
+            optimizing C compiler, and the module itself. `kiln run app.kiln` runs it with no \
+            compile; it needs the same Kiln build, machine, --wasm-features, and fuel/epoch options \
+            (--fuel with --consume-fuel, --timeout with --epoch-interruption).
+            """)
 
     @Argument(help: "A .wasm or .wat file.") var file: String
     @Option(name: .customLong("emit-c"), help: "Write the generated C to this file.") var emitC: String?
+    @Option(name: .shortAndLong, help: "Write a precompiled artifact (optimized code and the module) to this file.") var output: String?
     @Flag(help: "Compile with fuel metering (EngineConfiguration.consumeFuel).") var consumeFuel = false
     @Flag(help: "Compile with epoch checks (EngineConfiguration.epochInterruption).") var epochInterruption = false
     @OptionGroup var featureOptions: FeatureOptions
@@ -381,6 +398,23 @@ struct Compile: ParsableCommand {
             } catch {
                 throw Failure(status: .io, message: "cannot write \(emitC): \(error.localizedDescription)")
             }
+        }
+        if let output {
+            let start = ContinuousClock.now
+            let artifact: [UInt8]
+            do {
+                artifact = try Module.compileArtifact(engine: engine, bytes: bytes)
+            } catch {
+                throw Failure(status: .invalidModule, message: "\(file): \(error)")
+            }
+            do {
+                try Data(artifact).write(to: URL(fileURLWithPath: output), options: .atomic)
+            } catch {
+                throw Failure(status: .io, message: "cannot write \(output): \(error.localizedDescription)")
+            }
+            let elapsed = ContinuousClock.now - start
+            print("wrote \(output): \(artifact.count) bytes in \(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000) ms")
+            return
         }
         let module = try readModule(file, engine: engine)
         let t = module.timings

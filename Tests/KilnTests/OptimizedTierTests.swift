@@ -68,8 +68,8 @@ final class OptimizedTierTests: XCTestCase {
         let compiler = try XCTUnwrap(OptimizingCompiler.locate(configured: nil))
         let environment = ["KILN_CACHE_DIR": cacheDirectory.path, "KILN_CC": compiler.path]
         for arguments in [["hello.wasm"], ["args_env.wasm", "a", "b c"], ["recurse.wasm"], ["trap_oob.wasm"], ["clock_random.wasm"]] {
-            let baseline = try runProcess(kiln, arguments: ["run", "--tier", "baseline"] + arguments, environment: environment)
-            let optimized = try runProcess(kiln, arguments: ["run", "--tier", "optimized"] + arguments, environment: environment)
+            let baseline = try Self.runProcess(kiln, arguments: ["run", "--tier", "baseline"] + arguments, environment: environment)
+            let optimized = try Self.runProcess(kiln, arguments: ["run", "--tier", "optimized"] + arguments, environment: environment)
             XCTAssertEqual(optimized.status, baseline.status, "\(arguments)")
             XCTAssertEqual(optimized.stdout, baseline.stdout, "\(arguments)")
             // recurse.wasm recurses until something gives: with libtcc's large frames the native
@@ -77,7 +77,7 @@ final class OptimizedTierTests: XCTestCase {
             // out-of-bounds access): both trap, with different reasons.
             if arguments != ["recurse.wasm"] { XCTAssertEqual(optimized.stderr, baseline.stderr, "\(arguments)") }
         }
-        let verbose = try runProcess(kiln, arguments: ["run", "--verbose", "--tier", "optimized", "hello.wasm"], environment: environment)
+        let verbose = try Self.runProcess(kiln, arguments: ["run", "--verbose", "--tier", "optimized", "hello.wasm"], environment: environment)
         XCTAssertTrue(String(decoding: verbose.stderr, as: UTF8.self).contains("tier optimized (optimized code from the cache)"))
     }
 
@@ -188,7 +188,7 @@ final class OptimizedTierTests: XCTestCase {
     }
 
     /// Runs a program in the WASI programs' directory: status, stdout, stderr.
-    func runProcess(_ executable: URL, arguments: [String], environment: [String: String]) throws -> (status: Int32, stdout: Data, stderr: Data) {
+    static func runProcess(_ executable: URL, arguments: [String], environment: [String: String]) throws -> (status: Int32, stdout: Data, stderr: Data) {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments

@@ -29,8 +29,8 @@ public struct EngineConfiguration: Sendable {
     /// runs on another core. 0: compile only what is called. Eager modules ignore it.
     public var compileAheadBatches = 2
     /// Which compiler produces modules' native code: libtcc (`.baseline`, the default), an
-    /// optimizing C compiler (`.optimized`), or both in turn (`.tiered`, today the same as
-    /// `.baseline`: the switch to optimized code while a program runs is coming).
+    /// optimizing C compiler (`.optimized`), or both in turn (`.tiered`: libtcc first, then
+    /// optimized code as it becomes ready, at once from the cache).
     public var tier: ExecutionTier = .baseline
     /// The optimizing C compiler (a path, or a name looked up on PATH). `KILN_CC` in the
     /// environment takes precedence; without either, the `clang` beside the Swift toolchain or on
@@ -66,11 +66,6 @@ public final class Engine: @unchecked Sendable {
     let gcTypes = RTTRegistry()
     private var hostStubs: [UInt64: (code: NativeCode, entry: UnsafeMutableRawPointer)] = [:]
 
-    /// What ``optimizedCode(wasm:source:)`` found.
-    enum OptimizedCode {
-        case loaded(SharedObjectCode, fromCache: Bool, compiler: String)
-        case unavailable(reason: String)
-    }
     /// The epoch and the stores that check deadlines against it (C: lock-free ticks).
     let clock: OpaquePointer
 
@@ -104,21 +99,6 @@ public final class Engine: @unchecked Sendable {
         guard configuration.cacheOptimizedCode else { return nil }
         return OptimizedCodeCache(directory: OptimizedCodeCache.defaultDirectory(configured: configuration.cacheDirectory),
                                   capacity: configuration.cacheCapacity)
-    }
-
-    /// Optimized native code for a module's generated C (`ModuleLowering.lower(...).source`),
-    /// with the same symbols as libtcc's code for it: loaded from the cache when it holds an
-    /// entry for this module, else compiled with the optimizing compiler now (and cached). Nil
-    /// with the reason when no optimizing compiler is available: stay on libtcc. Thread-safe; the
-    /// compile runs on the calling thread (seconds for a large module).
-    func optimizedCode(wasm: [UInt8], source: String) throws(KilnError) -> OptimizedCode {
-        let cache = optimizedCodeCache
-        guard let compiler = OptimizingCompiler.locate(configured: configuration.optimizingCompiler, identityDirectory: cache?.directory) else {
-            return .unavailable(reason: "no optimizing C compiler found (set KILN_CC or EngineConfiguration.optimizingCompiler): running on libtcc")
-        }
-        let key = compiler.cacheKey(wasm: wasm, source: source, features: "\(configuration.features)", loweringOptions: loweringOptions)
-        let loaded = try compiler.load(source: source, key: key, cache: cache)
-        return .loaded(loaded.code, fromCache: loaded.fromCache, compiler: compiler.path)
     }
 
     /// The engine-wide id of a function type (a final type of its own recursion group, as a

@@ -25,6 +25,8 @@ public enum KilnError: Error, CustomStringConvertible, Sendable, Equatable {
     case invalidOperation(reason: String)
     /// Instantiation or creating a memory or table would exceed the store's ``StoreLimits``.
     case resourceLimitExceeded(reason: String)
+    /// A precompiled artifact (`kiln compile -o`) that this Kiln cannot load: see the problem.
+    case artifact(ArtifactError)
 
     /// The error as one line: its kind, then the reason.
     public var description: String {
@@ -50,6 +52,8 @@ public enum KilnError: Error, CustomStringConvertible, Sendable, Equatable {
             return "invalid operation: \(reason)"
         case .resourceLimitExceeded(let reason):
             return "resource limit exceeded: \(reason)"
+        case .artifact(let problem):
+            return "cannot load the artifact: \(problem)"
         }
     }
 }

@@ -16,8 +16,9 @@ public final class Module: @unchecked Sendable {
     public let engine: Engine
     let info: ModuleInfo
     /// The tier whose code the module runs now: `.optimized` when an optimizing compiler built
-    /// it (or the cache held it), else `.baseline`; a `.tiered` module changes from the one to the
-    /// other while it runs (``waitForOptimizedCode()``).
+    /// it (or the cache or an artifact held it), else `.baseline`; a `.tiered` module changes from
+    /// the one to the other while it runs (``waitForOptimizedCode()``), and a big one to `.tiered`
+    /// itself when its hot functions run optimized code and the rest libtcc's.
     public var tier: ExecutionTier { codeTable.tierState.tier }
     /// Why the module runs on another tier than the engine asked for, or where its optimized code
     /// came from ("optimized code from the cache"): one line for verbose output.
@@ -63,11 +64,52 @@ public final class Module: @unchecked Sendable {
         try self.init(engine: engine, bytes: try wasmBytes(fromText: wat))
     }
 
-    /// Reads a `.wasm` or `.wat` file.
+    /// Loads a precompiled artifact (``compileArtifact(engine:bytes:)``, `kiln compile -o`):
+    /// its optimized code runs at once, with no lowering and no compiler. The module inside is
+    /// decoded and validated again. Throws ``KilnError/artifact(_:)`` for bytes that are not an
+    /// intact artifact, or one built by another Kiln, for another target, or with other features
+    /// or engine options than `engine`'s. When `engine` has already given the module's types
+    /// other signature ids (it compiled other modules first), the artifact's code cannot be used
+    /// and the module compiles from its Wasm as `engine` is configured to (``tierNote`` says so).
+    public convenience init(engine: Engine, artifact bytes: [UInt8]) throws(KilnError) {
+        let compiled = try Module.load(engine: engine, artifact: bytes)
+        self.init(engine: engine, compiled: compiled)
+    }
+
+    /// Compiles a binary module with the optimizing compiler into a deployable artifact (see
+    /// ``init(engine:artifact:)``) for this Kiln, this machine, `engine`'s features and engine
+    /// options. Uses (and fills) the engine's optimized-code cache. Compile with a fresh engine:
+    /// the code embeds the signature ids the engine gives the module's types, and an engine that
+    /// loads the artifact first gives the same ones.
+    public static func compileArtifact(engine: Engine, bytes: [UInt8]) throws(KilnError) -> [UInt8] {
+        let info = try ModuleDecoder.decode(bytes, features: engine.configuration.features)
+        try Validator.validate(info)
+        let signatureIDs = engine.canonicalTypeIDs(of: info)
+        let job: OptimizedCodeJob
+        switch engine.optimizedCodeJob(wasm: bytes) {
+        case .available(let found): job = found.with(signatureIDs: signatureIDs)
+        case .unavailable(let reason): throw KilnError.compilation(reason: reason)
+        }
+        let object = try job.object { () throws(KilnError) -> String in
+            try ModuleLowering.lower(info, signatureIDs: signatureIDs, options: engine.loweringOptions).source
+        }
+        let required = Artifact.requirements(of: engine)
+        let compiler = job.compiler.path + ": " + (job.compiler.identity.split(separator: "\n").first.map(String.init) ?? "")
+        return Artifact(kilnVersion: OptimizingCompiler.kilnVersion, target: OptimizingCompiler.targetDescription,
+                        features: required.features, engineOptions: required.engineOptions, compiler: compiler,
+                        signatureIDs: signatureIDs, key: job.key, wasm: bytes, object: object).serialized()
+    }
+
+    /// Whether bytes are (or claim to be) a precompiled artifact.
+    public static func isArtifact(_ bytes: [UInt8]) -> Bool { Artifact.isArtifact(bytes) }
+
+    /// Reads a `.wasm` or `.wat` file, or a precompiled artifact (`.kiln`).
     public convenience init(engine: Engine, contentsOf url: URL) throws {
         let data = try Data(contentsOf: url)
         let bytes = [UInt8](data)
-        if bytes.starts(with: [0, 0x61, 0x73, 0x6d]) {
+        if Artifact.isArtifact(bytes) {
+            try self.init(engine: engine, artifact: bytes)
+        } else if bytes.starts(with: [0, 0x61, 0x73, 0x6d]) {
             try self.init(engine: engine, bytes: bytes)
         } else {
             try self.init(engine: engine, wat: String(decoding: bytes, as: UTF8.self))
@@ -96,8 +138,9 @@ public final class Module: @unchecked Sendable {
     /// with ``TrapReason/compilationFailed``); nil when none has.
     public var lazyCompilationError: KilnError? { codeTable.lazyCompilationFailure }
 
-    /// Waits until a `.tiered` module's optimized code is installed (or the optimizing compiler
-    /// gave up, see ``tierNote``); returns at once for other modules.
+    /// Waits until a `.tiered` module's optimized code is installed — for a big module, its
+    /// first batch of hot functions, so some of its code must run hot — or the optimizing
+    /// compiler gave up (see ``tierNote``); returns at once for other modules.
     public func waitForOptimizedCode() {
         codeTable.waitForOptimization()
     }
@@ -124,36 +167,82 @@ public final class Module: @unchecked Sendable {
         try validate(bytes: bytes, features: engine.configuration.features)
     }
 
+    private static func load(engine: Engine, artifact bytes: [UInt8]) throws(KilnError) -> Compiled {
+        var clock = ContinuousClock.now
+        let artifact: Artifact
+        do throws(ArtifactError) {
+            artifact = try Artifact(parsing: bytes)
+            try artifact.check(for: engine)
+        } catch {
+            throw KilnError.artifact(error)
+        }
+        let info = try ModuleDecoder.decode(artifact.wasm, features: engine.configuration.features)
+        let decodeTime = CodeTable.lap(&clock)
+        try Validator.validate(info)
+        let validateTime = CodeTable.lap(&clock)
+        let signatureIDs = engine.canonicalTypeIDs(of: info)
+        guard signatureIDs == artifact.signatureIDs else {
+            let compiled = try compile(engine: engine, bytes: artifact.wasm)
+            compiled.codeTable.setNote("the artifact's code was built for other signature ids than this engine gives its types (it compiled other modules first); compiled from its Wasm instead")
+            return compiled
+        }
+        let code = try SharedObjectCode.loadCopy(of: artifact.object, key: artifact.key)
+        let table = try CodeTable(info: info, signatureIDs: signatureIDs, options: engine.loweringOptions, optimized: code)
+        table.setNote("optimized code from the artifact")
+        return Compiled(info: info, signatureIDs: signatureIDs, codeTable: table, isLazy: false,
+                        timings: Timings(decode: decodeTime, validate: validateTime, lower: 0, compile: CodeTable.lap(&clock)))
+    }
+
     private static func compile(engine: Engine, bytes: [UInt8]) throws(KilnError) -> Compiled {
         var clock = ContinuousClock.now
-        func lap() -> Double {
-            let now = ContinuousClock.now
-            defer { clock = now }
-            let elapsed = now - clock
-            return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
-        }
         let info = try ModuleDecoder.decode(bytes, features: engine.configuration.features)
-        let decodeTime = lap()
-        try Validator.validate(info)
-        let validateTime = lap()
-        let signatureIDs = engine.canonicalTypeIDs(of: info)
-        var codeTable: CodeTable?
+        let decodeTime = CodeTable.lap(&clock)
         var note: String?
-        if engine.configuration.tier == .optimized {
-            // The whole module through the optimizing compiler (or its cache), before running.
-            let lowered = try ModuleLowering.lower(info, signatureIDs: signatureIDs, options: engine.loweringOptions)
-            do {
-                switch try engine.optimizedCode(wasm: bytes, source: lowered.source) {
-                case .loaded(let code, let fromCache, let compiler):
+        var job: OptimizedCodeJob?
+        if engine.configuration.tier != .baseline {
+            switch engine.optimizedCodeJob(wasm: bytes) {
+            case .available(let found): job = found
+            case .unavailable(let reason): note = reason
+            }
+        }
+        var codeTable: CodeTable?
+        var signatureIDs: [UInt64] = []
+        var optimizedSeconds = 0.0
+        if let cachedJob = job, cachedJob.isProbablyCached {
+            // A cache entry under the module's name certifies that these very bytes validated
+            // with these features in this build of Kiln: load it with neither validating again
+            // (tens of ms for a MB of code) nor lowering. If it does not load, validate below.
+            signatureIDs = engine.canonicalTypeIDs(of: info)
+            job = cachedJob.with(signatureIDs: signatureIDs)
+            if let code = job?.cached() {
+                do {
                     codeTable = try CodeTable(info: info, signatureIDs: signatureIDs, options: engine.loweringOptions, optimized: code)
-                    codeTable?.setNote(fromCache ? "optimized code from the cache" : "optimized code compiled with \(compiler)")
-                case .unavailable(let reason):
-                    note = reason
+                    codeTable?.setNote("optimized code from the cache")
+                } catch {
+                    note = "the cached optimized code did not load, running on libtcc: \(error)"
                 }
+            }
+            optimizedSeconds = CodeTable.lap(&clock)
+        }
+        var validateTime = 0.0
+        if codeTable == nil {
+            try Validator.validate(info)
+            validateTime = CodeTable.lap(&clock)
+            signatureIDs = engine.canonicalTypeIDs(of: info)
+            job = job?.with(signatureIDs: signatureIDs)
+        }
+        if let job, codeTable == nil, engine.configuration.tier == .optimized {
+            // The whole module through the optimizing compiler, before running.
+            do {
+                let lowered = try ModuleLowering.lower(info, signatureIDs: signatureIDs, options: engine.loweringOptions)
+                let code = try job.compile(source: lowered.source)
+                codeTable = try CodeTable(info: info, signatureIDs: signatureIDs, options: engine.loweringOptions, optimized: code)
+                codeTable?.setNote("optimized code compiled with \(job.compiler.path)")
             } catch {
                 // The compiler failed (or its code did not load): libtcc's code is still right.
                 note = "the optimizing compiler failed, running on libtcc: \(error)"
             }
+            optimizedSeconds += CodeTable.lap(&clock)
         }
         let lazy: Bool
         switch engine.configuration.compilation {
@@ -170,12 +259,12 @@ public final class Module: @unchecked Sendable {
                 compileAheadBatches: engine.configuration.compileAheadBatches)
             if let note { table.setNote(note) }
             if lazy { table.compileAheadFromEntryPoints() } else { try table.compileAll() }
-            if engine.configuration.tier == .tiered { table.optimizeInBackground(engine: engine, wasm: bytes) }
+            if engine.configuration.tier == .tiered, let job { table.optimizeInBackground(job) }
         }
         let statistics = table.statistics
         return Compiled(
             info: info, signatureIDs: signatureIDs, codeTable: table, isLazy: lazy && codeTable == nil,
-            timings: Timings(decode: decodeTime, validate: validateTime, lower: statistics.lowerSeconds, compile: statistics.compileSeconds))
+            timings: Timings(decode: decodeTime, validate: validateTime, lower: statistics.lowerSeconds, compile: statistics.compileSeconds + optimizedSeconds))
     }
 
     // MARK: - Introspection

@@ -372,9 +372,13 @@ final class CodeTable: @unchecked Sendable {
     /// thread and installs it in every slot when done (calls made from then on run it; frames
     /// already running finish on libtcc's code). Records of tiered modules hold stubs, so tables
     /// reach the new code too.
-    func optimizeInBackground(engine: Engine, wasm: [UInt8]) {
+    func optimizeInBackground(_ job: OptimizedCodeJob) {
         guard canMixTiers else {
             setNote("tiered: a function type passes v128 by value, which libtcc and clang code cannot exchange; staying on libtcc (--tier optimized compiles it all)")
+            return
+        }
+        if info.codeSize >= Self.hotFunctionsThresholdBytes {
+            optimizeHotFunctions(job)
             return
         }
         lock.lock()
@@ -383,16 +387,12 @@ final class CodeTable: @unchecked Sendable {
         let thread = Thread { [self] in
             do throws(KilnError) {
                 let lowered = try ModuleLowering.lower(info, signatureIDs: signatureIDs, options: options)
-                switch try engine.optimizedCode(wasm: wasm, source: lowered.source) {
-                case .loaded(let code, let fromCache, let compiler):
-                    lock.lock()
-                    defer { lock.unlock() }
-                    try install(code, functions: Array(0..<info.definedFunctionCount), withEntryThunks: false)
-                    tier = .optimized
-                    tierNote = fromCache ? "tiered: optimized code from the cache" : "tiered: optimized code compiled with \(compiler)"
-                case .unavailable(let reason):
-                    setNote(reason)
-                }
+                let code = try job.compile(source: lowered.source)
+                lock.lock()
+                defer { lock.unlock() }
+                try install(code, functions: Array(0..<info.definedFunctionCount), withEntryThunks: false)
+                tier = .optimized
+                tierNote = "tiered: optimized code compiled with \(job.compiler.path)"
             } catch {
                 setNote("tiered: the optimizing compiler failed, staying on libtcc: \(error)")
             }
@@ -405,6 +405,131 @@ final class CodeTable: @unchecked Sendable {
 
     private let optimized = DispatchSemaphore(value: 0)
     private var optimizing = false
+
+    // MARK: Hot functions first
+
+    /// Tiered modules with this much code or more are not compiled whole by the optimizing
+    /// compiler (70 MB of C at -O2 takes many minutes): their hot functions are, in batches.
+    /// (A variable for tests, which tier small modules this way.)
+    nonisolated(unsafe) static var hotFunctionsThresholdBytes = 4 << 20
+    /// Wasm bytes of hot functions per optimized batch (a second or two of clang).
+    static let hotBatchBytes = 96 << 10
+    /// Samples a function needs to count as hot: at least this many, and at least this share
+    /// of the samples since the last batch (a flat profile, as GCC's, has few functions worth a
+    /// compile: an absolute count alone sent hundreds of lukewarm functions to clang, whose
+    /// time then outweighed the gain on cc1).
+    static let hotSamples = 3
+    static let hotShare = 0.01
+    /// The optimizing compiler's time on hot batches stays under this share of the process's
+    /// CPU time.
+    static let hotCompileShare = 0.25
+    /// The sampling profiler's period (process CPU time) and how often samples are read.
+    static let sampleIntervalMicroseconds: UInt32 = 1000
+    static let hotPeriodSeconds = 0.1
+
+    /// What hot-function tiering did so far: batches and functions optimized, samples taken.
+    private var hotStatistics = (batches: 0, functions: 0, samples: 0, seconds: 0.0)
+    private var hotFunctions: Set<Int> = []
+
+    /// The defined functions whose hot code runs optimized.
+    var optimizedHotFunctions: Set<Int> {
+        lock.lock()
+        defer { lock.unlock() }
+        return hotFunctions
+    }
+
+    /// The tiered policy for big modules: a sampling profiler (SIGPROF every millisecond of CPU
+    /// time, kiln_sampler_*) records where threads run; the code ranges map each sample to a
+    /// function; every period the hottest functions not optimized yet go to the optimizing
+    /// compiler as one batch, whose code is installed in their slots (calls made from then on
+    /// run it). Needs nothing from the lowering. Stops with the module. The batches are not
+    /// cached: which functions run hot depends on the run.
+    private func optimizeHotFunctions(_ job: OptimizedCodeJob) {
+        guard kiln_sampler_start(Self.sampleIntervalMicroseconds) == 0 else {
+            setNote("tiered: the sampling profiler did not start (SIGPROF/setitimer), staying on libtcc")
+            return
+        }
+        lock.lock()
+        optimizing = true
+        tierNote = "tiered: optimizing hot functions"
+        lock.unlock()
+        let thread = Thread { [weak self, info, signatureIDs, options] in
+            defer { kiln_sampler_stop() }
+            var samples = [UInt](repeating: 0, count: 8192)
+            var heat: [Int: Int] = [:]
+            var done = Set<Int>()
+            var signalled = false
+            defer { if !signalled { self?.optimized.signal() } }
+            while true {
+                Thread.sleep(forTimeInterval: Self.hotPeriodSeconds)
+                // The module went away: stop.
+                guard let table = self else { return }
+                let count = Int(kiln_sampler_drain(&samples, UInt32(samples.count)))
+                table.lock.lock()
+                for pc in samples[0..<count] {
+                    if let function = table.ranges.function(containing: pc), !done.contains(function) { heat[function, default: 0] += 1 }
+                }
+                table.hotStatistics.samples += count
+                table.lock.unlock()
+                var batch: [Int] = []
+                var size = 0
+                // The hottest, whatever its size, then the next hottest within the budget (one
+                // too big for what is left waits for a later batch: clang's time grows with size).
+                let threshold = max(Self.hotSamples, Int(Double(heat.values.reduce(0, +)) * Self.hotShare))
+                for (function, _) in heat.filter({ $0.value >= threshold }).sorted(by: { $0.value > $1.value }) {
+                    let bytes = info.code.byteCount(function)
+                    if batch.isEmpty {
+                        batch.append(function)
+                    } else if size + bytes <= Self.hotBatchBytes {
+                        batch.append(function)
+                        size += bytes
+                    }
+                }
+                // What stayed lukewarm fades: a function must be hot in recent periods.
+                heat = heat.compactMapValues { $0 > 1 ? $0 / 2 : nil }
+                guard !batch.isEmpty else { continue }
+                // Compiling must not cost more than a fraction of what the program has run: on a
+                // flat profile and a busy machine, clang's time outweighs what it saves.
+                var usage = timespec()
+                clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &usage)
+                let ran = Double(usage.tv_sec) + Double(usage.tv_nsec) * 1e-9
+                table.lock.lock()
+                let spent = table.hotStatistics.seconds
+                table.lock.unlock()
+                guard spent <= Self.hotCompileShare * ran else { continue }
+                var clock = ContinuousClock.now
+                if ProcessInfo.processInfo.environment["KILN_TRACE_TIERING"] != nil {
+                    FileHandle.standardError.write(Data("kiln: hot batch \(batch.map { "\($0):\(info.code.byteCount($0))B" }) of \(heat.count) warm, \(count) samples\n".utf8))
+                }
+                do throws(KilnError) {
+                    let lowered = try ModuleLowering.lower(info, functions: batch, withEntryThunks: false, signatureIDs: signatureIDs, options: options)
+                    let code = try job.compileBatch(source: lowered.source, functions: batch)
+                    table.lock.lock()
+                    defer { table.lock.unlock() }
+                    try table.install(code, functions: batch, withEntryThunks: false)
+                    table.hotStatistics.batches += 1
+                    table.hotStatistics.functions += batch.count
+                    table.hotFunctions.formUnion(batch)
+                    table.hotStatistics.seconds += Self.lap(&clock)
+                    table.tier = .tiered
+                    table.tierNote = "tiered: \(table.hotStatistics.functions) hot functions optimized in \(table.hotStatistics.batches) batches"
+                } catch {
+                    table.setNote("tiered: the optimizing compiler failed on hot functions, staying on libtcc for the rest: \(error)")
+                    return
+                }
+                done.formUnion(batch)
+                for function in batch { heat[function] = nil }
+                if !signalled {
+                    signalled = true
+                    table.optimized.signal()
+                }
+            }
+        }
+        thread.qualityOfService = .utility
+        thread.stackSize = 64 << 20
+        thread.start()
+    }
+
 
     /// Waits until a background optimization (`optimizeInBackground`) has finished or given up;
     /// returns at once when none was started.
@@ -430,7 +555,7 @@ final class CodeTable: @unchecked Sendable {
         lock.unlock()
     }
 
-    private static func lap(_ clock: inout ContinuousClock.Instant) -> Double {
+    static func lap(_ clock: inout ContinuousClock.Instant) -> Double {
         let now = ContinuousClock.now
         defer { clock = now }
         return seconds(now - clock)

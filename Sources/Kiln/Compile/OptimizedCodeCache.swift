@@ -7,8 +7,8 @@ import Glibc
 import Darwin
 #endif
 
-/// Optimized code on disk, one file per module: `<key>.kso`, the shared object followed by a
-/// footer (magic, the object's length, its SHA-256, the entry's key), so that a truncated,
+/// Optimized code on disk, one file per module: `<name>.kso`, the shared object followed by a
+/// footer (magic, the object's length, its SHA-256, the code's key), so that a truncated,
 /// corrupted or misnamed entry is detected, deleted and rebuilt, never loaded. Entries are
 /// written to a temporary file and renamed into place (atomic; concurrent writers of one key
 /// write the same bytes); a load marks the entry used (mtime), and a store evicts the least
@@ -67,11 +67,15 @@ public struct OptimizedCodeCache: Sendable {
 
     // MARK: - Entries
 
-    func path(of key: [UInt8]) -> String { directory + "/" + Self.hex(key) + Self.suffix }
+    func path(of name: [UInt8]) -> String { directory + "/" + Self.hex(name) + Self.suffix }
 
-    /// The entry's code if it is present and intact; a damaged entry is deleted.
-    func load(key: [UInt8]) -> SharedObjectCode? {
-        let path = path(of: key)
+    /// Whether an entry of that name exists (intact or not).
+    func hasEntry(name: [UInt8]) -> Bool { access(path(of: name), F_OK) == 0 }
+
+    /// The entry's shared object if it is present and intact (a damaged entry is deleted), and
+    /// the entry's path; marks the entry used.
+    func object(name: [UInt8], key: [UInt8]) -> (object: [UInt8], path: String)? {
+        let path = path(of: name)
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
@@ -91,14 +95,21 @@ public struct OptimizedCodeCache: Sendable {
         }
         // Mark it used, for eviction.
         futimens(fd, nil)
+        bytes.removeLast(Self.footerSize)
+        return (bytes, path)
+    }
+
+    /// The entry's code if it is present and intact; a damaged entry is deleted.
+    func load(name: [UInt8], key: [UInt8]) -> SharedObjectCode? {
+        guard let (object, path) = object(name: name, key: key) else { return nil }
         // dlopen may hand back an object it already holds under this name or inode (an entry
         // replaced or evicted while loaded): then load a private copy of the verified bytes.
         if let code = try? SharedObjectCode.load(path: path, key: key) { return code }
-        return try? SharedObjectCode.loadCopy(of: Array(bytes[0..<(bytes.count - Self.footerSize)]), key: key)
+        return try? SharedObjectCode.loadCopy(of: object, key: key)
     }
 
     /// Writes an entry atomically and loads it. Evicts past the cap.
-    func store(key: [UInt8], object: [UInt8]) throws(KilnError) -> SharedObjectCode {
+    func store(name: [UInt8], key: [UInt8], object: [UInt8]) throws(KilnError) -> SharedObjectCode {
         try ensureDirectory()
         var entry = object
         entry += Self.magic
@@ -117,12 +128,12 @@ public struct OptimizedCodeCache: Sendable {
             written += count
         }
         close(fd)
-        guard written == entry.count, rename(temporary, path(of: key)) == 0 else {
+        guard written == entry.count, rename(temporary, path(of: name)) == 0 else {
             unlink(temporary)
             throw KilnError.compilation(reason: "cannot write to the cache \(directory): \(String(cString: strerror(errno)))")
         }
-        evict(keeping: Self.hex(key) + Self.suffix)
-        guard let code = load(key: key) else {
+        evict(keeping: Self.hex(name) + Self.suffix)
+        guard let code = load(name: name, key: key) else {
             throw KilnError.compilation(reason: "the cache entry just written to \(directory) does not load")
         }
         return code

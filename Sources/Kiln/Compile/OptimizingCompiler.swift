@@ -82,8 +82,8 @@ public enum ExecutionTier: String, Sendable, CaseIterable {
     /// loaded from the on-disk cache. Without a compiler, falls back to `baseline` (see
     /// ``Module/tierNote``).
     case optimized
-    /// Start on libtcc and switch to optimized code when it is ready. The switch is not
-    /// implemented yet: today this behaves exactly like `baseline`.
+    /// Start on libtcc and switch to optimized code when it is ready (at once from the cache):
+    /// the whole module, or for big modules its hot functions, in batches.
     case tiered
 }
 
@@ -283,39 +283,53 @@ struct OptimizingCompiler: Sendable {
         return [UInt8](data)
     }
 
-    /// Loads optimized code for `source`: from `cache` under `key` when it holds a valid entry,
-    /// else compiled now (and stored there). `fromCache` tells which.
-    func load(source: String, key: [UInt8], cache: OptimizedCodeCache?) throws(KilnError) -> (code: SharedObjectCode, fromCache: Bool) {
-        if let cache, let code = cache.load(key: key) { return (code, true) }
-        let object = try compileObject(source, key: key)
-        if let cache, let code = try? cache.store(key: key, object: object) { return (code, false) }
-        // No cache (or it cannot be written): load from a private temporary file.
-        return (try SharedObjectCode.loadCopy(of: object, key: key), false)
-    }
+    /// Kiln's version: the release, and this build's identity (the linker's build id of the
+    /// image holding Kiln, else a hash of that file), so that any rebuild, whatever it changed in
+    /// the lowering or the runtime, gets keys of its own and never loads another build's code.
+    static let kilnVersion: String = {
+        let release = "0.1.0"
+        var id = [UInt8](repeating: 0, count: 64)
+        let length = Int(kiln_build_id(&id, UInt32(id.count)))
+        if length > 0 { return release + "+build." + OptimizedCodeCache.hex(Array(id.prefix(min(length, id.count)))) }
+        if let path = kiln_build_image_path().map({ String(cString: $0) }), let data = FileManager.default.contents(atPath: path) {
+            return release + "+image." + OptimizedCodeCache.hex(OptimizedCodeCache.sha256([UInt8](data)))
+        }
+        // No way to tell builds apart: a fresh identity per process (no cache hits, never wrong).
+        return release + "+process.\(getpid()).\(UInt64.random(in: 0...UInt64.max))"
+    }()
 
-    /// Kiln's version, in every cache key.
-    static let kilnVersion = "0.1.0"
-
-    /// The cache key of a module: its bytes and everything else that shapes its optimized code.
-    /// The generated C is hashed too, so that a Kiln build whose lowering changed never loads
-    /// another build's code.
-    func cacheKey(wasm: [UInt8], source: String, features: String, loweringOptions: LoweringOptions) -> [UInt8] {
-        var text = "kiln-optimized-1\n"
+    /// A module's name in the cache: a hash of its bytes and of everything else that shapes its
+    /// optimized code — Kiln's build (its lowering and runtime), the runtime texts compiled into
+    /// the object, the compiler and its flags, the features, the engine options that change code,
+    /// and the target. Computing it needs no lowering and no validation: an entry under this name
+    /// exists only if these very bytes validated with these features in this build of Kiln.
+    func cacheName(wasm: [UInt8], features: String, loweringOptions: LoweringOptions) -> [UInt8] {
+        var text = "kiln-optimized-2\n"
         text += "kiln \(Self.kilnVersion)\n"
         text += "compiler \(path)\n\(identity)\n"
         text += "flags \(Self.flags.joined(separator: " "))\n"
         text += "features \(features)\n"
         text += "fuel \(loweringOptions.consumeFuel) epochs \(loweringOptions.epochInterruption)\n"
         text += "target \(Self.targetDescription)\n"
-        // The runtime's texts compiled into every object.
-        for pointer in [kiln_prelude_text_pointer(), kiln_optimized_text_pointer(), kiln_numeric_text_pointer(), kiln_simd_text_pointer()] {
-            text += OptimizedCodeCache.hex(OptimizedCodeCache.sha256(Array(String(cString: pointer!).utf8))) + "\n"
-        }
-        var bytes = Array(text.utf8)
-        bytes += OptimizedCodeCache.sha256(wasm)
-        bytes += OptimizedCodeCache.sha256(Array(source.utf8))
-        return OptimizedCodeCache.sha256(bytes)
+        text += Self.runtimeTextsDigest + "\n"
+        return OptimizedCodeCache.sha256(Array(text.utf8) + OptimizedCodeCache.sha256(wasm))
     }
+
+    /// The full key of a module's code: its cache name and the engine's signature ids of its
+    /// types (constants in the code; an engine that compiled other modules first may give
+    /// others). Embedded in the object and in its cache entry's footer.
+    static func cacheKey(name: [UInt8], signatureIDs: [UInt64]) -> [UInt8] {
+        OptimizedCodeCache.sha256(name + signatureIDs.flatMap { OptimizedCodeCache.littleEndian($0) })
+    }
+
+    /// A hash of the runtime's texts compiled into every object.
+    static let runtimeTextsDigest: String = {
+        var bytes: [UInt8] = []
+        for pointer in [kiln_prelude_text_pointer(), kiln_optimized_text_pointer(), kiln_numeric_text_pointer(), kiln_simd_text_pointer()] {
+            bytes += OptimizedCodeCache.sha256(Array(String(cString: pointer!).utf8))
+        }
+        return OptimizedCodeCache.hex(OptimizedCodeCache.sha256(bytes))
+    }()
 
     /// The target: architecture, OS, and the CPU (-march=native depends on it).
     static let targetDescription: String = {
@@ -342,4 +356,81 @@ struct OptimizingCompiler: Sendable {
         #endif
         return description
     }()
+}
+
+/// One module's optimized code, found or built: the compiler, the module's cache name and key,
+/// the cache.
+struct OptimizedCodeJob: Sendable {
+    let compiler: OptimizingCompiler
+    let cache: OptimizedCodeCache?
+    /// The module's entry in the cache (``OptimizingCompiler/cacheName(wasm:features:loweringOptions:)``).
+    let name: [UInt8]
+    /// The code's key: set by ``with(signatureIDs:)``.
+    private(set) var key: [UInt8] = []
+
+    init(compiler: OptimizingCompiler, cache: OptimizedCodeCache?, name: [UInt8]) {
+        self.compiler = compiler
+        self.cache = cache
+        self.name = name
+    }
+
+    /// The job for the module's types having these signature ids in the engine.
+    func with(signatureIDs: [UInt64]) -> OptimizedCodeJob {
+        var job = self
+        job.key = OptimizingCompiler.cacheKey(name: name, signatureIDs: signatureIDs)
+        return job
+    }
+
+    /// Whether the cache has an entry for the module: then its bytes validated before, with the
+    /// same features, in this build of Kiln (entries are written only after validation).
+    var isProbablyCached: Bool { cache?.hasEntry(name: name) ?? false }
+
+    /// The cached code, if the cache holds an intact entry (no lowering, no compiler run).
+    func cached() -> SharedObjectCode? { cache?.load(name: name, key: key) }
+
+    /// Compiles the whole module's C (`ModuleLowering.lower(...).source`) and caches the object.
+    func compile(source: String) throws(KilnError) -> SharedObjectCode {
+        let object = try compiler.compileObject(source, key: key)
+        if let cache, let code = try? cache.store(name: name, key: key, object: object) { return code }
+        // No cache (or it cannot be written): load from a private temporary file.
+        return try SharedObjectCode.loadCopy(of: object, key: key)
+    }
+
+    /// The whole module's shared object: from the cache, else compiled (`lower` gives the C)
+    /// and cached.
+    func object(lower: () throws(KilnError) -> String) throws(KilnError) -> [UInt8] {
+        if let cached = cache?.object(name: name, key: key) { return cached.object }
+        let object = try compiler.compileObject(try lower(), key: key)
+        if let cache { _ = try? cache.store(name: name, key: key, object: object) }
+        return object
+    }
+
+    /// Compiles part of the module (a batch's C) into code of its own, not cached: which
+    /// functions run hot differs from run to run.
+    func compileBatch(source: String, functions: [Int]) throws(KilnError) -> SharedObjectCode {
+        var bytes = key
+        for function in functions { bytes += OptimizedCodeCache.littleEndian(UInt64(function)) }
+        let batchKey = OptimizedCodeCache.sha256(bytes)
+        return try SharedObjectCode.loadCopy(of: try compiler.compileObject(source, key: batchKey), key: batchKey)
+    }
+}
+
+extension Engine {
+    /// Where a module's optimized code comes from (``optimizedCodeJob(wasm:)``).
+    enum OptimizedCodeSource {
+        case available(OptimizedCodeJob)
+        case unavailable(reason: String)
+    }
+
+    /// The optimizing compiler and the cache name for a module's bytes: no lowering needed, so a
+    /// cached module loads without generating any C. Unavailable, with the reason, when no
+    /// optimizing compiler runs: stay on libtcc.
+    func optimizedCodeJob(wasm: [UInt8]) -> OptimizedCodeSource {
+        let cache = optimizedCodeCache
+        guard let compiler = OptimizingCompiler.locate(configured: configuration.optimizingCompiler, identityDirectory: cache?.directory) else {
+            return .unavailable(reason: "no optimizing C compiler found (set KILN_CC or EngineConfiguration.optimizingCompiler): running on libtcc")
+        }
+        let name = compiler.cacheName(wasm: wasm, features: "\(configuration.features)", loweringOptions: loweringOptions)
+        return .available(OptimizedCodeJob(compiler: compiler, cache: cache, name: name))
+    }
 }
