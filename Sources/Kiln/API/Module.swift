@@ -104,9 +104,21 @@ public final class Module: @unchecked Sendable {
 
     /// Decodes, validates and lowers without compiling: the C that Kiln would compile.
     public static func generateC(engine: Engine, bytes: [UInt8]) throws(KilnError) -> String {
-        let info = try ModuleDecoder.decode(bytes, features: engine.configuration.features)
-        try Validator.validate(info)
-        return try ModuleLowering.lower(info, signatureIDs: engine.canonicalTypeIDs(of: info), options: engine.loweringOptions).source
+        let module = try Validator.validated(try ModuleDecoder.decode(bytes, features: engine.configuration.features))
+        return try ModuleLowering.lower(module, signatureIDs: engine.canonicalTypeIDs(of: module.info), options: engine.loweringOptions).source
+    }
+
+    /// Lowers every function of a module to C once, on this thread, without compiling it: what
+    /// `benchmarks/lowering` measures. Returns the size of the code section, the seconds the
+    /// lowering took (decoding and validation excluded) and the size of the C it produced.
+    public static func measureLowering(engine: Engine, bytes: [UInt8]) throws(KilnError) -> (codeBytes: Int, seconds: Double, cBytes: Int) {
+        let module = try Validator.validated(try ModuleDecoder.decode(bytes, features: engine.configuration.features))
+        let signatureIDs = engine.canonicalTypeIDs(of: module.info)
+        let start = ContinuousClock.now
+        let source = try ModuleLowering.lower(module, signatureIDs: signatureIDs, options: engine.loweringOptions).source
+        let elapsed = ContinuousClock.now - start
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+        return (module.info.codeSize, seconds, source.utf8.count)
     }
 
     /// Decodes and validates only: the checks of ``init(engine:bytes:)`` before code
@@ -129,20 +141,21 @@ public final class Module: @unchecked Sendable {
             let elapsed = now - clock
             return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
         }
-        let info = try ModuleDecoder.decode(bytes, features: engine.configuration.features)
+        let decoded = try ModuleDecoder.decode(bytes, features: engine.configuration.features)
         let decodeTime = lap()
-        try Validator.validate(info)
+        let validated = try Validator.validated(decoded)
+        let info = validated.info
         let validateTime = lap()
         let signatureIDs = engine.canonicalTypeIDs(of: info)
         var codeTable: CodeTable?
         var note: String?
         if engine.configuration.tier == .optimized {
             // The whole module through the optimizing compiler (or its cache), before running.
-            let lowered = try ModuleLowering.lower(info, signatureIDs: signatureIDs, options: engine.loweringOptions)
+            let lowered = try ModuleLowering.lower(validated, signatureIDs: signatureIDs, options: engine.loweringOptions)
             do {
                 switch try engine.optimizedCode(wasm: bytes, source: lowered.source) {
                 case .loaded(let code, let fromCache, let compiler):
-                    codeTable = try CodeTable(info: info, signatureIDs: signatureIDs, options: engine.loweringOptions, optimized: code)
+                    codeTable = try CodeTable(module: validated, signatureIDs: signatureIDs, options: engine.loweringOptions, optimized: code)
                     codeTable?.setNote(fromCache ? "optimized code from the cache" : "optimized code compiled with \(compiler)")
                 case .unavailable(let reason):
                     note = reason
@@ -162,7 +175,7 @@ public final class Module: @unchecked Sendable {
         if let codeTable {
             table = codeTable
         } else {
-            table = try CodeTable(info: info, signatureIDs: signatureIDs, options: engine.loweringOptions)
+            table = try CodeTable(module: validated, signatureIDs: signatureIDs, options: engine.loweringOptions)
             if let note { table.setNote(note) }
             if !lazy { try table.compileAll() }
             if engine.configuration.tier == .tiered { table.optimizeInBackground(engine: engine, wasm: bytes) }

@@ -27,7 +27,9 @@ public enum CompilationMode: Sendable, Equatable {
 /// is safe.
 final class CodeTable: @unchecked Sendable {
     private var table: UnsafeMutablePointer<kiln_code_table>!
-    private let info: ModuleInfo
+    /// The module, validated: lowering takes nothing else.
+    private let module: ValidatedModule
+    private var info: ModuleInfo { module.info }
     private let signatureIDs: [UInt64]
     private let options: LoweringOptions
     /// Guards everything below. Held while a batch compiles: a thread calling another
@@ -73,11 +75,11 @@ final class CodeTable: @unchecked Sendable {
 
     /// A table whose slots all start lazy. Compiles the entry thunks (small: one per type) with
     /// libtcc, or takes them and every function from `optimized`, the whole module's code.
-    init(info: ModuleInfo, signatureIDs: [UInt64], options: LoweringOptions, optimized: (any LoadedCode)? = nil) throws(KilnError) {
-        self.info = info
+    init(module: ValidatedModule, signatureIDs: [UInt64], options: LoweringOptions, optimized: (any LoadedCode)? = nil) throws(KilnError) {
+        self.module = module
         self.signatureIDs = signatureIDs
         self.options = options
-        self.compiled = Array(repeating: false, count: info.definedFunctionCount)
+        self.compiled = Array(repeating: false, count: module.info.definedFunctionCount)
         let resolve: kiln_code_resolver = { owner, slot in
             Unmanaged<CodeTable>.fromOpaque(owner!).takeUnretainedValue().resolve(slot: slot)
         }
@@ -138,12 +140,12 @@ final class CodeTable: @unchecked Sendable {
         guard !batches.isEmpty else { return }
         let planned = batches
         let pipeline = LoweringPipeline(count: batches.count, ahead: Self.loweredAhead)
-        let lowerer = Thread { [info, signatureIDs, options] in
+        let lowerer = Thread { [module, signatureIDs, options] in
             for (index, batch) in planned.enumerated() {
                 guard pipeline.waitForRoom() else { return }
                 let start = ContinuousClock.now
                 let result = Result { () throws(KilnError) -> LoweredBatch in
-                    try ModuleLowering.lower(info, functions: batch, withEntryThunks: false, signatureIDs: signatureIDs, options: options)
+                    try ModuleLowering.lower(module, functions: batch, withEntryThunks: false, signatureIDs: signatureIDs, options: options)
                 }
                 pipeline.deliver(index, result, seconds: Self.seconds(ContinuousClock.now - start))
             }
@@ -235,7 +237,7 @@ final class CodeTable: @unchecked Sendable {
     /// holds `lock` (or is the initializer).
     private func compile(functions: [Int], withEntryThunks: Bool) throws(KilnError) {
         var clock = ContinuousClock.now
-        let lowered = try ModuleLowering.lower(info, functions: functions, withEntryThunks: withEntryThunks, signatureIDs: signatureIDs, options: options)
+        let lowered = try ModuleLowering.lower(module, functions: functions, withEntryThunks: withEntryThunks, signatureIDs: signatureIDs, options: options)
         compiledSoFar.lowerSeconds += Self.lap(&clock)
         let code = try TCCCompiler.compile(lowered.source)
         compiledSoFar.compileSeconds += Self.lap(&clock)
@@ -303,7 +305,7 @@ final class CodeTable: @unchecked Sendable {
         lock.unlock()
         let thread = Thread { [self] in
             do throws(KilnError) {
-                let lowered = try ModuleLowering.lower(info, signatureIDs: signatureIDs, options: options)
+                let lowered = try ModuleLowering.lower(module, signatureIDs: signatureIDs, options: options)
                 switch try engine.optimizedCode(wasm: wasm, source: lowered.source) {
                 case .loaded(let code, let fromCache, let compiler):
                     lock.lock()

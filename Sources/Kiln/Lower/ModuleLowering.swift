@@ -27,18 +27,19 @@ enum ModuleLowering {
     static let preludeInclude = "#include \"kiln_prelude.h\"\n"
 
     /// The whole module in one batch, with the entry thunks (what `kiln compile --emit-c` shows).
-    static func lower(_ module: ModuleInfo, signatureIDs: [UInt64], options: LoweringOptions = LoweringOptions()) throws(KilnError) -> LoweredBatch {
-        try lower(module, functions: Array(0..<module.definedFunctionCount), withEntryThunks: true, signatureIDs: signatureIDs, options: options)
+    static func lower(_ module: ValidatedModule, signatureIDs: [UInt64], options: LoweringOptions = LoweringOptions()) throws(KilnError) -> LoweredBatch {
+        try lower(module, functions: Array(0..<module.info.definedFunctionCount), withEntryThunks: true, signatureIDs: signatureIDs, options: options)
     }
 
-    static func lower(_ module: ModuleInfo, functions batch: [Int], withEntryThunks: Bool, signatureIDs: [UInt64], options: LoweringOptions) throws(KilnError) -> LoweredBatch {
+    static func lower(_ validated: ValidatedModule, functions batch: [Int], withEntryThunks: Bool, signatureIDs: [UInt64], options: LoweringOptions) throws(KilnError) -> LoweredBatch {
+        let module = validated.info
         var functions = ""
         var helpers: Set<String> = []
         var usedTypes: Set<Int> = withEntryThunks ? Set(module.types.indices) : []
         var batchEntries: [String] = []
         for defined in batch {
             let index = defined + module.importedFunctionCount
-            var lowering = try FunctionLowering(module: module, functionIndex: index, signatureIDs: signatureIDs)
+            var lowering = try FunctionLowering(module: validated, functionIndex: index, signatureIDs: signatureIDs)
             lowering.metering = Metering(options: options)
             functions += "\n/* func \(index) */\n"
             functions += try lowering.lower()
