@@ -115,6 +115,13 @@ struct FunctionLowering {
 
     /// The C definition of the function.
     mutating func lower() throws(KilnError) -> String {
+        var text: [UInt8] = []
+        try lower(into: &text)
+        return String(decoding: text, as: UTF8.self)
+    }
+
+    /// Appends the C definition of the function to `text`.
+    mutating func lower(into text: inout [UInt8]) throws(KilnError) {
         localTypes = type.parameters + body.locals
         frames = [Frame(kind: .function, label: newLabel(), height: 0, parameters: [], results: type.results)]
         beginMetering()
@@ -141,10 +148,17 @@ struct FunctionLowering {
         // for an optimizing compiler (TRY_VOLATILE is empty for TCC).
         let qualifier = handlerCount > 0 ? "TRY_VOLATILE " : ""
         header += CSyntax.parameterList(type, context: "kiln_instance *ctx", named: true, qualifier: qualifier) + ") {\n"
+        if makesTailCalls { text.append(contentsOf: TailCalls.wrapper(functionIndex, type).utf8) }
+        text.append(contentsOf: header.utf8)
+        header = ""
         for (index, local) in body.locals.enumerated() {
-            let name = CSyntax.local(type.parameters.count + index)
-            header += local == .v128
-                ? "    kiln_value \(qualifier)\(name) = {0};\n" : "    \(CSyntax.type(local)) \(qualifier)\(name) = 0;\n"
+            text.append("    ")
+            text.append(contentsOf: (local == .v128 ? "kiln_value" : CSyntax.type(local)).utf8)
+            text.append(UInt8(ascii: " "))
+            text.append(contentsOf: qualifier.utf8)
+            text.append(UInt8(ascii: "l"))
+            text.appendDecimal(UInt64(type.parameters.count + index))
+            text.append(local == .v128 ? " = {0};\n" : " = 0;\n")
         }
         if !slotDeclarations.isEmpty {
             // "TYPE NAME;": the qualifier goes before the name (constants are static, unqualified).
@@ -164,8 +178,11 @@ struct FunctionLowering {
         // A leaf function cannot recurse: its frame fits in the margin below the limit.
         let frameEstimate = 16 * (localTypes.count + slotDeclarations.count) + 400 * handlerCount + 128
         if makesCalls || frameEstimate > 64 * 1024 { header += "    \(metering.options.epochInterruption ? "STACK_CHECK_EPOCH" : "STACK_CHECK")(\(frameEstimate));\n" }
-        let definition = header + prologue + String(decoding: out, as: UTF8.self) + "}\n"
-        return makesTailCalls ? TailCalls.wrapper(functionIndex, type) + definition + TailCalls.entry(functionIndex, type) : definition
+        text.append(contentsOf: header.utf8)
+        text.append(contentsOf: prologue.utf8)
+        text.append(contentsOf: out)
+        text.append("}\n")
+        if makesTailCalls { text.append(contentsOf: TailCalls.entry(functionIndex, type).utf8) }
     }
 
     struct Unsupported: Error { var reason: String }
@@ -183,6 +200,13 @@ struct FunctionLowering {
         out.append("    ")
         out.append(contentsOf: line.utf8)
         out.append(10)
+    }
+
+    /// `goto L<label>;` (CSyntax.label).
+    mutating func emitGoto(_ label: Int) {
+        out.append("    goto L")
+        out.appendDecimal(UInt64(label))
+        out.append(";\n")
     }
 
     /// Text that goes into the output as it is (labels, metering placeholders).
@@ -397,7 +421,7 @@ struct FunctionLowering {
         if let beforeJump { emit(beforeJump) }
         restoreHandler(to: frames[frameIndex - 1].insideHandler)
         if metering.enabled && Self.paysOnEntry(frame.kind) { meterEdge(to: frame.label, unconditional: unconditional) }
-        emit("goto \(CSyntax.label(frame.label));")
+        emitGoto(frame.label)
     }
 
     /// Labels whose every arrival goes through `branch(to:)`, the jump at `else` or falls
@@ -445,7 +469,9 @@ struct FunctionLowering {
     mutating func emitLabel(_ label: Int) {
         // Other paths join here: what was checked on one of them is not known on the others.
         checkedAddressLocals.removeAll()
-        emitRaw("\(CSyntax.label(label)):;\n")
+        out.append(UInt8(ascii: "L"))
+        out.appendDecimal(UInt64(label))
+        out.append(":;\n")
         if metering.enabled { meterLabel(label) }
     }
 
@@ -522,13 +548,15 @@ struct FunctionLowering {
             frames.append(frame)
             out.append("    if (!")
             arena.writeTruth(condition.expr, to: &out)
-            emitRaw(") goto \(CSyntax.label(frame.elseLabel));\n")
+            out.append(") goto L")
+            out.appendDecimal(UInt64(frame.elseLabel))
+            out.append(";\n")
         case .else:
             var frame = frames[frames.count - 1]
             if !dead {
                 flushAll()
                 if metering.enabled { meterEdge(to: frame.label, unconditional: true) }
-                emit("goto \(CSyntax.label(frame.label));")
+                emitGoto(frame.label)
                 frame.branchedTo = true
             }
             dead = false

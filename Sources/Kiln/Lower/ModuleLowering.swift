@@ -33,7 +33,8 @@ enum ModuleLowering {
 
     static func lower(_ validated: ValidatedModule, functions batch: [Int], withEntryThunks: Bool, signatureIDs: [UInt64], options: LoweringOptions) throws(KilnError) -> LoweredBatch {
         let module = validated.info
-        var functions = ""
+        var functions: [UInt8] = []
+        functions.reserveCapacity(batch.reduce(0) { $0 + module.code.byteCount($1) } * 5)
         var helpers: Set<String> = []
         var usedTypes: Set<Int> = withEntryThunks ? Set(module.types.indices) : []
         var batchEntries: [String] = []
@@ -41,8 +42,8 @@ enum ModuleLowering {
             let index = defined + module.importedFunctionCount
             var lowering = try FunctionLowering(module: validated, functionIndex: index, signatureIDs: signatureIDs)
             lowering.metering = Metering(options: options)
-            functions += "\n/* func \(index) */\n"
-            functions += try lowering.lower()
+            functions.append(contentsOf: "\n/* func \(index) */\n".utf8)
+            try lowering.lower(into: &functions)
             helpers.formUnion(lowering.helperDeclarations)
             usedTypes.formUnion(lowering.calledTypes)
             batchEntries.append("(void *)\(CSyntax.function(index))")
@@ -61,7 +62,7 @@ enum ModuleLowering {
             source += "\n/* Runtime helpers the prelude declares to TCC only on demand. */\n"
             source += helpers.sorted().joined(separator: "\n") + "\n"
         }
-        source += functions
+        source += String(decoding: functions, as: UTF8.self)
         source += "\nvoid \(LoweredBatch.batchEndSymbol)(void) {}\n"
         source += "void *\(LoweredBatch.batchSymbol)[] = {" + (batchEntries.isEmpty ? "0" : batchEntries.joined(separator: ", ")) + "};\n"
         if withEntryThunks {
