@@ -47,6 +47,32 @@ enum KilnBench {
         return (bytes, engine, module, timingFields(module, wallNs: t1 - t0) + [("module_cpu_ns", Int(c1 - c0))])
     }
 
+    /// Lowering alone, `reps` times on one thread: the best time and the code section's bytes per
+    /// second (MB/s with MB = 10^6 bytes).
+    static func lower(path: String, reps: Int) throws -> Record {
+        let bytes = readBytes(path)
+        let engine = Engine()
+        var best = Double.infinity
+        var bestCPU = Double.infinity
+        var codeBytes = 0, cBytes = 0
+        for _ in 0..<reps {
+            let cpu0 = processCPUSeconds()
+            let measured = try Module.measureLowering(engine: engine, bytes: bytes)
+            // The CPU time of every thread (lowering runs on all cores) includes decoding and
+            // validation: subtract them as measured by a validation-only pass.
+            let cpu1 = processCPUSeconds()
+            try Module.validate(engine: engine, bytes: bytes)
+            let front = processCPUSeconds() - cpu1
+            best = min(best, measured.seconds)
+            bestCPU = min(bestCPU, cpu1 - cpu0 - front)
+            (codeBytes, cBytes) = (measured.codeBytes, measured.cBytes)
+        }
+        // Wall time depends on how many cores are free (the machine is shared); CPU time does not.
+        return [("program", programName(path)), ("code_bytes", codeBytes), ("c_source_bytes", cBytes),
+                ("lower_ns", ns(best)), ("lower_mb_per_s", Double(codeBytes) / best / 1e6),
+                ("lower_cpu_ns", ns(bestCPU)), ("lower_mb_per_cpu_s", Double(codeBytes) / bestCPU / 1e6)]
+    }
+
     /// decode+validate, lower, libtcc compile+relocate, instantiate, run() -> i64.
     /// `variant`: "kiln" plain, "kiln-fuel" with fuel metering (and all the fuel there is),
     /// "kiln-epoch" with epoch checks (and a deadline never reached), "kiln-opt" the optimized

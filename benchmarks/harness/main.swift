@@ -4,6 +4,8 @@
 //                                                          run() -> i64, checksum, peak RSS
 //   kiln-bench compile  --engine kiln|wasmkit FILE.wasm   compile latency of a (large) module, no run
 //   kiln-bench decode   FILE.wasm                         Kiln's decoder vs WasmParser's, CPU ms
+//   kiln-bench lower    FILE.wasm [--reps R]              lowering throughput: code-section bytes per
+//                                                          second of lowering to C (best of R)
 //   kiln-bench host-call     --engine E N   Wasm -> host no-op function, ns per call
 //   kiln-bench typed-call    --engine E N   Swift -> Wasm call, ns per call (fastest path + dynamic)
 //   kiln-bench indirect-call --engine E N   call_indirect vs direct call inside Wasm, ns per call
@@ -62,7 +64,7 @@ func parseOptions(_ arguments: [String]) -> Options {
         options.mode = positional.removeFirst()
     }
     switch options.mode {
-    case "run", "compile", "decode":
+    case "run", "compile", "decode", "lower":
         if options.file == nil {
             guard positional.count == 1 else { usage("\(options.mode) takes one FILE") }
             options.file = positional[0]
@@ -91,6 +93,15 @@ func threadCPUNs() -> UInt64 {
     var ts = timespec()
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
     return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+}
+
+/// CPU time of the whole process (every thread, user and system) in seconds.
+func processCPUSeconds() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    let user = Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6
+    let system = Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
+    return user + system
 }
 
 /// Peak resident set size of this process in KiB (Linux reports ru_maxrss in KiB).
@@ -256,6 +267,7 @@ do {
     case ("run", "kiln-opt"), ("run", "kiln-fuel"), ("run", "kiln-epoch"): record += try KilnBench.run(path: options.file!, variant: options.engine)
     case ("run", "wasmkit"): record += try WasmKitBench.run(path: options.file!)
     case ("compile", "kiln"): record += try KilnBench.compile(path: options.file!)
+    case ("lower", "kiln"): record += try KilnBench.lower(path: options.file!, reps: options.reps)
     case ("compile", "wasmkit"):
         // WasmKit needs a stub for every import to instantiate; Kiln reads the import types.
         let path = options.file!

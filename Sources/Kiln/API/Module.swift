@@ -82,16 +82,15 @@ public final class Module: @unchecked Sendable {
     /// the code embeds the signature ids the engine gives the module's types, and an engine that
     /// loads the artifact first gives the same ones.
     public static func compileArtifact(engine: Engine, bytes: [UInt8]) throws(KilnError) -> [UInt8] {
-        let info = try ModuleDecoder.decode(bytes, features: engine.configuration.features)
-        try Validator.validate(info)
-        let signatureIDs = engine.canonicalTypeIDs(of: info)
+        let validated = try Validator.validated(try ModuleDecoder.decode(bytes, features: engine.configuration.features))
+        let signatureIDs = engine.canonicalTypeIDs(of: validated.info)
         let job: OptimizedCodeJob
         switch engine.optimizedCodeJob(wasm: bytes) {
         case .available(let found): job = found.with(signatureIDs: signatureIDs)
         case .unavailable(let reason): throw KilnError.compilation(reason: reason)
         }
         let object = try job.object { () throws(KilnError) -> String in
-            try ModuleLowering.lower(info, signatureIDs: signatureIDs, options: engine.loweringOptions).source
+            try ModuleLowering.lower(validated, signatureIDs: signatureIDs, options: engine.loweringOptions).source
         }
         let required = Artifact.requirements(of: engine)
         let compiler = job.compiler.path + ": " + (job.compiler.identity.split(separator: "\n").first.map(String.init) ?? "")
@@ -150,9 +149,21 @@ public final class Module: @unchecked Sendable {
 
     /// Decodes, validates and lowers without compiling: the C that Kiln would compile.
     public static func generateC(engine: Engine, bytes: [UInt8]) throws(KilnError) -> String {
-        let info = try ModuleDecoder.decode(bytes, features: engine.configuration.features)
-        try Validator.validate(info)
-        return try ModuleLowering.lower(info, signatureIDs: engine.canonicalTypeIDs(of: info), options: engine.loweringOptions).source
+        let module = try Validator.validated(try ModuleDecoder.decode(bytes, features: engine.configuration.features))
+        return try ModuleLowering.lower(module, signatureIDs: engine.canonicalTypeIDs(of: module.info), options: engine.loweringOptions).source
+    }
+
+    /// Lowers every function of a module to C once, on this thread, without compiling it: what
+    /// `benchmarks/lowering` measures. Returns the size of the code section, the seconds the
+    /// lowering took (decoding and validation excluded) and the size of the C it produced.
+    public static func measureLowering(engine: Engine, bytes: [UInt8]) throws(KilnError) -> (codeBytes: Int, seconds: Double, cBytes: Int) {
+        let module = try Validator.validated(try ModuleDecoder.decode(bytes, features: engine.configuration.features))
+        let signatureIDs = engine.canonicalTypeIDs(of: module.info)
+        let start = ContinuousClock.now
+        let source = try ModuleLowering.lower(module, signatureIDs: signatureIDs, options: engine.loweringOptions).source
+        let elapsed = ContinuousClock.now - start
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+        return (module.info.codeSize, seconds, source.utf8.count)
     }
 
     /// Decodes and validates only: the checks of ``init(engine:bytes:)`` before code
@@ -178,7 +189,7 @@ public final class Module: @unchecked Sendable {
         }
         let info = try ModuleDecoder.decode(artifact.wasm, features: engine.configuration.features)
         let decodeTime = CodeTable.lap(&clock)
-        try Validator.validate(info)
+        let validated = try Validator.validated(info)
         let validateTime = CodeTable.lap(&clock)
         let signatureIDs = engine.canonicalTypeIDs(of: info)
         guard signatureIDs == artifact.signatureIDs else {
@@ -187,7 +198,7 @@ public final class Module: @unchecked Sendable {
             return compiled
         }
         let code = try SharedObjectCode.loadCopy(of: artifact.object, key: artifact.key)
-        let table = try CodeTable(info: info, signatureIDs: signatureIDs, options: engine.loweringOptions, optimized: code)
+        let table = try CodeTable(module: validated, signatureIDs: signatureIDs, options: engine.loweringOptions, optimized: code)
         table.setNote("optimized code from the artifact")
         return Compiled(info: info, signatureIDs: signatureIDs, codeTable: table, isLazy: false,
                         timings: Timings(decode: decodeTime, validate: validateTime, lower: 0, compile: CodeTable.lap(&clock)))
@@ -216,7 +227,7 @@ public final class Module: @unchecked Sendable {
             job = cachedJob.with(signatureIDs: signatureIDs)
             if let code = job?.cached() {
                 do {
-                    codeTable = try CodeTable(info: info, signatureIDs: signatureIDs, options: engine.loweringOptions, optimized: code)
+                    codeTable = try CodeTable(module: Validator.certifiedByCache(info), signatureIDs: signatureIDs, options: engine.loweringOptions, optimized: code)
                     codeTable?.setNote("optimized code from the cache")
                 } catch {
                     note = "the cached optimized code did not load, running on libtcc: \(error)"
@@ -225,18 +236,20 @@ public final class Module: @unchecked Sendable {
             optimizedSeconds = CodeTable.lap(&clock)
         }
         var validateTime = 0.0
+        // Set whenever no cache entry supplied the code: lowering takes nothing else.
+        var validated: ValidatedModule?
         if codeTable == nil {
-            try Validator.validate(info)
+            validated = try Validator.validated(info)
             validateTime = CodeTable.lap(&clock)
             signatureIDs = engine.canonicalTypeIDs(of: info)
             job = job?.with(signatureIDs: signatureIDs)
         }
-        if let job, codeTable == nil, engine.configuration.tier == .optimized {
+        if let job, let validated, codeTable == nil, engine.configuration.tier == .optimized {
             // The whole module through the optimizing compiler, before running.
             do {
-                let lowered = try ModuleLowering.lower(info, signatureIDs: signatureIDs, options: engine.loweringOptions)
+                let lowered = try ModuleLowering.lower(validated, signatureIDs: signatureIDs, options: engine.loweringOptions)
                 let code = try job.compile(source: lowered.source)
-                codeTable = try CodeTable(info: info, signatureIDs: signatureIDs, options: engine.loweringOptions, optimized: code)
+                codeTable = try CodeTable(module: validated, signatureIDs: signatureIDs, options: engine.loweringOptions, optimized: code)
                 codeTable?.setNote("optimized code compiled with \(job.compiler.path)")
             } catch {
                 // The compiler failed (or its code did not load): libtcc's code is still right.
@@ -253,13 +266,15 @@ public final class Module: @unchecked Sendable {
         let table: CodeTable
         if let codeTable {
             table = codeTable
-        } else {
+        } else if let validated {
             table = try CodeTable(
-                info: info, signatureIDs: signatureIDs, options: engine.loweringOptions,
+                module: validated, signatureIDs: signatureIDs, options: engine.loweringOptions,
                 compileAheadBatches: engine.configuration.compileAheadBatches)
             if let note { table.setNote(note) }
             if lazy { table.compileAheadFromEntryPoints() } else { try table.compileAll() }
             if engine.configuration.tier == .tiered, let job { table.optimizeInBackground(job) }
+        } else {
+            preconditionFailure("a module without cached code is validated above")
         }
         let statistics = table.statistics
         return Compiled(

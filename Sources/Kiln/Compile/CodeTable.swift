@@ -27,7 +27,9 @@ public enum CompilationMode: Sendable, Equatable {
 /// is safe.
 final class CodeTable: @unchecked Sendable {
     private var table: UnsafeMutablePointer<kiln_code_table>!
-    private let info: ModuleInfo
+    /// The module, validated: lowering takes nothing else.
+    let module: ValidatedModule
+    private var info: ModuleInfo { module.info }
     private let signatureIDs: [UInt64]
     private let options: LoweringOptions
     /// Guards everything below. Held while a batch compiles: a thread calling another
@@ -79,11 +81,11 @@ final class CodeTable: @unchecked Sendable {
 
     /// A table whose slots all start lazy. Compiles the entry thunks (small: one per type) with
     /// libtcc, or takes them and every function from `optimized`, the whole module's code.
-    init(info: ModuleInfo, signatureIDs: [UInt64], options: LoweringOptions, compileAheadBatches: Int = 0, optimized: (any LoadedCode)? = nil) throws(KilnError) {
-        self.info = info
+    init(module: ValidatedModule, signatureIDs: [UInt64], options: LoweringOptions, compileAheadBatches: Int = 0, optimized: (any LoadedCode)? = nil) throws(KilnError) {
+        self.module = module
         self.signatureIDs = signatureIDs
         self.options = options
-        self.compiled = Array(repeating: false, count: info.definedFunctionCount)
+        self.compiled = Array(repeating: false, count: module.info.definedFunctionCount)
         let resolve: kiln_code_resolver = { owner, slot in
             Unmanaged<CodeTable>.fromOpaque(owner!).takeUnretainedValue().resolve(slot: slot)
         }
@@ -152,9 +154,9 @@ final class CodeTable: @unchecked Sendable {
         let planned = batches
         let results = CompiledBatches(count: planned.count)
         for _ in 0..<min(planned.count, max(2, TCCCompiler.parallelism)) {
-            CompileWorkers.shared.run { [info, signatureIDs, options] in
+            CompileWorkers.shared.run { [module, signatureIDs, options] in
                 while let index = results.claim() {
-                    results.deliver(index, Self.lowerAndCompile(info, planned[index], withEntryThunks: false, signatureIDs: signatureIDs, options: options))
+                    results.deliver(index, Self.lowerAndCompile(module, planned[index], withEntryThunks: false, signatureIDs: signatureIDs, options: options))
                 }
             }
         }
@@ -292,10 +294,10 @@ final class CodeTable: @unchecked Sendable {
             }
         }
         let second = parts.count > 1
-            ? CompileWorkers.shared.start { [info, signatureIDs, options, parts] in
-                Self.lowerAndCompile(info, parts[1], withEntryThunks: false, signatureIDs: signatureIDs, options: options)
+            ? CompileWorkers.shared.start { [module, signatureIDs, options, parts] in
+                Self.lowerAndCompile(module, parts[1], withEntryThunks: false, signatureIDs: signatureIDs, options: options)
             } : nil
-        var results = [Self.lowerAndCompile(info, parts[0], withEntryThunks: withEntryThunks, signatureIDs: signatureIDs, options: options)]
+        var results = [Self.lowerAndCompile(module, parts[0], withEntryThunks: withEntryThunks, signatureIDs: signatureIDs, options: options)]
         if let second { results.append(second.wait()) }
         for (part, result) in zip(parts, results) {
             let (code, lower, compile) = try result.get()
@@ -313,10 +315,10 @@ final class CodeTable: @unchecked Sendable {
     typealias CompiledBatch = Result<(code: NativeCode, lower: Double, compile: Double), KilnError>
 
     /// Lowering and libtcc for one batch, on any thread; the time each took.
-    private static func lowerAndCompile(_ info: ModuleInfo, _ functions: [Int], withEntryThunks: Bool, signatureIDs: [UInt64], options: LoweringOptions) -> CompiledBatch {
+    private static func lowerAndCompile(_ module: ValidatedModule, _ functions: [Int], withEntryThunks: Bool, signatureIDs: [UInt64], options: LoweringOptions) -> CompiledBatch {
         Result { () throws(KilnError) in
             var clock = ContinuousClock.now
-            let lowered = try ModuleLowering.lower(info, functions: functions, withEntryThunks: withEntryThunks, signatureIDs: signatureIDs, options: options)
+            let lowered = try ModuleLowering.lower(module, functions: functions, withEntryThunks: withEntryThunks, signatureIDs: signatureIDs, options: options)
             let lower = lap(&clock)
             let code = try TCCCompiler.compile(lowered.source)
             return (code, lower, lap(&clock))
@@ -386,7 +388,7 @@ final class CodeTable: @unchecked Sendable {
         lock.unlock()
         let thread = Thread { [self] in
             do throws(KilnError) {
-                let lowered = try ModuleLowering.lower(info, signatureIDs: signatureIDs, options: options)
+                let lowered = try ModuleLowering.lower(module, signatureIDs: signatureIDs, options: options)
                 let code = try job.compile(source: lowered.source)
                 lock.lock()
                 defer { lock.unlock() }
@@ -502,7 +504,7 @@ final class CodeTable: @unchecked Sendable {
                     FileHandle.standardError.write(Data("kiln: hot batch \(batch.map { "\($0):\(info.code.byteCount($0))B" }) of \(heat.count) warm, \(count) samples\n".utf8))
                 }
                 do throws(KilnError) {
-                    let lowered = try ModuleLowering.lower(info, functions: batch, withEntryThunks: false, signatureIDs: signatureIDs, options: options)
+                    let lowered = try ModuleLowering.lower(table.module, functions: batch, withEntryThunks: false, signatureIDs: signatureIDs, options: options)
                     let code = try job.compileBatch(source: lowered.source, functions: batch)
                     table.lock.lock()
                     defer { table.lock.unlock() }

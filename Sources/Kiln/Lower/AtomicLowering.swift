@@ -137,7 +137,7 @@ extension FunctionLowering {
         stack.append(address)
         stack.append(contentsOf: above)
         flushState()
-        checkAtomicAlignment(address.expression, memarg, alignment: alignment)
+        checkAtomicAlignment(expression(address), memarg, alignment: alignment)
     }
 
     /// Atomic loads and stores: the alignment check, then the plain access.
@@ -159,18 +159,18 @@ extension FunctionLowering {
         let (access, _) = popAccess(memarg)
         let result = resultSlot(type)
         let valueType = CSyntax.type(type)
-        emit("{ \(cType) *cell = (\(cType) *)\(access.pointer); \(cType) old = *cell;")
+        emit("{ \(cType) *cell = (\(cType) *)\(pointer(access)); \(cType) old = *cell;")
         switch operation {
-        case .add: emit("*cell = (\(cType))(old + (\(cType))\(operand.expression));")
-        case .sub: emit("*cell = (\(cType))(old - (\(cType))\(operand.expression));")
-        case .and: emit("*cell = (\(cType))(old & (\(cType))\(operand.expression));")
-        case .or: emit("*cell = (\(cType))(old | (\(cType))\(operand.expression));")
-        case .xor: emit("*cell = (\(cType))(old ^ (\(cType))\(operand.expression));")
-        case .exchange: emit("*cell = (\(cType))\(operand.expression);")
+        case .add: emit("*cell = (\(cType))(old + (\(cType))\(expression(operand)));")
+        case .sub: emit("*cell = (\(cType))(old - (\(cType))\(expression(operand)));")
+        case .and: emit("*cell = (\(cType))(old & (\(cType))\(expression(operand)));")
+        case .or: emit("*cell = (\(cType))(old | (\(cType))\(expression(operand)));")
+        case .xor: emit("*cell = (\(cType))(old ^ (\(cType))\(expression(operand)));")
+        case .exchange: emit("*cell = (\(cType))\(expression(operand));")
         case .compareExchange:
-            emit("if (old == (\(cType))\(operand.expression)) *cell = (\(cType))\(replacement!.expression);")
+            emit("if (old == (\(cType))\(expression(operand))) *cell = (\(cType))\(expression(replacement!));")
         }
-        emit("\(result) = (\(valueType))old; }")
+        emit("\(expression(result)) = (\(valueType))old; }")
         pushSlot(type)
     }
 
@@ -180,8 +180,8 @@ extension FunctionLowering {
         checkAtomicAlignment(below: 1, memarg, alignment: 2)
         _ = pop()  // the count: a load in it was evaluated by the check
         let (access, _) = popAccess(memarg)
-        emit("{ u32 probe = \(access.load("u32")); (void)probe; }")
-        push(.i32, "0u")
+        emit("{ u32 probe = \(loadText(access, "u32")); (void)probe; }")
+        push(operand(.i32, .i32(0)))
     }
 
     /// `memory.atomic.wait32/64` on an unshared memory traps.
@@ -190,6 +190,6 @@ extension FunctionLowering {
         checkAtomicAlignment(below: 2, memarg, alignment: alignment)
         stack.removeLast(3)
         emit("TRAP(EXPECTED_SHARED_MEMORY);")
-        push(.i32, "0u")
+        push(operand(.i32, .i32(0)))
     }
 }

@@ -62,6 +62,38 @@ enum CSyntax {
     /// The function's cached base of memory `index` (a `u8 *`).
     static func memoryBase(_ index: UInt32) -> String { "M\(index)" }
     static func slot(_ height: Int, _ type: ValueType) -> String { "s\(height)\(suffix(type))" }
+
+    /// `slot(height, type)` written into a byte buffer.
+    static func writeSlot(_ height: Int, _ type: ValueType, to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "s"))
+        out.appendDecimal(UInt64(height))
+        out.append(suffixes[Int(kind(type))])
+    }
+
+    private static let suffixes: [UInt8] = Array("ijfdvr".utf8)
+
+    /// The index of a type's slot kind (one C type and suffix each): all references are one.
+    static func kind(_ type: ValueType) -> UInt8 {
+        switch type {
+        case .i32: 0
+        case .i64: 1
+        case .f32: 2
+        case .f64: 3
+        case .v128: 4
+        case .ref: 5
+        }
+    }
+
+    /// `memoryBase(index)` written into a byte buffer.
+    static func writeMemoryBase(_ index: UInt32, to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "M"))
+        out.appendDecimal(UInt64(index))
+    }
+
+    /// A v128 constant's `static const`, named by its value.
+    static func v128Constant(low: UInt64, high: UInt64) -> String {
+        "kv_\(String(low, radix: 16))_\(String(high, radix: 16))"
+    }
     static func label(_ id: Int) -> String { "L\(id)" }
     static func handler(_ index: Int) -> String { "H\(index)" }
     static func tailBody(_ index: Int) -> String { "fn\(index)_body" }

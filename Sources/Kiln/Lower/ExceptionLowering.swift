@@ -61,12 +61,12 @@ extension FunctionLowering {
         if let tag {
             let payload = module.types[Int(module.tags[tag])].parameters
             for (offset, type) in payload.enumerated() {
-                stack.append(Operand(type: type, expression: CSyntax.member("x->values[\(offset)]", type)))
+                stack.append(operand(type, .text(CSyntax.member("x->values[\(offset)]", type))))
             }
         }
         if withReference {
-            stack.append(Operand(type: .ref(ReferenceType(isNullable: false, heapType: .abstract(.exnRef))),
-                                 expression: "(void *)kiln_exception_keep(ctx->exec, x)"))
+            stack.append(operand(.ref(ReferenceType(isNullable: false, heapType: .abstract(.exnRef))),
+                                 .text("(void *)kiln_exception_keep(ctx->exec, x)")))
         }
         // Without a reference the exception is done once its payload is copied out.
         branch(to: depth, beforeJump: withReference ? nil : "kiln_exception_release(ctx->exec, x);")
@@ -79,7 +79,7 @@ extension FunctionLowering {
         let base = stack.count - payload.count
         emit("{ kiln_exception *x = kiln_exception_new(ctx->exec, ctx->tags[\(tag)], \(payload.count)u);")
         for (offset, type) in payload.enumerated() {
-            emit("\(CSyntax.member("x->values[\(offset)]", type)) = \(stack[base + offset].expression);")
+            emit("\(CSyntax.member("x->values[\(offset)]", type)) = \(expression(stack[base + offset]));")
         }
         emit("kiln_throw(ctx->exec, x); }")
         stack.removeLast(payload.count)
@@ -89,8 +89,8 @@ extension FunctionLowering {
     mutating func lowerThrowRef() {
         let reference = popSimple()
         flushState()
-        emit("if (!\(reference.expression)) TRAP(NULL_EXCEPTION_REFERENCE);")
-        emit("kiln_throw(ctx->exec, (kiln_exception *)\(reference.expression));")
+        emit("if (!\(expression(reference))) TRAP(NULL_EXCEPTION_REFERENCE);")
+        emit("kiln_throw(ctx->exec, (kiln_exception *)\(expression(reference)));")
         becomeDead()
     }
 

@@ -15,21 +15,27 @@ struct FunctionLowering {
     let body: FunctionBody
     let type: FunctionType
 
-    /// A value on the operand stack: either a C expression not yet evaluated or a slot.
+    /// A value on the operand stack: an expression tree not yet evaluated, or a slot. Its effects
+    /// are merged from its operands' when it is built (`combine`).
     struct Operand {
         var type: ValueType
-        var expression: String
+        var expr: Expr
         /// The expression reads memory, a global or a table: effects must not overtake it.
         var readsState = false
-        /// Locals the expression reads: a write to one of them must evaluate it first.
-        var locals: [UInt32] = []
+        /// Locals the expression reads: bit `i` for local `i` below 63; bit 63 for any other, which
+        /// `mayRead` then looks up in the tree. A write to one of them must evaluate it first.
+        var localMask: UInt64 = 0
         var isSlot = false
         /// The expression reads a slot (it folded an operand that lived in one): a statement
         /// that writes a slot must evaluate it first.
         var readsSlot = false
+        /// Nodes in the tree: what the spill rule measures.
+        var size: Int32 = 1
 
         /// What an expression built from this operand depends on.
         var readsAnySlot: Bool { isSlot || readsSlot }
+
+        static func mask(of local: UInt32) -> UInt64 { 1 << UInt64(min(local, 63)) }
     }
 
     /// `tryTable` and `legacyTry` install an exception handler for their body; `legacyCatch` is
@@ -59,7 +65,10 @@ struct FunctionLowering {
         var branchTypes: [ValueType] { kind == .loop ? parameters : results }
     }
 
-    var out = ""
+    /// The function's body as C, written byte by byte (Swift string concatenation is slow).
+    var out: [UInt8] = []
+    /// The nodes of the function's expression trees.
+    var arena = ExpressionArena()
     /// Fuel and epoch checks (LimitsLowering.swift); disabled unless the engine enables them.
     var metering = Metering()
     var stack: [Operand] = []
@@ -68,7 +77,10 @@ struct FunctionLowering {
     var handlerCount = 0
     var usesEntryHandler = false
     private var localTypes: [ValueType] = []
-    var slotsUsed: Set<String> = []
+    /// Per stack height, a bit per slot kind (`CSyntax.kind`) already declared.
+    var slotKinds: [UInt8] = []
+    /// The v128 constants the function declares (`v128Constant`).
+    var v128ConstantsUsed: Set<String> = []
     var slotDeclarations: [String] = []
     private var nextLabel = 0
     /// Memories whose base the function reads (`memoryBase`).
@@ -92,7 +104,8 @@ struct FunctionLowering {
     var deadDepth = 0
     var dead = false
 
-    init(module: ModuleInfo, functionIndex: Int, signatureIDs: [UInt64]) throws(KilnError) {
+    init(module validated: ValidatedModule, functionIndex: Int, signatureIDs: [UInt64]) throws(KilnError) {
+        let module = validated.info
         self.module = module
         self.functionIndex = functionIndex
         self.signatureIDs = signatureIDs
@@ -102,6 +115,13 @@ struct FunctionLowering {
 
     /// The C definition of the function.
     mutating func lower() throws(KilnError) -> String {
+        var text: [UInt8] = []
+        try lower(into: &text)
+        return String(decoding: text, as: UTF8.self)
+    }
+
+    /// Appends the C definition of the function to `text`.
+    mutating func lower(into text: inout [UInt8]) throws(KilnError) {
         localTypes = type.parameters + body.locals
         frames = [Frame(kind: .function, label: newLabel(), height: 0, parameters: [], results: type.results)]
         beginMetering()
@@ -119,18 +139,26 @@ struct FunctionLowering {
             }
         }
         if metering.enabled { out = metering.finish(out) }
-        if metering.options.epochInterruption && makesTailCalls { out = "    EPOCH_CHECK\n" + out }
-        if usesSelfTailCall { out = "\(CSyntax.selfTailLabel):;\n" + out }
+        var prologue = ""
+        if usesSelfTailCall { prologue += "\(CSyntax.selfTailLabel):;\n" }
+        if metering.options.epochInterruption && makesTailCalls { prologue += "    EPOCH_CHECK\n" }
         let name = makesTailCalls ? CSyntax.tailBody(functionIndex) : CSyntax.function(functionIndex)
         var header = "static \(CSyntax.returnType(type)) \(name)("
         // Values a try block may change before a throw jumps back to its kiln_setjmp: volatile
         // for an optimizing compiler (TRY_VOLATILE is empty for TCC).
         let qualifier = handlerCount > 0 ? "TRY_VOLATILE " : ""
         header += CSyntax.parameterList(type, context: "kiln_instance *ctx", named: true, qualifier: qualifier) + ") {\n"
+        if makesTailCalls { text.append(contentsOf: TailCalls.wrapper(functionIndex, type).utf8) }
+        text.append(contentsOf: header.utf8)
+        header = ""
         for (index, local) in body.locals.enumerated() {
-            let name = CSyntax.local(type.parameters.count + index)
-            header += local == .v128
-                ? "    kiln_value \(qualifier)\(name) = {0};\n" : "    \(CSyntax.type(local)) \(qualifier)\(name) = 0;\n"
+            text.append("    ")
+            text.append(contentsOf: (local == .v128 ? "kiln_value" : CSyntax.type(local)).utf8)
+            text.append(UInt8(ascii: " "))
+            text.append(contentsOf: qualifier.utf8)
+            text.append(UInt8(ascii: "l"))
+            text.appendDecimal(UInt64(type.parameters.count + index))
+            text.append(local == .v128 ? " = {0};\n" : " = 0;\n")
         }
         if !slotDeclarations.isEmpty {
             // "TYPE NAME;": the qualifier goes before the name (constants are static, unqualified).
@@ -150,8 +178,11 @@ struct FunctionLowering {
         // A leaf function cannot recurse: its frame fits in the margin below the limit.
         let frameEstimate = 16 * (localTypes.count + slotDeclarations.count) + 400 * handlerCount + 128
         if makesCalls || frameEstimate > 64 * 1024 { header += "    \(metering.options.epochInterruption ? "STACK_CHECK_EPOCH" : "STACK_CHECK")(\(frameEstimate));\n" }
-        let definition = header + out + "}\n"
-        return makesTailCalls ? TailCalls.wrapper(functionIndex, type) + definition + TailCalls.entry(functionIndex, type) : definition
+        text.append(contentsOf: header.utf8)
+        text.append(contentsOf: prologue.utf8)
+        text.append(contentsOf: out)
+        text.append("}\n")
+        if makesTailCalls { text.append(contentsOf: TailCalls.entry(functionIndex, type).utf8) }
     }
 
     struct Unsupported: Error { var reason: String }
@@ -166,42 +197,131 @@ struct FunctionLowering {
     /// Control flow is flat (labels and gotos, no nested braces), so hostile nesting depth costs
     /// neither indentation nor recursion in TCC's parser.
     mutating func emit(_ line: String) {
-        out += "    " + line + "\n"
+        out.append("    ")
+        out.append(contentsOf: line.utf8)
+        out.append(10)
     }
+
+    /// `goto L<label>;` (CSyntax.label).
+    mutating func emitGoto(_ label: Int) {
+        out.append("    goto L")
+        out.appendDecimal(UInt64(label))
+        out.append(";\n")
+    }
+
+    /// Text that goes into the output as it is (labels, metering placeholders).
+    mutating func emitRaw(_ text: String) {
+        out.append(contentsOf: text.utf8)
+    }
+
+    /// `    prefix expr suffix\n`, the expression printed straight into the output.
+    mutating func emit(_ prefix: StaticString, _ expr: Expr, _ suffix: StaticString) {
+        out.append("    ")
+        out.append(prefix)
+        arena.write(expr, to: &out)
+        out.append(suffix)
+        out.append(10)
+    }
+
+    /// `    target = expr;\n`.
+    mutating func emitAssignment(_ target: Expr, _ value: Expr) {
+        out.append("    ")
+        arena.write(target, to: &out)
+        out.append(" = ")
+        arena.write(value, to: &out)
+        out.append(";\n")
+    }
+
+    /// The C of an operand's expression, for statements built as strings.
+    func expression(_ operand: Operand) -> String { arena.text(operand.expr) }
+    func expression(_ expr: Expr) -> String { arena.text(expr) }
 
     /// `CHECK_ADDR64(address);`, merged with a check just before it into one test of both
     /// addresses' high halves: `CHECK_ADDR64(a | b);`.
     mutating func emitAddressCheck(_ address: String) {
-        if let last = lastAddressCheck, last.end == out.utf8.count {
-            out.removeLast(out.utf8.count - last.start)
+        if let last = lastAddressCheck, last.end == out.count {
+            out.removeLast(out.count - last.start)
             let merged = last.addresses + " | " + address
-            lastAddressCheck = (out.utf8.count, merged, 0)
+            lastAddressCheck = (out.count, merged, 0)
             emit("CHECK_ADDR64(\(merged));")
         } else {
-            lastAddressCheck = (out.utf8.count, address, 0)
+            lastAddressCheck = (out.count, address, 0)
             emit("CHECK_ADDR64(\(address));")
         }
-        lastAddressCheck!.end = out.utf8.count
+        lastAddressCheck!.end = out.count
+    }
+
+    /// The slot at `height` of `type`, declared on first use.
+    mutating func slot(_ height: Int, _ type: ValueType) -> Expr {
+        if height >= slotKinds.count { slotKinds.append(contentsOf: repeatElement(0, count: height + 8 - slotKinds.count)) }
+        let bit = UInt8(1) << CSyntax.kind(type)
+        if slotKinds[height] & bit == 0 {
+            slotKinds[height] |= bit
+            slotDeclarations.append(type == .v128 ? "kiln_value \(CSyntax.slot(height, type));" : "\(CSyntax.type(type)) \(CSyntax.slot(height, type));")
+        }
+        return arena.add(.slot(height: Int32(height), type))
     }
 
     mutating func slotName(_ height: Int, _ type: ValueType) -> String {
-        let name = CSyntax.slot(height, type)
-        if slotsUsed.insert(name).inserted {
-            slotDeclarations.append(type == .v128 ? "kiln_value \(name);" : "\(CSyntax.type(type)) \(name);")
-        }
-        return name
+        _ = slot(height, type)
+        return CSyntax.slot(height, type)
     }
 
+    /// An operand of a new leaf node.
+    mutating func operand(_ type: ValueType, _ node: ExprNode, readsState: Bool = false) -> Operand {
+        Operand(type: type, expr: arena.add(node), readsState: readsState)
+    }
+
+    /// `operand` with the effects of `part`, one of the operands it was built from.
+    static func adding(_ part: Operand, to operand: Operand) -> Operand {
+        var operand = operand
+        operand.readsState = operand.readsState || part.readsState
+        operand.readsSlot = operand.readsSlot || part.readsAnySlot
+        operand.localMask |= part.localMask
+        operand.size += part.size
+        return operand
+    }
+
+    /// Pushes a node built from operands already popped, with their effects. (Fixed arities:
+    /// a variadic parameter would allocate an array per operation.)
+    mutating func push(_ type: ValueType, _ node: ExprNode, readsState: Bool = false, _ a: Operand) {
+        push(Self.adding(a, to: operand(type, node, readsState: readsState)))
+    }
+
+    mutating func push(_ type: ValueType, _ node: ExprNode, readsState: Bool = false, _ a: Operand, _ b: Operand) {
+        push(Self.adding(b, to: Self.adding(a, to: operand(type, node, readsState: readsState))))
+    }
+
+    mutating func push(_ type: ValueType, _ node: ExprNode, readsState: Bool = false, _ a: Operand, _ b: Operand, _ c: Operand) {
+        push(Self.adding(c, to: Self.adding(b, to: Self.adding(a, to: operand(type, node, readsState: readsState)))))
+    }
+
+    private mutating func unary(_ result: ValueType, _ make: (Expr) -> ExprNode) {
+        let a = pop()
+        push(result, make(a.expr), a)
+    }
+
+    private mutating func binary(_ result: ValueType, _ make: (Expr, Expr) -> ExprNode) {
+        let b = pop()
+        let a = pop()
+        push(result, make(a.expr, b.expr), a, b)
+    }
+
+    /// A C expression built as text (operations without a node of their own), with the effects
+    /// its caller knows.
     mutating func push(_ type: ValueType, _ expression: String, readsState: Bool = false, locals: [UInt32] = [], readsSlot: Bool = false) {
-        var operand = Operand(type: type, expression: expression, readsState: readsState, locals: locals, readsSlot: readsSlot)
-        // Long expressions cost TCC nothing to evaluate now and keep the C readable.
-        if expression.utf8.count > 160 {
-            protectSlots(below: stack.count)
-            let name = slotName(stack.count, type)
-            emit("\(name) = \(expression);")
-            operand = Operand(type: type, expression: name, isSlot: true)
-        }
+        var operand = Operand(type: type, expr: arena.add(.text(expression)), readsState: readsState, readsSlot: readsSlot)
+        for local in locals { operand.localMask |= Operand.mask(of: local) }
+        push(operand)
+    }
+
+    /// Trees above this many nodes are evaluated into their slot: TCC evaluates them no slower
+    /// now, and deep trees would cost TCC's recursive parser (about 160 characters of C).
+    static let spillSize: Int32 = 24
+
+    mutating func push(_ operand: Operand) {
         stack.append(operand)
+        if operand.size > Self.spillSize { materialize(stack.count - 1) }
     }
 
     mutating func pop() -> Operand { stack.removeLast() }
@@ -211,9 +331,15 @@ struct FunctionLowering {
         if stack[index].isSlot { return }
         protectSlots(below: index)
         let operand = stack[index]
-        let name = slotName(index, operand.type)
-        if operand.expression != name { emit("\(name) = \(operand.expression);") }
-        stack[index] = Operand(type: operand.type, expression: name, isSlot: true)
+        let target = slot(index, operand.type)
+        if !isSlot(operand.expr, height: index, operand.type) { emitAssignment(target, operand.expr) }
+        stack[index] = Operand(type: operand.type, expr: target, isSlot: true)
+    }
+
+    /// Whether the tree is just the slot at `height` of `type`.
+    func isSlot(_ expr: Expr, height: Int, _ type: ValueType) -> Bool {
+        if case .slot(let h, let t) = arena[expr] { return Int(h) == height && t == type }
+        return false
     }
 
     /// Every pending expression evaluated, in stack order: before control flow.
@@ -227,12 +353,20 @@ struct FunctionLowering {
     }
 
     private mutating func flushReaders(ofLocal local: UInt32) {
-        for index in stack.indices where stack[index].locals.contains(local) { materialize(index) }
+        let bit = Operand.mask(of: local)
+        for index in stack.indices where stack[index].localMask & bit != 0 {
+            if local >= 63 && !arena.reads(stack[index].expr, local: local) { continue }
+            materialize(index)
+        }
     }
 
-    /// An operand simple enough to evaluate twice: a constant, local or slot.
+    /// An operand simple enough to evaluate twice: an integer or v128 constant, a local or a slot.
     func isSimple(_ operand: Operand) -> Bool {
-        operand.isSlot || (!operand.readsState && operand.expression.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" })
+        if operand.isSlot { return true }
+        switch arena[operand.expr] {
+        case .i32, .i64, .v128, .local, .slot: return true
+        default: return false
+        }
     }
 
     /// Pops the top operand into a simple form (its slot if it is a compound expression).
@@ -241,34 +375,10 @@ struct FunctionLowering {
         return pop()
     }
 
-    func merged(_ operands: Operand...) -> (readsState: Bool, locals: [UInt32], readsSlot: Bool) {
-        var locals: [UInt32] = []
-        var readsState = false
-        var readsSlot = false
-        for operand in operands {
-            readsState = readsState || operand.readsState
-            readsSlot = readsSlot || operand.readsAnySlot
-            for local in operand.locals where !locals.contains(local) { locals.append(local) }
-        }
-        return (readsState, locals, readsSlot)
-    }
-
-    private mutating func unary(_ result: ValueType, _ make: (String) -> String) {
-        let a = pop()
-        push(result, make(a.expression), readsState: a.readsState, locals: a.locals, readsSlot: a.readsAnySlot)
-    }
-
-    private mutating func binary(_ result: ValueType, _ make: (String, String) -> String) {
-        let b = pop()
-        let a = pop()
-        let deps = merged(a, b)
-        push(result, make(a.expression, b.expression), readsState: deps.readsState, locals: deps.locals, readsSlot: deps.readsSlot)
-    }
-
     /// A result produced by a statement (a call, a check that may trap): its slot at the top.
-    mutating func resultSlot(_ type: ValueType) -> String {
+    mutating func resultSlot(_ type: ValueType) -> Expr {
         protectSlots(below: stack.count)
-        return slotName(stack.count, type)
+        return slot(stack.count, type)
     }
 
     /// Before a statement writes a slot at `height`: a pending expression below it may read that
@@ -281,8 +391,7 @@ struct FunctionLowering {
     }
 
     mutating func pushSlot(_ type: ValueType) {
-        let name = slotName(stack.count, type)
-        stack.append(Operand(type: type, expression: name, isSlot: true))
+        stack.append(Operand(type: type, expr: slot(stack.count, type), isSlot: true))
     }
 
     // MARK: - Control flow
@@ -292,8 +401,7 @@ struct FunctionLowering {
         let base = stack.count - types.count
         for (offset, type) in types.enumerated() {
             let source = stack[base + offset]
-            let target = slotName(height + offset, type)
-            if source.expression != target { emit("\(target) = \(source.expression);") }
+            if !isSlot(source.expr, height: height + offset, type) { emitAssignment(slot(height + offset, type), source.expr) }
         }
     }
 
@@ -313,7 +421,7 @@ struct FunctionLowering {
         if let beforeJump { emit(beforeJump) }
         restoreHandler(to: frames[frameIndex - 1].insideHandler)
         if metering.enabled && Self.paysOnEntry(frame.kind) { meterEdge(to: frame.label, unconditional: unconditional) }
-        emit("goto \(CSyntax.label(frame.label));")
+        emitGoto(frame.label)
     }
 
     /// Labels whose every arrival goes through `branch(to:)`, the jump at `else` or falls
@@ -332,9 +440,9 @@ struct FunctionLowering {
         let results = type.results
         let base = stack.count - results.count
         for (index, _) in results.enumerated().dropFirst() {
-            emit("*\(CSyntax.resultPointer(index)) = \(stack[base + index].expression);")
+            emit("*\(CSyntax.resultPointer(index)) = \(expression(stack[base + index]));")
         }
-        emit(results.isEmpty ? "return;" : "return \(stack[base].expression);")
+        if results.isEmpty { emit("return;") } else { emit("return ", stack[base].expr, ";") }
     }
 
     mutating func becomeDead() {
@@ -361,7 +469,9 @@ struct FunctionLowering {
     mutating func emitLabel(_ label: Int) {
         // Other paths join here: what was checked on one of them is not known on the others.
         checkedAddressLocals.removeAll()
-        out += "\(CSyntax.label(label)):;\n"
+        out.append(UInt8(ascii: "L"))
+        out.appendDecimal(UInt64(label))
+        out.append(":;\n")
         if metering.enabled { meterLabel(label) }
     }
 
@@ -436,13 +546,17 @@ struct FunctionLowering {
             frame.elseLabel = newLabel()
             frame.insideHandler = frames[frames.count - 1].insideHandler
             frames.append(frame)
-            emit("if (!\(Self.truth(condition.expression))) goto \(CSyntax.label(frame.elseLabel));")
+            out.append("    if (!")
+            arena.writeTruth(condition.expr, to: &out)
+            out.append(") goto L")
+            out.appendDecimal(UInt64(frame.elseLabel))
+            out.append(";\n")
         case .else:
             var frame = frames[frames.count - 1]
             if !dead {
                 flushAll()
                 if metering.enabled { meterEdge(to: frame.label, unconditional: true) }
-                emit("goto \(CSyntax.label(frame.label));")
+                emitGoto(frame.label)
                 frame.branchedTo = true
             }
             dead = false
@@ -459,13 +573,15 @@ struct FunctionLowering {
         case .brIf(let depth):
             let condition = pop()
             flushAll()
-            emit("if \(Self.truth(condition.expression)) {")
+            out.append("    if ")
+            arena.writeTruth(condition.expr, to: &out)
+            out.append(" {\n")
             branch(to: depth)
             emit("}")
         case .brTable(let table):
             let index = pop()
             flushAll()
-            emit("switch (\(index.expression)) {")
+            emit("switch (", index.expr, ") {")
             for (value, depth) in table.labelIndices.enumerated() {
                 emit("case \(value)u:")
                 branch(to: depth)
@@ -498,38 +614,33 @@ struct FunctionLowering {
                 stack.append(operand)
                 materialize(stack.count - 1)
                 // An optimizer would delete the dead store and the load with it: KEEP uses it.
-                emit("KEEP(\(stack.removeLast().expression));")
+                emit("KEEP(", stack.removeLast().expr, ");")
             }
         case .select, .typedSelect:
             let condition = pop()
             let b = popSimpleIfTrapping()
             let a = popSimpleIfTrapping()
-            let deps = merged(a, b, condition)
-            push(a.type, "(\(condition.expression) ? \(a.expression) : \(b.expression))", readsState: deps.readsState, locals: deps.locals, readsSlot: deps.readsSlot)
+            push(a.type, .select(condition.expr, a.expr, b.expr), a, b, condition)
         case .localGet(let index):
-            let name = CSyntax.local(Int(index))
-            push(localTypes[Int(index)], name, locals: [index])
+            var local = operand(localTypes[Int(index)], .local(index))
+            local.localMask = Operand.mask(of: index)
+            push(local)
         case .localSet(let index):
-            let value = pop()
-            flushReaders(ofLocal: index)
-            let name = CSyntax.local(Int(index))
-            checkedAddressLocals.remove(name)
-            if value.expression != name { emit("\(name) = \(value.expression);") }
+            setLocal(index, pop())
         case .localTee(let index):
             let value = pop()
-            flushReaders(ofLocal: index)
-            let name = CSyntax.local(Int(index))
-            checkedAddressLocals.remove(name)
-            if value.expression != name { emit("\(name) = \(value.expression);") }
-            push(value.type, name, locals: [index])
+            setLocal(index, value)
+            var local = operand(value.type, .local(index))
+            local.localMask = Operand.mask(of: index)
+            push(local)
         case .globalGet(let index):
             let type = module.globals[Int(index)].valueType
-            push(type, CSyntax.global(index, type), readsState: true)
+            push(operand(type, .global(index, type), readsState: true))
         case .globalSet(let index):
             let value = pop()
             flushState()
             let type = module.globals[Int(index)].valueType
-            emit("\(CSyntax.global(index, type)) = \(value.expression);")
+            emitAssignment(arena.add(.global(index, type)), value.expr)
         case .load(let load, let memarg) where Self.isV128(load):
             lowerV128Load(load, memarg)
         case .store(.v128Store, let memarg):
@@ -564,31 +675,31 @@ struct FunctionLowering {
             flushState()
             let type: ValueType = isMemory64(memory) ? .i64 : .i32
             let result = resultSlot(type)
-            emit("\(result) = \(type == .i32 ? "(u32)" : "")kiln_memory_grow(ctx, \(memory)u, \(delta.expression));")
+            emit("\(expression(result)) = \(type == .i32 ? "(u32)" : "")kiln_memory_grow(ctx, \(memory)u, \(expression(delta)));")
             pushSlot(type)
         case .i32Const(let value):
-            push(.i32, CSyntax.i32(UInt32(bitPattern: value)))
+            push(operand(.i32, .i32(UInt32(bitPattern: value))))
         case .i64Const(let value):
-            push(.i64, CSyntax.i64(UInt64(bitPattern: value)))
+            push(operand(.i64, .i64(UInt64(bitPattern: value))))
         case .f32Const(let value):
-            push(.f32, CSyntax.f32(bits: value.bitPattern))
+            push(operand(.f32, .f32(bits: value.bitPattern)))
         case .f64Const(let value):
-            push(.f64, CSyntax.f64(bits: value.bitPattern))
+            push(operand(.f64, .f64(bits: value.bitPattern)))
         case .refNull(let heapType):
             push(.ref(ReferenceType(isNullable: true, heapType: heapType)), "(void *)0")
         case .refIsNull:
-            unary(.i32) { "CMP(\($0) == 0)" }
+            unary(.i32) { .isZero($0) }
         case .refFunc(let function):
             push(.ref(.funcRef), "ctx->funcs[\(function)]->ref")
         case .refAsNonNull:
             let reference = popSimple()
             flushState()
-            emit("if (!\(reference.expression)) TRAP(NULL_REFERENCE);")
+            emit("if (!", reference.expr, ") TRAP(NULL_REFERENCE);")
             stack.append(reference)
         case .brOnNull(let depth):
             let reference = popSimple()
             flushAll()
-            emit("if (!\(reference.expression)) {")
+            emit("if (!", reference.expr, ") {")
             branch(to: depth)
             emit("}")
             stack.append(reference)
@@ -596,7 +707,7 @@ struct FunctionLowering {
             // The reference goes to the label with the operands below it; on null it is dropped.
             let reference = popSimple()
             flushAll()
-            emit("if (\(reference.expression)) {")
+            emit("if (", reference.expr, ") {")
             stack.append(reference)
             branch(to: depth)
             stack.removeLast()
@@ -609,10 +720,8 @@ struct FunctionLowering {
             lowerThrow(tag: Int(tag))
         case .throwRef:
             lowerThrowRef()
-        case .i32Eqz:
-            unary(.i32) { "CMP(\($0) == 0)" }
-        case .i64Eqz:
-            unary(.i32) { "CMP(\($0) == 0)" }
+        case .i32Eqz, .i64Eqz:
+            unary(.i32) { .isZero($0) }
         case .cmp(let cmp):
             lowerCompare(cmp)
         case .unary(let op):
@@ -642,7 +751,7 @@ struct FunctionLowering {
             flushState()
             let type = ValueType.ref(module.tables[Int(table)].elementType)
             let result = resultSlot(type)
-            emit("\(result) = kiln_table_get(ctx, \(table)u, \(index.expression));")
+            emit("\(expression(result)) = kiln_table_get(ctx, \(table)u, \(expression(index)));")
             pushSlot(type)
         case .tableSet(let table):
             runtimeCall("kiln_table_set(ctx, \(table)u", operands: 2)
@@ -652,7 +761,7 @@ struct FunctionLowering {
             flushState()
             let type: ValueType = isTable64(table) ? .i64 : .i32
             let result = resultSlot(type)
-            emit("\(result) = \(type == .i32 ? "(u32)" : "")kiln_table_grow(ctx, \(table)u, \(initial.expression), \(delta.expression));")
+            emit("\(expression(result)) = \(type == .i32 ? "(u32)" : "")kiln_table_grow(ctx, \(table)u, \(expression(initial)), \(expression(delta)));")
             pushSlot(type)
         case .tableSize(let table):
             if isTable64(table) {
@@ -670,6 +779,18 @@ struct FunctionLowering {
         }
     }
 
+    /// `local.set`: readers of the local's old value evaluated first, then the assignment.
+    private mutating func setLocal(_ index: UInt32, _ value: Operand) {
+        flushReaders(ofLocal: index)
+        if !checkedAddressLocals.isEmpty { checkedAddressLocals.remove(CSyntax.local(Int(index))) }
+        if case .local(index) = arena[value.expr] { return }
+        out.append("    l")
+        out.appendDecimal(UInt64(index))
+        out.append(" = ")
+        arena.write(value.expr, to: &out)
+        out.append(";\n")
+    }
+
     /// Pops an operand, evaluating it first if it may trap: `select` evaluates both arms in Wasm,
     /// but C's `?:` evaluates only one.
     private mutating func popSimpleIfTrapping() -> Operand {
@@ -679,7 +800,7 @@ struct FunctionLowering {
 
     /// A runtime call with no result whose last `operands` arguments come from the stack.
     private mutating func runtimeCall(_ prefix: String, operands: Int) {
-        let arguments = stack.suffix(operands).map(\.expression)
+        let arguments = stack.suffix(operands).map(expression)
         stack.removeLast(operands)
         flushState()
         emit(prefix + ", " + arguments.joined(separator: ", ") + ");")
@@ -688,7 +809,7 @@ struct FunctionLowering {
     private mutating func lowerCall(function: Int) {
         let calleeType = module.functionType(of: UInt32(function))
         makesCalls = true
-        let arguments = stack.suffix(calleeType.parameters.count).map(\.expression)
+        let arguments = stack.suffix(calleeType.parameters.count).map(\.expr)
         stack.removeLast(calleeType.parameters.count)
         flushAll()
         let pointerType = functionPointerType(Int(module.functionTypes[function]))
@@ -711,18 +832,27 @@ struct FunctionLowering {
 
     /// `r0 = callee(context, args..., &r1, ...)` with the results landing in the slots above the
     /// current stack.
-    private mutating func emitCall(_ calleeType: FunctionType, callee: String, context: String, arguments: [String]) {
+    private mutating func emitCall(_ calleeType: FunctionType, callee: String, context: String, arguments: [Expr]) {
         let base = stack.count
-        var parts = [context] + arguments
-        for (index, result) in calleeType.results.enumerated().dropFirst() {
-            parts.append("&" + slotName(base + index, result))
-        }
-        let call = "\(callee)(\(parts.joined(separator: ", ")))"
+        out.append("    ")
         if let first = calleeType.results.first {
-            emit("\(slotName(base, first)) = \(call);")
-        } else {
-            emit("\(call);")
+            let target = slot(base, first)  // before the arena is read: it may grow the arena
+            arena.write(target, to: &out)
+            out.append(" = ")
         }
+        out.append(contentsOf: callee.utf8)
+        out.append(UInt8(ascii: "("))
+        out.append(contentsOf: context.utf8)
+        for argument in arguments {
+            out.append(", ")
+            arena.write(argument, to: &out)
+        }
+        for (index, result) in calleeType.results.enumerated().dropFirst() {
+            out.append(", &")
+            let target = slot(base + index, result)
+            arena.write(target, to: &out)
+        }
+        out.append(");\n")
         for result in calleeType.results { pushSlot(result) }
     }
 
@@ -731,10 +861,10 @@ struct FunctionLowering {
         makesCalls = true
         let index = pop()
         flushAll()
-        let arguments = stack.suffix(calleeType.parameters.count).map(\.expression)
+        let arguments = stack.suffix(calleeType.parameters.count).map(\.expr)
         stack.removeLast(calleeType.parameters.count)
         let elementType = isTable64(UInt32(table)) ? "u64" : "u32"
-        emit("{ \(elementType) element = \(index.expression); kiln_table *table = ctx->tables[\(table)]; kiln_funcref *entry;")
+        emit("{ \(elementType) element = \(expression(index)); kiln_table *table = ctx->tables[\(table)]; kiln_funcref *entry;")
         emit("if (element >= table->size) TRAP(UNDEFINED_ELEMENT);")
         emit("entry = &table->elems[element];")
         emit("if \(signatureMismatch(typeIndex: typeIndex, sig: "entry->sig", record: "entry->ref")) { if (!entry->ref) TRAP(UNINITIALIZED_ELEMENT); TRAP(INDIRECT_MISMATCH); }")
@@ -754,9 +884,9 @@ struct FunctionLowering {
         makesCalls = true
         let reference = pop()
         flushAll()
-        let arguments = stack.suffix(calleeType.parameters.count).map(\.expression)
+        let arguments = stack.suffix(calleeType.parameters.count).map(\.expr)
         stack.removeLast(calleeType.parameters.count)
-        emit("{ kiln_funcref *callee = (kiln_funcref *)(\(reference.expression));")
+        emit("{ kiln_funcref *callee = (kiln_funcref *)(", reference.expr, ");")
         emit("if (!callee) TRAP(NULL_FUNCTION_REFERENCE);")
         emit("if \(signatureMismatch(typeIndex: typeIndex, sig: "callee->sig", record: "callee->ref")) TRAP(INDIRECT_MISMATCH);")
         if tail {
@@ -770,7 +900,7 @@ struct FunctionLowering {
     // MARK: - Memory
 
     mutating func lowerLoad(_ load: Instruction.Load, _ memarg: MemArg) throws(Unsupported) {
-        let (result, cType, convert): (ValueType, String, String) =
+        let (result, cType, convert): (ValueType, StaticString, StaticString) =
             switch load {
             case .i32Load: (.i32, "u32", "")
             case .i64Load: (.i64, "u64", "")
@@ -789,11 +919,11 @@ struct FunctionLowering {
             default: throw Unsupported(reason: "load \(load)")
             }
         let (access, address) = popAccess(memarg)
-        push(result, convert + access.load(cType), readsState: true, locals: address.locals, readsSlot: address.readsAnySlot)
+        push(result, loadNode(access, cType, convert: convert), readsState: true, address)
     }
 
     mutating func lowerStore(_ store: Instruction.Store, _ memarg: MemArg) throws(Unsupported) {
-        let cType: String =
+        let cType: StaticString =
             switch store {
             case .i32Store: "u32"
             case .i64Store: "u64"
@@ -807,86 +937,86 @@ struct FunctionLowering {
         let value = pop()
         let (access, _) = popAccess(memarg)
         flushState()
-        emit(access.store(cType, "(\(cType))(\(value.expression))") + ";")
+        emitStore(access, cType, value.expr)
     }
 
     // MARK: - Numbers
 
     private mutating func lowerCompare(_ cmp: Instruction.Cmp) {
-        let (op, cast): (String, String) =
+        let (op, cast): (StaticString, StaticString) =
             switch cmp {
-            case .i32Eq, .i64Eq, .f32Eq, .f64Eq: ("==", "")
-            case .i32Ne, .i64Ne, .f32Ne, .f64Ne: ("!=", "")
-            case .i32LtS: ("<", "(s32)")
-            case .i32LtU, .i64LtU, .f32Lt, .f64Lt: ("<", "")
-            case .i32GtS: (">", "(s32)")
-            case .i32GtU, .i64GtU, .f32Gt, .f64Gt: (">", "")
-            case .i32LeS: ("<=", "(s32)")
-            case .i32LeU, .i64LeU, .f32Le, .f64Le: ("<=", "")
-            case .i32GeS: (">=", "(s32)")
-            case .i32GeU, .i64GeU, .f32Ge, .f64Ge: (">=", "")
-            case .i64LtS: ("<", "(s64)")
-            case .i64GtS: (">", "(s64)")
-            case .i64LeS: ("<=", "(s64)")
-            case .i64GeS: (">=", "(s64)")
+            case .i32Eq, .i64Eq, .f32Eq, .f64Eq: (" == ", "")
+            case .i32Ne, .i64Ne, .f32Ne, .f64Ne: (" != ", "")
+            case .i32LtS: (" < ", "(s32)")
+            case .i32LtU, .i64LtU, .f32Lt, .f64Lt: (" < ", "")
+            case .i32GtS: (" > ", "(s32)")
+            case .i32GtU, .i64GtU, .f32Gt, .f64Gt: (" > ", "")
+            case .i32LeS: (" <= ", "(s32)")
+            case .i32LeU, .i64LeU, .f32Le, .f64Le: (" <= ", "")
+            case .i32GeS: (" >= ", "(s32)")
+            case .i32GeU, .i64GeU, .f32Ge, .f64Ge: (" >= ", "")
+            case .i64LtS: (" < ", "(s64)")
+            case .i64GtS: (" > ", "(s64)")
+            case .i64LeS: (" <= ", "(s64)")
+            case .i64GeS: (" >= ", "(s64)")
             }
-        binary(.i32) { "CMP(\(cast)\($0) \(op) \(cast)\($1))" }
+        binary(.i32) { .compare(op: op, cast: cast, $0, $1) }
     }
 
     private mutating func lowerUnary(_ op: Instruction.Unary) {
         switch op {
-        case .i32Clz: unary(.i32) { "kiln_i32_clz(\($0))" }
-        case .i32Ctz: unary(.i32) { "kiln_i32_ctz(\($0))" }
-        case .i32Popcnt: unary(.i32) { "kiln_i32_popcnt(\($0))" }
-        case .i64Clz: unary(.i64) { "kiln_i64_clz(\($0))" }
-        case .i64Ctz: unary(.i64) { "kiln_i64_ctz(\($0))" }
-        case .i64Popcnt: unary(.i64) { "kiln_i64_popcnt(\($0))" }
-        case .f32Abs: unary(.f32) { "F32_ABS(\($0))" }
-        case .f32Neg: unary(.f32) { "F32_NEG(\($0))" }
-        case .f32Ceil: unary(.f32) { "kiln_f32_ceil(\($0))" }
-        case .f32Floor: unary(.f32) { "kiln_f32_floor(\($0))" }
-        case .f32Trunc: unary(.f32) { "kiln_f32_trunc(\($0))" }
-        case .f32Nearest: unary(.f32) { "kiln_f32_nearest(\($0))" }
-        case .f32Sqrt: unary(.f32) { "kiln_f32_sqrt(\($0))" }
-        case .f64Abs: unary(.f64) { "F64_ABS(\($0))" }
-        case .f64Neg: unary(.f64) { "F64_NEG(\($0))" }
-        case .f64Ceil: unary(.f64) { "kiln_f64_ceil(\($0))" }
-        case .f64Floor: unary(.f64) { "kiln_f64_floor(\($0))" }
-        case .f64Trunc: unary(.f64) { "kiln_f64_trunc(\($0))" }
-        case .f64Nearest: unary(.f64) { "kiln_f64_nearest(\($0))" }
-        case .f64Sqrt: unary(.f64) { "kiln_f64_sqrt(\($0))" }
-        case .i32Extend8S: unary(.i32) { "(u32)(s32)(s8)(\($0))" }
-        case .i32Extend16S: unary(.i32) { "(u32)(s32)(s16)(\($0))" }
-        case .i64Extend8S: unary(.i64) { "(u64)(s64)(s8)(\($0))" }
-        case .i64Extend16S: unary(.i64) { "(u64)(s64)(s16)(\($0))" }
-        case .i64Extend32S: unary(.i64) { "(u64)(s64)(s32)(\($0))" }
+        case .i32Clz: unary(.i32) { .call(.numeric(.kiln_i32_clz), $0) }
+        case .i32Ctz: unary(.i32) { .call(.numeric(.kiln_i32_ctz), $0) }
+        case .i32Popcnt: unary(.i32) { .call(.numeric(.kiln_i32_popcnt), $0) }
+        case .i64Clz: unary(.i64) { .call(.numeric(.kiln_i64_clz), $0) }
+        case .i64Ctz: unary(.i64) { .call(.numeric(.kiln_i64_ctz), $0) }
+        case .i64Popcnt: unary(.i64) { .call(.numeric(.kiln_i64_popcnt), $0) }
+        case .f32Abs: unary(.f32) { .wrap("F32_ABS(", $0) }
+        case .f32Neg: unary(.f32) { .wrap("F32_NEG(", $0) }
+        case .f32Ceil: unary(.f32) { .call(.numeric(.kiln_f32_ceil), $0) }
+        case .f32Floor: unary(.f32) { .call(.numeric(.kiln_f32_floor), $0) }
+        case .f32Trunc: unary(.f32) { .call(.numeric(.kiln_f32_trunc), $0) }
+        case .f32Nearest: unary(.f32) { .call(.numeric(.kiln_f32_nearest), $0) }
+        case .f32Sqrt: unary(.f32) { .call(.numeric(.kiln_f32_sqrt), $0) }
+        case .f64Abs: unary(.f64) { .wrap("F64_ABS(", $0) }
+        case .f64Neg: unary(.f64) { .wrap("F64_NEG(", $0) }
+        case .f64Ceil: unary(.f64) { .call(.numeric(.kiln_f64_ceil), $0) }
+        case .f64Floor: unary(.f64) { .call(.numeric(.kiln_f64_floor), $0) }
+        case .f64Trunc: unary(.f64) { .call(.numeric(.kiln_f64_trunc), $0) }
+        case .f64Nearest: unary(.f64) { .call(.numeric(.kiln_f64_nearest), $0) }
+        case .f64Sqrt: unary(.f64) { .call(.numeric(.kiln_f64_sqrt), $0) }
+        case .i32Extend8S: unary(.i32) { .wrap("(u32)(s32)(s8)(", $0) }
+        case .i32Extend16S: unary(.i32) { .wrap("(u32)(s32)(s16)(", $0) }
+        case .i64Extend8S: unary(.i64) { .wrap("(u64)(s64)(s8)(", $0) }
+        case .i64Extend16S: unary(.i64) { .wrap("(u64)(s64)(s16)(", $0) }
+        case .i64Extend32S: unary(.i64) { .wrap("(u64)(s64)(s32)(", $0) }
         }
     }
 
     private mutating func lowerBinary(_ op: Instruction.Binary) {
         switch op {
-        case .i32Add: binary(.i32) { "(\($0) + \($1))" }
-        case .i32Sub: binary(.i32) { "(\($0) - \($1))" }
-        case .i32Mul: binary(.i32) { "(\($0) * \($1))" }
-        case .i32And: binary(.i32) { "(\($0) & \($1))" }
-        case .i32Or: binary(.i32) { "(\($0) | \($1))" }
-        case .i32Xor: binary(.i32) { "(\($0) ^ \($1))" }
-        case .i32Shl: binary(.i32) { "(\($0) << \(Self.shiftCount($1, 31)))" }
-        case .i32ShrS: binary(.i32) { "(u32)((s32)\($0) >> \(Self.shiftCount($1, 31)))" }
-        case .i32ShrU: binary(.i32) { "(\($0) >> \(Self.shiftCount($1, 31)))" }
-        case .i32Rotl: binaryTwice(.i32) { "I32_ROTL(\($0), \($1))" }
-        case .i32Rotr: binaryTwice(.i32) { "I32_ROTR(\($0), \($1))" }
-        case .i64Add: binary(.i64) { "(\($0) + \($1))" }
-        case .i64Sub: binary(.i64) { "(\($0) - \($1))" }
-        case .i64Mul: binary(.i64) { "(\($0) * \($1))" }
-        case .i64And: binary(.i64) { "(\($0) & \($1))" }
-        case .i64Or: binary(.i64) { "(\($0) | \($1))" }
-        case .i64Xor: binary(.i64) { "(\($0) ^ \($1))" }
-        case .i64Shl: binary(.i64) { "(\($0) << \(Self.shiftCount($1, 63)))" }
-        case .i64ShrS: binary(.i64) { "(u64)((s64)\($0) >> \(Self.shiftCount($1, 63)))" }
-        case .i64ShrU: binary(.i64) { "(\($0) >> \(Self.shiftCount($1, 63)))" }
-        case .i64Rotl: binaryTwice(.i64) { "I64_ROTL(\($0), \($1))" }
-        case .i64Rotr: binaryTwice(.i64) { "I64_ROTR(\($0), \($1))" }
+        case .i32Add: binary(.i32) { .binary(" + ", $0, $1) }
+        case .i32Sub: binary(.i32) { .binary(" - ", $0, $1) }
+        case .i32Mul: binary(.i32) { .binary(" * ", $0, $1) }
+        case .i32And: binary(.i32) { .binary(" & ", $0, $1) }
+        case .i32Or: binary(.i32) { .binary(" | ", $0, $1) }
+        case .i32Xor: binary(.i32) { .binary(" ^ ", $0, $1) }
+        case .i32Shl: binary(.i32) { .shift(.shl32, $0, $1) }
+        case .i32ShrS: binary(.i32) { .shift(.shrS32, $0, $1) }
+        case .i32ShrU: binary(.i32) { .shift(.shrU32, $0, $1) }
+        case .i32Rotl: binaryTwice(.i32) { .macro2("I32_ROTL", $0, $1) }
+        case .i32Rotr: binaryTwice(.i32) { .macro2("I32_ROTR", $0, $1) }
+        case .i64Add: binary(.i64) { .binary(" + ", $0, $1) }
+        case .i64Sub: binary(.i64) { .binary(" - ", $0, $1) }
+        case .i64Mul: binary(.i64) { .binary(" * ", $0, $1) }
+        case .i64And: binary(.i64) { .binary(" & ", $0, $1) }
+        case .i64Or: binary(.i64) { .binary(" | ", $0, $1) }
+        case .i64Xor: binary(.i64) { .binary(" ^ ", $0, $1) }
+        case .i64Shl: binary(.i64) { .shift(.shl64, $0, $1) }
+        case .i64ShrS: binary(.i64) { .shift(.shrS64, $0, $1) }
+        case .i64ShrU: binary(.i64) { .shift(.shrU64, $0, $1) }
+        case .i64Rotl: binaryTwice(.i64) { .macro2("I64_ROTL", $0, $1) }
+        case .i64Rotr: binaryTwice(.i64) { .macro2("I64_ROTR", $0, $1) }
         case .i32DivS: division(.i32, signed: true, remainder: false)
         case .i32DivU: division(.i32, signed: false, remainder: false)
         case .i32RemS: division(.i32, signed: true, remainder: true)
@@ -895,135 +1025,105 @@ struct FunctionLowering {
         case .i64DivU: division(.i64, signed: false, remainder: false)
         case .i64RemS: division(.i64, signed: true, remainder: true)
         case .i64RemU: division(.i64, signed: false, remainder: true)
-        case .f32Add: binary(.f32) { "(\($0) + \($1))" }
-        case .f32Sub: binary(.f32) { "(\($0) - \($1))" }
-        case .f32Mul: binary(.f32) { "(\($0) * \($1))" }
-        case .f32Div: binary(.f32) { "(\($0) / \($1))" }
-        case .f32Min: binary(.f32) { "kiln_f32_min(\($0), \($1))" }
-        case .f32Max: binary(.f32) { "kiln_f32_max(\($0), \($1))" }
-        case .f32Copysign: binary(.f32) { "F32_COPYSIGN(\($0), \($1))" }
-        case .f64Add: binary(.f64) { "(\($0) + \($1))" }
-        case .f64Sub: binary(.f64) { "(\($0) - \($1))" }
-        case .f64Mul: binary(.f64) { "(\($0) * \($1))" }
-        case .f64Div: binary(.f64) { "(\($0) / \($1))" }
-        case .f64Min: binary(.f64) { "kiln_f64_min(\($0), \($1))" }
-        case .f64Max: binary(.f64) { "kiln_f64_max(\($0), \($1))" }
-        case .f64Copysign: binary(.f64) { "F64_COPYSIGN(\($0), \($1))" }
+        case .f32Add: binary(.f32) { .binary(" + ", $0, $1) }
+        case .f32Sub: binary(.f32) { .binary(" - ", $0, $1) }
+        case .f32Mul: binary(.f32) { .binary(" * ", $0, $1) }
+        case .f32Div: binary(.f32) { .binary(" / ", $0, $1) }
+        case .f32Min: binary(.f32) { .call2(.numeric(.kiln_f32_min), $0, $1) }
+        case .f32Max: binary(.f32) { .call2(.numeric(.kiln_f32_max), $0, $1) }
+        case .f32Copysign: binary(.f32) { .macro2("F32_COPYSIGN", $0, $1) }
+        case .f64Add: binary(.f64) { .binary(" + ", $0, $1) }
+        case .f64Sub: binary(.f64) { .binary(" - ", $0, $1) }
+        case .f64Mul: binary(.f64) { .binary(" * ", $0, $1) }
+        case .f64Div: binary(.f64) { .binary(" / ", $0, $1) }
+        case .f64Min: binary(.f64) { .call2(.numeric(.kiln_f64_min), $0, $1) }
+        case .f64Max: binary(.f64) { .call2(.numeric(.kiln_f64_max), $0, $1) }
+        case .f64Copysign: binary(.f64) { .macro2("F64_COPYSIGN", $0, $1) }
         }
-    }
-
-    /// A condition in parentheses, without the `CMP` that turns a comparison into a value:
-    /// TCC then branches on the flags directly.
-    private static func truth(_ condition: String) -> String {
-        if condition.hasPrefix("CMP(") && condition.hasSuffix(")") && balanced(condition.dropFirst(3)) {
-            return String(condition.dropFirst(3))
-        }
-        return "(\(condition))"
-    }
-
-    /// Whether a parenthesized expression's first parenthesis closes at its end.
-    private static func balanced(_ text: Substring) -> Bool {
-        var depth = 0
-        for (offset, character) in text.enumerated() {
-            if character == "(" { depth += 1 }
-            if character == ")" {
-                depth -= 1
-                if depth == 0 { return offset == text.count - 1 }
-            }
-        }
-        return false
-    }
-
-    /// Shift counts are taken modulo the width; a constant count is reduced here.
-    private static func shiftCount(_ count: String, _ mask: UInt64) -> String {
-        let digits = count.prefix { $0.isNumber }
-        if !digits.isEmpty, let value = UInt64(digits), count.dropFirst(digits.count).allSatisfy({ $0 == "u" || $0 == "l" }) {
-            return "\(value & mask)"
-        }
-        return "(\(count) & \(mask))"
     }
 
     /// A binary operation whose macro uses its operands more than once.
-    private mutating func binaryTwice(_ result: ValueType, _ make: (String, String) -> String) {
+    private mutating func binaryTwice(_ result: ValueType, _ make: (Expr, Expr) -> ExprNode) {
         let b = popSimple()
         let a = popSimple()
-        let deps = merged(a, b)
-        push(result, make(a.expression, b.expression), readsState: deps.readsState, locals: deps.locals, readsSlot: deps.readsSlot)
+        push(result, make(a.expr, b.expr), a, b)
     }
 
     /// Integer division and remainder with their traps, as statements.
     private mutating func division(_ type: ValueType, signed: Bool, remainder: Bool) {
-        let b = popSimple()
-        let a = popSimple()
+        let divisor = popSimple()
+        let dividend = popSimple()
         flushState()
         let wide = type == .i64
         let s = wide ? "s64" : "s32"
         let u = wide ? "u64" : "u32"
         let allOnes = wide ? "0xffffffffffffffffull" : "0xffffffffu"
         let minimum = wide ? "0x8000000000000000ull" : "0x80000000u"
-        let constantDivisor: UInt64? = wide ? UInt64(b.expression.dropLast(3)) : UInt64(b.expression.dropLast(1))
+        let constantDivisor = arena.integerConstant(divisor.expr)
+        let (a, b) = (expression(dividend), expression(divisor))
         if constantDivisor == nil || constantDivisor == 0 {
-            emit("if (\(b.expression) == 0) TRAP(DIV_ZERO);")
+            emit("if (\(b) == 0) TRAP(DIV_ZERO);")
         }
-        let result = resultSlot(type)
+        let resultExpr = resultSlot(type)
+        let result = expression(resultExpr)
         let mayBeMinusOne = constantDivisor == nil || constantDivisor == (wide ? UInt64.max : UInt64(UInt32.max))
         if signed && !remainder && mayBeMinusOne {
-            emit("if (\(b.expression) == \(allOnes) && \(a.expression) == \(minimum)) TRAP(INT_OVERFLOW);")
+            emit("if (\(b) == \(allOnes) && \(a) == \(minimum)) TRAP(INT_OVERFLOW);")
         }
         let op = remainder ? "%" : "/"
         if signed && remainder && mayBeMinusOne {
-            emit("\(result) = \(b.expression) == \(allOnes) ? 0 : (\(u))((\(s))\(a.expression) % (\(s))\(b.expression));")
+            emit("\(result) = \(b) == \(allOnes) ? 0 : (\(u))((\(s))\(a) % (\(s))\(b));")
         } else if signed {
-            emit("\(result) = (\(u))((\(s))\(a.expression) \(op) (\(s))\(b.expression));")
+            emit("\(result) = (\(u))((\(s))\(a) \(op) (\(s))\(b));")
         } else {
-            emit("\(result) = \(a.expression) \(op) \(b.expression);")
+            emit("\(result) = \(a) \(op) \(b);")
         }
         pushSlot(type)
     }
 
     private mutating func lowerConversion(_ op: Instruction.Conversion) {
         switch op {
-        case .i32WrapI64: unary(.i32) { "(u32)(\($0))" }
-        case .i64ExtendI32S: unary(.i64) { "(u64)(s64)(s32)(\($0))" }
-        case .i64ExtendI32U: unary(.i64) { "(u64)(\($0))" }
-        case .i32TruncF32S: trappingConversion(.i32, "kiln_i32_trunc_f32_s")
-        case .i32TruncF32U: trappingConversion(.i32, "kiln_i32_trunc_f32_u")
-        case .i32TruncF64S: trappingConversion(.i32, "kiln_i32_trunc_f64_s")
-        case .i32TruncF64U: trappingConversion(.i32, "kiln_i32_trunc_f64_u")
-        case .i64TruncF32S: trappingConversion(.i64, "kiln_i64_trunc_f32_s")
-        case .i64TruncF32U: trappingConversion(.i64, "kiln_i64_trunc_f32_u")
-        case .i64TruncF64S: trappingConversion(.i64, "kiln_i64_trunc_f64_s")
-        case .i64TruncF64U: trappingConversion(.i64, "kiln_i64_trunc_f64_u")
-        case .i32TruncSatF32S: unary(.i32) { "kiln_i32_trunc_sat_f32_s(\($0))" }
-        case .i32TruncSatF32U: unary(.i32) { "kiln_i32_trunc_sat_f32_u(\($0))" }
-        case .i32TruncSatF64S: unary(.i32) { "kiln_i32_trunc_sat_f64_s(\($0))" }
-        case .i32TruncSatF64U: unary(.i32) { "kiln_i32_trunc_sat_f64_u(\($0))" }
-        case .i64TruncSatF32S: unary(.i64) { "kiln_i64_trunc_sat_f32_s(\($0))" }
-        case .i64TruncSatF32U: unary(.i64) { "kiln_i64_trunc_sat_f32_u(\($0))" }
-        case .i64TruncSatF64S: unary(.i64) { "kiln_i64_trunc_sat_f64_s(\($0))" }
-        case .i64TruncSatF64U: unary(.i64) { "kiln_i64_trunc_sat_f64_u(\($0))" }
-        case .f32ConvertI32S: unary(.f32) { "(f32)(s32)(\($0))" }
-        case .f32ConvertI32U: unary(.f32) { "(f32)(s64)(u64)(\($0))" }
-        case .f32ConvertI64S: unary(.f32) { "(f32)(s64)(\($0))" }
-        case .f32ConvertI64U: unary(.f32) { "kiln_f32_convert_u64(\($0))" }
-        case .f32DemoteF64: unary(.f32) { "(f32)(\($0))" }
-        case .f64ConvertI32S: unary(.f64) { "(f64)(s32)(\($0))" }
-        case .f64ConvertI32U: unary(.f64) { "(f64)(s64)(u64)(\($0))" }
-        case .f64ConvertI64S: unary(.f64) { "(f64)(s64)(\($0))" }
-        case .f64ConvertI64U: unary(.f64) { "kiln_f64_convert_u64(\($0))" }
-        case .f64PromoteF32: unary(.f64) { "F64_PROMOTE(\($0))" }
-        case .i32ReinterpretF32: unary(.i32) { "F32_BITS(\($0))" }
-        case .i64ReinterpretF64: unary(.i64) { "F64_BITS(\($0))" }
-        case .f32ReinterpretI32: unary(.f32) { "BITS_F32(\($0))" }
-        case .f64ReinterpretI64: unary(.f64) { "BITS_F64(\($0))" }
+        case .i32WrapI64: unary(.i32) { .wrap("(u32)(", $0) }
+        case .i64ExtendI32S: unary(.i64) { .wrap("(u64)(s64)(s32)(", $0) }
+        case .i64ExtendI32U: unary(.i64) { .wrap("(u64)(", $0) }
+        case .i32TruncF32S: trappingConversion(.i32, .kiln_i32_trunc_f32_s)
+        case .i32TruncF32U: trappingConversion(.i32, .kiln_i32_trunc_f32_u)
+        case .i32TruncF64S: trappingConversion(.i32, .kiln_i32_trunc_f64_s)
+        case .i32TruncF64U: trappingConversion(.i32, .kiln_i32_trunc_f64_u)
+        case .i64TruncF32S: trappingConversion(.i64, .kiln_i64_trunc_f32_s)
+        case .i64TruncF32U: trappingConversion(.i64, .kiln_i64_trunc_f32_u)
+        case .i64TruncF64S: trappingConversion(.i64, .kiln_i64_trunc_f64_s)
+        case .i64TruncF64U: trappingConversion(.i64, .kiln_i64_trunc_f64_u)
+        case .i32TruncSatF32S: unary(.i32) { .call(.numeric(.kiln_i32_trunc_sat_f32_s), $0) }
+        case .i32TruncSatF32U: unary(.i32) { .call(.numeric(.kiln_i32_trunc_sat_f32_u), $0) }
+        case .i32TruncSatF64S: unary(.i32) { .call(.numeric(.kiln_i32_trunc_sat_f64_s), $0) }
+        case .i32TruncSatF64U: unary(.i32) { .call(.numeric(.kiln_i32_trunc_sat_f64_u), $0) }
+        case .i64TruncSatF32S: unary(.i64) { .call(.numeric(.kiln_i64_trunc_sat_f32_s), $0) }
+        case .i64TruncSatF32U: unary(.i64) { .call(.numeric(.kiln_i64_trunc_sat_f32_u), $0) }
+        case .i64TruncSatF64S: unary(.i64) { .call(.numeric(.kiln_i64_trunc_sat_f64_s), $0) }
+        case .i64TruncSatF64U: unary(.i64) { .call(.numeric(.kiln_i64_trunc_sat_f64_u), $0) }
+        case .f32ConvertI32S: unary(.f32) { .wrap("(f32)(s32)(", $0) }
+        case .f32ConvertI32U: unary(.f32) { .wrap("(f32)(s64)(u64)(", $0) }
+        case .f32ConvertI64S: unary(.f32) { .wrap("(f32)(s64)(", $0) }
+        case .f32ConvertI64U: unary(.f32) { .call(.numeric(.kiln_f32_convert_u64), $0) }
+        case .f32DemoteF64: unary(.f32) { .wrap("(f32)(", $0) }
+        case .f64ConvertI32S: unary(.f64) { .wrap("(f64)(s32)(", $0) }
+        case .f64ConvertI32U: unary(.f64) { .wrap("(f64)(s64)(u64)(", $0) }
+        case .f64ConvertI64S: unary(.f64) { .wrap("(f64)(s64)(", $0) }
+        case .f64ConvertI64U: unary(.f64) { .call(.numeric(.kiln_f64_convert_u64), $0) }
+        case .f64PromoteF32: unary(.f64) { .wrap("F64_PROMOTE(", $0) }
+        case .i32ReinterpretF32: unary(.i32) { .wrap("F32_BITS(", $0) }
+        case .i64ReinterpretF64: unary(.i64) { .wrap("F64_BITS(", $0) }
+        case .f32ReinterpretI32: unary(.f32) { .wrap("BITS_F32(", $0) }
+        case .f64ReinterpretI64: unary(.f64) { .wrap("BITS_F64(", $0) }
         }
     }
 
-    private mutating func trappingConversion(_ result: ValueType, _ helper: String) {
+    private mutating func trappingConversion(_ result: ValueType, _ helper: RuntimeHelper.Trapping) {
         let value = pop()
         flushState()
-        let slot = resultSlot(result)
-        emit("\(slot) = \(helper)(ctx, \(value.expression));")
+        let target = resultSlot(result)
+        emit("\(expression(target)) = \(helper.rawValue)(ctx, \(expression(value)));")
         pushSlot(result)
     }
 }

@@ -23,17 +23,15 @@ extension FunctionLowering {
         switch instruction {
         case .refI31:
             let value = pop()
-            push(.ref(ReferenceType(isNullable: false, heapType: .abstract(.i31))), "I31_NEW(\(value.expression))",
-                 readsState: value.readsState, locals: value.locals, readsSlot: value.readsAnySlot)
+            push(.ref(ReferenceType(isNullable: false, heapType: .abstract(.i31))), .wrap("I31_NEW(", value.expr), value)
         case .i31GetS, .i31GetU:
             let reference = checkedReference("NULL_I31")
             let macro = instruction == .i31GetS ? "I31_S" : "I31_U"
-            push(.i32, "\(macro)(\(reference.expression))", locals: reference.locals, readsSlot: reference.readsAnySlot)
+            push(.i32, .text("\(macro)(\(expression(reference)))"), reference)
         case .refEq:
             let b = pop()
             let a = pop()
-            let deps = merged(a, b)
-            push(.i32, "CMP(\(a.expression) == \(b.expression))", readsState: deps.readsState, locals: deps.locals, readsSlot: deps.readsSlot)
+            push(.i32, .compare(op: " == ", cast: "", a.expr, b.expr), a, b)
         case .anyConvertExtern, .externConvertAny:
             // The same word in both hierarchies: host references are tagged, not boxed.
             var operand = pop()
@@ -49,32 +47,35 @@ extension FunctionLowering {
             let (type, layout) = try structType(typeIndex)
             let storage = type.fields[Int(field)].storage
             let reference = checkedReference("NULL_STRUCT")
-            let read = "GC_AT(\(reference.expression), \(layout.offsets[Int(field)]), \(GCLayout.cType(storage)))"
-            push(GCLayout.valueType(storage), Self.extend(read, storage, signed: instruction == .structGetS(typeIndex: typeIndex, fieldIndex: field)),
-                 readsState: true, locals: reference.locals, readsSlot: reference.readsAnySlot)
+            let read = "GC_AT(\(expression(reference)), \(layout.offsets[Int(field)]), \(GCLayout.cType(storage)))"
+            push(GCLayout.valueType(storage), .text(Self.extend(read, storage, signed: instruction == .structGetS(typeIndex: typeIndex, fieldIndex: field))),
+                 readsState: true, reference)
         case .structSet(let typeIndex, let field):
             let (type, layout) = try structType(typeIndex)
             let storage = type.fields[Int(field)].storage
             let value = popSimple()
             let reference = checkedReference("NULL_STRUCT")
-            emit("GC_AT(\(reference.expression), \(layout.offsets[Int(field)]), \(GCLayout.cType(storage))) = \(Self.narrow(value.expression, storage));")
+            emit("GC_AT(\(expression(reference)), \(layout.offsets[Int(field)]), \(GCLayout.cType(storage))) = \(Self.narrow(expression(value), storage));")
         case .arrayNew(let typeIndex):
             let storage = try arrayElement(typeIndex)
-            let length = popSimple()
-            let value = popSimple()
+            let lengthOperand = popSimple()
+            let length = expression(lengthOperand)
+            let valueOperand = popSimple()
+            let value = expression(valueOperand)
             flushState()
             allocate(typeIndex) { result in
-                "{ kiln_value kv = {0}; \(Self.member("kv", storage)) = \(value.expression); \(result) = kiln_gc_array_new(ctx, \(typeIndex)u, \(length.expression), &kv); }"
+                "{ kiln_value kv = {0}; \(Self.member("kv", storage)) = \(value); \(result) = kiln_gc_array_new(ctx, \(typeIndex)u, \(length), &kv); }"
             }
         case .arrayNewDefault(let typeIndex):
             _ = try arrayElement(typeIndex)
-            let length = popSimple()
+            let lengthOperand = popSimple()
+            let length = expression(lengthOperand)
             flushState()
-            allocate(typeIndex) { "\($0) = kiln_gc_array_new(ctx, \(typeIndex)u, \(length.expression), 0);" }
+            allocate(typeIndex) { "\($0) = kiln_gc_array_new(ctx, \(typeIndex)u, \(length), 0);" }
         case .arrayNewFixed(let typeIndex, let size):
             let storage = try arrayElement(typeIndex)
             for index in stack.indices.suffix(Int(size)) where !isSimple(stack[index]) { materialize(index) }
-            let values = stack.suffix(Int(size)).map(\.expression)
+            let values = stack.suffix(Int(size)).map { expression($0) }
             stack.removeLast(Int(size))
             flushState()
             allocate(typeIndex) { result in
@@ -86,36 +87,39 @@ extension FunctionLowering {
             }
         case .arrayNewData(let typeIndex, let data):
             _ = try arrayElement(typeIndex)
-            let length = popSimple()
-            let offset = popSimple()
+            let lengthOperand = popSimple()
+            let length = expression(lengthOperand)
+            let offsetOperand = popSimple()
+            let offset = expression(offsetOperand)
             flushState()
-            allocate(typeIndex) { "\($0) = kiln_gc_array_new_data(ctx, \(typeIndex)u, \(data)u, \(offset.expression), \(length.expression));" }
+            allocate(typeIndex) { "\($0) = kiln_gc_array_new_data(ctx, \(typeIndex)u, \(data)u, \(offset), \(length));" }
         case .arrayNewElem(let typeIndex, let element):
             _ = try arrayElement(typeIndex)
-            let length = popSimple()
-            let offset = popSimple()
+            let lengthOperand = popSimple()
+            let length = expression(lengthOperand)
+            let offsetOperand = popSimple()
+            let offset = expression(offsetOperand)
             flushState()
-            allocate(typeIndex) { "\($0) = kiln_gc_array_new_elem(ctx, \(typeIndex)u, \(element)u, \(offset.expression), \(length.expression));" }
+            allocate(typeIndex) { "\($0) = kiln_gc_array_new_elem(ctx, \(typeIndex)u, \(element)u, \(offset), \(length));" }
         case .arrayGet(let typeIndex), .arrayGetS(let typeIndex), .arrayGetU(let typeIndex):
             let storage = try arrayElement(typeIndex)
             let index = popSimple()
             let array = checkedReference("NULL_ARRAY")
-            emit("if (\(index.expression) >= GC_LEN(\(array.expression))) TRAP(ARRAY_OOB);")
-            let deps = merged(index, array)
-            let read = "GC_ELEM(\(array.expression), \(index.expression), \(GCLayout.cType(storage)))"
-            push(GCLayout.valueType(storage), Self.extend(read, storage, signed: instruction == .arrayGetS(typeIndex: typeIndex)),
-                 readsState: true, locals: deps.locals, readsSlot: deps.readsSlot)
+            emit("if (\(expression(index)) >= GC_LEN(\(expression(array)))) TRAP(ARRAY_OOB);")
+            let read = "GC_ELEM(\(expression(array)), \(expression(index)), \(GCLayout.cType(storage)))"
+            push(GCLayout.valueType(storage), .text(Self.extend(read, storage, signed: instruction == .arrayGetS(typeIndex: typeIndex))),
+                 readsState: true, index, array)
         case .arraySet(let typeIndex):
             let storage = try arrayElement(typeIndex)
             let value = popSimple()
             let index = popSimple()
             let array = checkedReference("NULL_ARRAY")
-            emit("if (\(index.expression) >= GC_LEN(\(array.expression))) TRAP(ARRAY_OOB);")
-            emit("GC_ELEM(\(array.expression), \(index.expression), \(GCLayout.cType(storage))) = \(Self.narrow(value.expression, storage));")
+            emit("if (\(expression(index)) >= GC_LEN(\(expression(array)))) TRAP(ARRAY_OOB);")
+            emit("GC_ELEM(\(expression(array)), \(expression(index)), \(GCLayout.cType(storage))) = \(Self.narrow(expression(value), storage));")
         case .arrayLen:
             let array = checkedReference("NULL_ARRAY")
             // The length never changes: no state to order against.
-            push(.i32, "GC_LEN(\(array.expression))", locals: array.locals, readsSlot: array.readsAnySlot)
+            push(.i32, .text("GC_LEN(\(expression(array)))"), array)
         case .arrayFill(let typeIndex):
             let storage = try arrayElement(typeIndex)
             let count = popSimple()
@@ -123,7 +127,7 @@ extension FunctionLowering {
             let offset = popSimple()
             let array = popSimple()
             flushState()
-            emit("{ kiln_value kv = {0}; \(Self.member("kv", storage)) = \(value.expression); kiln_gc_array_fill(ctx, \(array.expression), \(offset.expression), &kv, \(count.expression)); }")
+            emit("{ kiln_value kv = {0}; \(Self.member("kv", storage)) = \(expression(value)); kiln_gc_array_fill(ctx, \(expression(array)), \(expression(offset)), &kv, \(expression(count))); }")
         case .arrayCopy:
             gcRuntimeCall(operands: 5) { "kiln_gc_array_copy(ctx, \($0.joined(separator: ", ")));" }
         case .arrayInitData(_, let data):
@@ -133,19 +137,19 @@ extension FunctionLowering {
         case .refTest(let kind, let heap):
             let reference = popSimple()
             let target = ReferenceType(isNullable: kind == .refTestNull, heapType: heap)
-            push(.i32, "CMP(\(castTest(reference.expression, target)))", readsState: false, locals: reference.locals, readsSlot: reference.readsAnySlot)
+            push(.i32, .text("CMP(\(castTest(expression(reference), target)))"), reference)
         case .refCast(let kind, let heap):
             let reference = popSimple()
             let target = ReferenceType(isNullable: kind == .refCastNull, heapType: heap)
             flushState()
-            emit("if (!\(castTest(reference.expression, target))) TRAP(CAST_FAILURE);")
+            emit("if (!\(castTest(expression(reference), target))) TRAP(CAST_FAILURE);")
             var cast = reference
             cast.type = .ref(target)
             stack.append(cast)
         case .brOnCast(let depth, let from, let to), .brOnCastFail(let depth, let from, let to):
             let reference = popSimple()
             flushAll()
-            let test = castTest(reference.expression, to)
+            let test = castTest(expression(reference), to)
             let onCast: Bool = if case .brOnCast = instruction { true } else { false }
             emit(onCast ? "if \(test) {" : "if (!\(test)) {")
             var taken = reference
@@ -169,7 +173,7 @@ extension FunctionLowering {
         let reference = popSimple()
         flushState()
         if case .ref(let type) = reference.type, !type.isNullable { return reference }
-        emit("if (!\(reference.expression)) TRAP(\(trap));")
+        emit("if (!\(expression(reference))) TRAP(\(trap));")
         return reference
     }
 
@@ -178,7 +182,9 @@ extension FunctionLowering {
         emit("{ void *n;")
         emit(statement("n"))
         let type = ValueType.ref(ReferenceType(isNullable: false, heapType: .concrete(typeIndex: typeIndex)))
-        emit("\(resultSlot(type)) = n; }")
+        // Bound first: printing reads the node array, which making the slot may grow.
+        let slot = resultSlot(type)
+        emit("\(expression(slot)) = n; }")
         pushSlot(type)
     }
 
@@ -186,7 +192,7 @@ extension FunctionLowering {
         let (type, layout) = try structType(typeIndex)
         let count = defaults ? 0 : type.fields.count
         for index in stack.indices.suffix(count) where !isSimple(stack[index]) { materialize(index) }
-        let values = stack.suffix(count).map(\.expression)
+        let values = stack.suffix(count).map { expression($0) }
         stack.removeLast(count)
         flushState()
         allocate(typeIndex) { result in
@@ -202,7 +208,7 @@ extension FunctionLowering {
     /// A runtime call with no result on the top `operands` operands, evaluated first in order.
     private mutating func gcRuntimeCall(operands: Int, _ call: ([String]) -> String) {
         for index in stack.indices.suffix(operands) where !isSimple(stack[index]) { materialize(index) }
-        let arguments = stack.suffix(operands).map(\.expression)
+        let arguments = stack.suffix(operands).map { expression($0) }
         stack.removeLast(operands)
         flushState()
         emit(call(arguments))

@@ -109,13 +109,13 @@ struct Metering {
     }
 
     /// Replaces every placeholder by its region's charge (or nothing for a free region).
-    func finish(_ text: String) -> String {
+    func finish(_ text: [UInt8]) -> [UInt8] {
         guard options.consumeFuel else { return text }
         var result: [UInt8] = []
-        result.reserveCapacity(text.utf8.count + costs.count * 8)
+        result.reserveCapacity(text.count + costs.count * 8)
         let paidRegions = Set(paidOnEntry.values)
         var memo: [Int: Int] = [:]
-        var iterator = text.utf8.makeIterator()
+        var iterator = text.makeIterator()
         while let byte = iterator.next() {
             guard byte == 1 || byte == 3 else {
                 result.append(byte)
@@ -131,7 +131,7 @@ struct Metering {
             }
             if cost > 0 { result.append(contentsOf: Array((hasLoop ? "FUEL_P(\(cost));" : "FUEL(\(cost));").utf8)) }
         }
-        return String(decoding: result, as: UTF8.self)
+        return result
     }
 }
 
@@ -151,7 +151,7 @@ extension FunctionLowering {
         guard metering.options.consumeFuel else { return }
         metering.current = metering.costs.count
         metering.costs.append(0)
-        out += "    " + Metering.placeholder(metering.costs.count - 1) + "\n"
+        emit(Metering.placeholder(metering.costs.count - 1))
     }
 
     /// A branch to `label` (not a loop header) is about to jump: an unconditional one makes the
@@ -177,7 +177,7 @@ extension FunctionLowering {
     mutating func meterLabel(_ label: Int) {
         if let frame = frames.last, frame.kind == .loop, frame.label == label {
             metering.hasLoop = true
-            if metering.options.epochInterruption { out += "    EPOCH_CHECK_P\n" }
+            if metering.options.epochInterruption { emit("EPOCH_CHECK_P") }
         }
         startRegion()
     }
@@ -200,7 +200,7 @@ extension FunctionLowering {
         // that read state (so the order of traps stays the instructions').
         flushState()
         materialize(stack.count - 1)
-        let size = stack[stack.count - 1].expression
+        let size = expression(stack[stack.count - 1])
         emit("kiln_fuel_charge(ctx, (u64)\(size)" + (shift > 0 ? " >> \(shift));" : ");"))
     }
 

@@ -18,26 +18,50 @@ import WasmTypes
 /// An offset of 4 GiB or more is out of bounds whatever the address: the access is made at
 /// 4 GiB, inside the reservation and never accessible, and faults into the same trap.
 extension FunctionLowering {
-    /// The C pieces of one access.
+    /// The pieces of one access.
     struct MemoryAccess {
-        var base: String
-        var address: String
+        var memory: UInt32
+        var address: Expr
         var offset: UInt64
+    }
 
-        func load(_ cType: String) -> String { "LOAD(\(base), \(address), \(offset), \(cType))" }
-        func store(_ cType: String, _ value: String) -> String { "STORE(\(base), \(address), \(offset), \(cType), \(value))" }
-        /// The accessed address as a `u8 *`, for helpers that do the access.
-        var pointer: String { "ADDR(\(base), \(address), \(offset))" }
+    /// The access as a load expression of C type `cType`, converted to its value by `convert`.
+    func loadNode(_ access: MemoryAccess, _ cType: StaticString, convert: StaticString = "") -> ExprNode {
+        .load(convert: convert, cType: cType, memory: access.memory, address: access.address, offset: access.offset)
+    }
+
+    func loadText(_ access: MemoryAccess, _ cType: String) -> String {
+        "LOAD(\(CSyntax.memoryBase(access.memory)), \(arena.text(access.address)), \(access.offset), \(cType))"
+    }
+
+    func storeText(_ access: MemoryAccess, _ cType: String, _ value: String) -> String {
+        "STORE(\(CSyntax.memoryBase(access.memory)), \(arena.text(access.address)), \(access.offset), \(cType), \(value))"
+    }
+
+    /// `STORE(base, address, offset, cType, (cType)(value));` written straight into the output.
+    mutating func emitStore(_ access: MemoryAccess, _ cType: StaticString, _ value: Expr) {
+        out.append("    STORE(")
+        CSyntax.writeMemoryBase(access.memory, to: &out)
+        out.append(", ")
+        arena.write(access.address, to: &out)
+        out.append(", ")
+        out.appendDecimal(access.offset)
+        out.append(", ")
+        out.append(cType)
+        out.append(", (")
+        out.append(cType)
+        out.append(")(")
+        arena.write(value, to: &out)
+        out.append("));\n")
+    }
+
+    /// The accessed address as a `u8 *`, for helpers that do the access.
+    func pointer(_ access: MemoryAccess) -> String {
+        "ADDR(\(CSyntax.memoryBase(access.memory)), \(arena.text(access.address)), \(access.offset))"
     }
 
     func isMemory64(_ memory: UInt32) -> Bool { module.memories[Int(memory)].isMemory64 }
     func isTable64(_ table: UInt32) -> Bool { module.tables[Int(table)].limits.isMemory64 }
-
-    /// The C local holding the base of `memory`, declared at the function's entry.
-    mutating func memoryBase(_ memory: UInt32) -> String {
-        memoriesUsed.insert(memory)
-        return CSyntax.memoryBase(memory)
-    }
 
     /// The declarations of the bases the function uses.
     func memoryBaseDeclarations() -> String {
@@ -53,35 +77,31 @@ extension FunctionLowering {
     /// Pops the address operand of an access through `memarg`. The operand is returned for its
     /// dependencies (locals and slots it reads).
     mutating func popAccess(_ memarg: MemArg) -> (access: MemoryAccess, address: Operand) {
-        let base = memoryBase(memarg.memory)
-        guard isMemory64(memarg.memory) else {
+        let memory = memarg.memory
+        memoriesUsed.insert(memory)
+        guard isMemory64(memory) else {
             let address = pop()
-            return (MemoryAccess(base: base, address: address.expression, offset: memarg.offset), address)
+            return (MemoryAccess(memory: memory, address: address.expr, offset: memarg.offset), address)
         }
+        let beyond = MemoryAccess(memory: memory, address: arena.add(.i32(0)), offset: 1 << 32)
         if memarg.offset > UInt64(UInt32.max) {
             // Out of bounds whatever the address (memories hold at most 4 GiB): an access at
             // 4 GiB faults into the trap. The address is not evaluated: it cannot trap otherwise
             // (a load in it would trap the same way), and it has no other effect.
-            let address = pop()
-            return (MemoryAccess(base: base, address: "0u", offset: 1 << 32), address)
+            return (beyond, pop())
         }
         // The address is read by the check and by the access: a local, slot or constant.
         let address = popSimple()
-        let expression = address.expression
-        if let constant = Self.integerLiteral(expression) {
-            if constant > UInt64(UInt32.max) { return (MemoryAccess(base: base, address: "0u", offset: 1 << 32), address) }
-        } else if !checkedAddressLocals.contains(expression) {
-            emitAddressCheck(expression)
-            // Slots are written in too many places to track; locals only by local.set/tee.
-            if !address.isSlot { checkedAddressLocals.insert(expression) }
+        if let constant = arena.integerConstant(address.expr) {
+            if constant > UInt64(UInt32.max) { return (beyond, address) }
+        } else {
+            let expression = arena.text(address.expr)
+            if !checkedAddressLocals.contains(expression) {
+                emitAddressCheck(expression)
+                // Slots are written in too many places to track; locals only by local.set/tee.
+                if !address.isSlot { checkedAddressLocals.insert(expression) }
+            }
         }
-        return (MemoryAccess(base: base, address: expression, offset: memarg.offset), address)
-    }
-
-    /// The value of an integer literal as CSyntax writes it (`12u`, `12ull`); nil for anything else.
-    static func integerLiteral(_ expression: String) -> UInt64? {
-        let digits = expression.prefix { $0.isNumber }
-        guard !digits.isEmpty, expression.dropFirst(digits.count).allSatisfy({ $0 == "u" || $0 == "l" }) else { return nil }
-        return UInt64(digits)
+        return (MemoryAccess(memory: memory, address: address.expr, offset: memarg.offset), address)
     }
 }

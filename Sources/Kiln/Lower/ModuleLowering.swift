@@ -27,25 +27,48 @@ enum ModuleLowering {
     static let preludeInclude = "#include \"kiln_prelude.h\"\n"
 
     /// The whole module in one batch, with the entry thunks (what `kiln compile --emit-c` shows).
-    static func lower(_ module: ModuleInfo, signatureIDs: [UInt64], options: LoweringOptions = LoweringOptions()) throws(KilnError) -> LoweredBatch {
-        try lower(module, functions: Array(0..<module.definedFunctionCount), withEntryThunks: true, signatureIDs: signatureIDs, options: options)
+    static func lower(_ module: ValidatedModule, signatureIDs: [UInt64], options: LoweringOptions = LoweringOptions()) throws(KilnError) -> LoweredBatch {
+        try lower(module, functions: Array(0..<module.info.definedFunctionCount), withEntryThunks: true, signatureIDs: signatureIDs, options: options)
     }
 
-    static func lower(_ module: ModuleInfo, functions batch: [Int], withEntryThunks: Bool, signatureIDs: [UInt64], options: LoweringOptions) throws(KilnError) -> LoweredBatch {
-        var functions = ""
+    /// The C of some of a batch's functions, and what they need declared.
+    private struct LoweredChunk {
+        var text: [UInt8] = []
+        var helpers: Set<String> = []
+        var usedTypes: Set<Int> = []
+        var batchEntries: [String] = []
+    }
+
+    /// Functions per chunk below which a batch is lowered on one thread.
+    static let parallelChunk = 128
+
+    static func lower(_ validated: ValidatedModule, functions batch: [Int], withEntryThunks: Bool, signatureIDs: [UInt64], options: LoweringOptions) throws(KilnError) -> LoweredBatch {
+        let module = validated.info
+        // Functions lower independently: a big batch (a whole module, for --emit-c or the
+        // optimized tier) is lowered in chunks on every core, each into its own buffer.
+        let chunks = try inParallelChunks(count: batch.count, minimumChunk: parallelChunk) { (range) throws(KilnError) -> [LoweredChunk] in
+            var chunk = LoweredChunk()
+            chunk.text.reserveCapacity(batch[range].reduce(0) { $0 + module.code.byteCount($1) } * 6)
+            for defined in batch[range] {
+                let index = defined + module.importedFunctionCount
+                var lowering = try FunctionLowering(module: validated, functionIndex: index, signatureIDs: signatureIDs)
+                lowering.metering = Metering(options: options)
+                chunk.text.append(contentsOf: "\n/* func \(index) */\n".utf8)
+                try lowering.lower(into: &chunk.text)
+                chunk.helpers.formUnion(lowering.helperDeclarations)
+                chunk.usedTypes.formUnion(lowering.calledTypes)
+                chunk.batchEntries.append("(void *)\(CSyntax.function(index))")
+                chunk.batchEntries.append(lowering.makesTailCalls ? "(void *)\(CSyntax.tailEntry(index))" : "0")
+            }
+            return [chunk]
+        }
         var helpers: Set<String> = []
         var usedTypes: Set<Int> = withEntryThunks ? Set(module.types.indices) : []
         var batchEntries: [String] = []
-        for defined in batch {
-            let index = defined + module.importedFunctionCount
-            var lowering = try FunctionLowering(module: module, functionIndex: index, signatureIDs: signatureIDs)
-            lowering.metering = Metering(options: options)
-            functions += "\n/* func \(index) */\n"
-            functions += try lowering.lower()
-            helpers.formUnion(lowering.helperDeclarations)
-            usedTypes.formUnion(lowering.calledTypes)
-            batchEntries.append("(void *)\(CSyntax.function(index))")
-            batchEntries.append(lowering.makesTailCalls ? "(void *)\(CSyntax.tailEntry(index))" : "0")
+        for chunk in chunks {
+            helpers.formUnion(chunk.helpers)
+            usedTypes.formUnion(chunk.usedTypes)
+            batchEntries += chunk.batchEntries
         }
         var source = preludeInclude
         if !usedTypes.isEmpty {
@@ -60,17 +83,30 @@ enum ModuleLowering {
             source += "\n/* Runtime helpers the prelude declares to TCC only on demand. */\n"
             source += helpers.sorted().joined(separator: "\n") + "\n"
         }
-        source += functions
-        source += "\nvoid \(LoweredBatch.batchEndSymbol)(void) {}\n"
-        source += "void *\(LoweredBatch.batchSymbol)[] = {" + (batchEntries.isEmpty ? "0" : batchEntries.joined(separator: ", ")) + "};\n"
+        var suffix = ""
+        suffix += "\nvoid \(LoweredBatch.batchEndSymbol)(void) {}\n"
+        suffix += "void *\(LoweredBatch.batchSymbol)[] = {" + (batchEntries.isEmpty ? "0" : batchEntries.joined(separator: ", ")) + "};\n"
         if withEntryThunks {
-            source += "\n/* Entry thunks: Swift calls code through these with arguments and results in values. */\n"
+            suffix += "\n/* Entry thunks: Swift calls code through these with arguments and results in values. */\n"
             for (index, type) in module.types.enumerated() {
-                source += entryThunk(typeIndex: index, type)
+                suffix += entryThunk(typeIndex: index, type)
             }
-            source += "void *\(LoweredBatch.entryTableSymbol)[] = {"
-            source += module.types.indices.map { "(void *)\(CSyntax.entryThunk($0))" }.joined(separator: ", ")
-            source += module.types.isEmpty ? "0};\n" : "};\n"
+            suffix += "void *\(LoweredBatch.entryTableSymbol)[] = {"
+            suffix += module.types.indices.map { "(void *)\(CSyntax.entryThunk($0))" }.joined(separator: ", ")
+            suffix += module.types.isEmpty ? "0};\n" : "};\n"
+        }
+        // One copy of every chunk's bytes into the final string.
+        let prefix = source
+        let total = prefix.utf8.count + chunks.reduce(0) { $0 + $1.text.count } + suffix.utf8.count
+        source = String(unsafeUninitializedCapacity: total) { buffer in
+            var offset = 0
+            func copy(_ bytes: some Collection<UInt8>) {
+                offset = buffer[offset...].initialize(fromContentsOf: bytes)
+            }
+            copy(prefix.utf8)
+            for chunk in chunks { copy(chunk.text) }
+            copy(suffix.utf8)
+            return offset
         }
         return LoweredBatch(source: source, functions: batch, hasEntryThunks: withEntryThunks)
     }

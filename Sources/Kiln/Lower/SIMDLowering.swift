@@ -25,28 +25,34 @@ extension FunctionLowering {
     /// others are helper calls on the address.
     mutating func lowerV128Load(_ load: Instruction.Load, _ memarg: MemArg) {
         let (access, address) = popAccess(memarg)
-        let helper: String
+        let helper: RuntimeHelper.V128Load
         switch load {
         case .v128Load:
-            push(.v128, access.load("kiln_value"), readsState: true, locals: address.locals, readsSlot: address.readsAnySlot)
+            push(.v128, loadNode(access, "kiln_value"), readsState: true, address)
             return
-        case .v128Load8X8S: helper = "kiln_v128_load8x8_s"
-        case .v128Load8X8U: helper = "kiln_v128_load8x8_u"
-        case .v128Load16X4S: helper = "kiln_v128_load16x4_s"
-        case .v128Load16X4U: helper = "kiln_v128_load16x4_u"
-        case .v128Load32X2S: helper = "kiln_v128_load32x2_s"
-        case .v128Load32X2U: helper = "kiln_v128_load32x2_u"
-        case .v128Load8Splat: helper = "kiln_v128_load8_splat"
-        case .v128Load16Splat: helper = "kiln_v128_load16_splat"
-        case .v128Load32Splat: helper = "kiln_v128_load32_splat"
-        case .v128Load64Splat: helper = "kiln_v128_load64_splat"
-        case .v128Load32Zero: helper = "kiln_v128_load32_zero"
-        default: helper = "kiln_v128_load64_zero"
+        case .v128Load8X8S: helper = .kiln_v128_load8x8_s
+        case .v128Load8X8U: helper = .kiln_v128_load8x8_u
+        case .v128Load16X4S: helper = .kiln_v128_load16x4_s
+        case .v128Load16X4U: helper = .kiln_v128_load16x4_u
+        case .v128Load32X2S: helper = .kiln_v128_load32x2_s
+        case .v128Load32X2U: helper = .kiln_v128_load32x2_u
+        case .v128Load8Splat: helper = .kiln_v128_load8_splat
+        case .v128Load16Splat: helper = .kiln_v128_load16_splat
+        case .v128Load32Splat: helper = .kiln_v128_load32_splat
+        case .v128Load64Splat: helper = .kiln_v128_load64_splat
+        case .v128Load32Zero: helper = .kiln_v128_load32_zero
+        default: helper = .kiln_v128_load64_zero
         }
-        helperDeclarations.insert("kiln_v128_load \(helper);")
+        let name = use(.load(helper))
         let result = v128Result()
-        emit("\(helper)(&\(result), \(access.pointer));")
+        emit("\(name)(&\(result), \(pointer(access)));")
         pushSlot(.v128)
+    }
+
+    /// The helper's name, its declaration noted for the module.
+    mutating func use(_ helper: RuntimeHelper) -> String {
+        if let declaration = helper.declaration { helperDeclarations.insert(declaration) }
+        return helper.name
     }
 
     /// One 16-byte store by a helper: two 8-byte stores would write half of a store that traps.
@@ -54,20 +60,18 @@ extension FunctionLowering {
         let value = popV128(1)[0]
         let (access, _) = popAccess(memarg)
         flushState()
-        helperDeclarations.insert("void kiln_v128_store(u8 *p, const kiln_value *v);")
-        emit("kiln_v128_store(\(access.pointer), &\(value.expression));")
+        emit("\(use(.other(.kiln_v128_store)))(\(pointer(access)), &\(expression(value)));")
     }
 
     mutating func lowerSIMD(_ instruction: Instruction) throws(Unsupported) {
         switch instruction {
         case .v128Const(let value):
-            push(.v128, v128Constant(value.bytes))
+            push(v128Constant(value.bytes))
         case .i8x16Shuffle(let mask):
             let operands = popV128(2)
             let result = v128Result()
-            helperDeclarations.insert("void kiln_i8x16_shuffle(kiln_value *d, const kiln_value *a, const kiln_value *b, u64 low, u64 high);")
             let low = Self.littleEndian(mask.lanes[0..<8]), high = Self.littleEndian(mask.lanes[8..<16])
-            emit("kiln_i8x16_shuffle(&\(result), &\(operands[0].expression), &\(operands[1].expression), \(CSyntax.i64(low)), \(CSyntax.i64(high)));")
+            emit("\(use(.other(.kiln_i8x16_shuffle)))(&\(result), &\(expression(operands[0])), &\(expression(operands[1])), \(CSyntax.i64(low)), \(CSyntax.i64(high)));")
             pushSlot(.v128)
         case .simd(let op):
             try lowerSIMD(op)
@@ -94,18 +98,19 @@ extension FunctionLowering {
 
     /// The slot that a v128-producing statement writes: the one at the top.
     mutating func v128Result() -> String {
-        resultSlot(.v128)
+        let result = resultSlot(.v128)
+        return arena.text(result)
     }
 
     /// A v128 constant: a `static const` of the function, named by its value, so that it costs
     /// nothing at run time and helpers take its address directly.
-    mutating func v128Constant(_ bytes: [UInt8]) -> String {
+    mutating func v128Constant(_ bytes: [UInt8]) -> Operand {
         let low = Self.littleEndian(bytes[0..<8]), high = Self.littleEndian(bytes[8..<16])
-        let name = "kv_\(String(low, radix: 16))_\(String(high, radix: 16))"
-        if slotsUsed.insert(name).inserted {
+        let name = CSyntax.v128Constant(low: low, high: high)
+        if v128ConstantsUsed.insert(name).inserted {
             slotDeclarations.append("static const kiln_value \(name) = {.u64x2 = {\(CSyntax.i64(low)), \(CSyntax.i64(high))}};")
         }
-        return name
+        return operand(.v128, .v128(low: low, high: high))
     }
 
     static func littleEndian(_ bytes: ArraySlice<UInt8>) -> UInt64 {
@@ -116,18 +121,19 @@ extension FunctionLowering {
 
     // MARK: - Lanes
 
-    private static func laneAccess(_ op: Instruction.SimdLane) -> (field: String, type: ValueType, read: (String) -> String, write: (String) -> String) {
+    /// A lane's field, its scalar type, the cast that reads it and the one that writes it.
+    private static func laneAccess(_ op: Instruction.SimdLane) -> (field: StaticString, type: ValueType, read: StaticString, write: String) {
         switch op {
-        case .i8x16ExtractLaneS: ("i8x16", .i32, { "(u32)(s32)\($0)" }, { $0 })
-        case .i8x16ExtractLaneU: ("u8x16", .i32, { "(u32)\($0)" }, { $0 })
-        case .i8x16ReplaceLane: ("u8x16", .i32, { $0 }, { "(u8)(\($0))" })
-        case .i16x8ExtractLaneS: ("i16x8", .i32, { "(u32)(s32)\($0)" }, { $0 })
-        case .i16x8ExtractLaneU: ("u16x8", .i32, { "(u32)\($0)" }, { $0 })
-        case .i16x8ReplaceLane: ("u16x8", .i32, { $0 }, { "(u16)(\($0))" })
-        case .i32x4ExtractLane, .i32x4ReplaceLane: ("u32x4", .i32, { $0 }, { $0 })
-        case .i64x2ExtractLane, .i64x2ReplaceLane: ("u64x2", .i64, { $0 }, { $0 })
-        case .f32x4ExtractLane, .f32x4ReplaceLane: ("f32x4", .f32, { $0 }, { $0 })
-        case .f64x2ExtractLane, .f64x2ReplaceLane: ("f64x2", .f64, { $0 }, { $0 })
+        case .i8x16ExtractLaneS: ("i8x16", .i32, "(u32)(s32)", "")
+        case .i8x16ExtractLaneU: ("u8x16", .i32, "(u32)", "")
+        case .i8x16ReplaceLane: ("u8x16", .i32, "", "(u8)")
+        case .i16x8ExtractLaneS: ("i16x8", .i32, "(u32)(s32)", "")
+        case .i16x8ExtractLaneU: ("u16x8", .i32, "(u32)", "")
+        case .i16x8ReplaceLane: ("u16x8", .i32, "", "(u16)")
+        case .i32x4ExtractLane, .i32x4ReplaceLane: ("u32x4", .i32, "", "")
+        case .i64x2ExtractLane, .i64x2ReplaceLane: ("u64x2", .i64, "", "")
+        case .f32x4ExtractLane, .f32x4ReplaceLane: ("f32x4", .f32, "", "")
+        case .f64x2ExtractLane, .f64x2ReplaceLane: ("f64x2", .f64, "", "")
         }
     }
 
@@ -139,12 +145,13 @@ extension FunctionLowering {
             let scalar = pop()
             let vector = popV128(1)[0]
             let result = v128Result()
-            if vector.expression != result { emit("\(result) = \(vector.expression);") }
-            emit("\(result).\(access.field)[\(lane)] = \(access.write(scalar.expression));")
+            let source = expression(vector)
+            if source != result { emit("\(result) = \(source);") }
+            emit("\(result).\(access.field)[\(lane)] = \(access.write)(\(expression(scalar)));")
             pushSlot(.v128)
         default:
             let vector = popV128(1)[0]
-            push(access.type, access.read("\(vector.expression).\(access.field)[\(lane)]"), locals: vector.locals, readsSlot: vector.readsAnySlot)
+            push(access.type, .lane(read: access.read, vector.expr, field: access.field, lane: UInt8(lane)), vector)
         }
     }
 
@@ -162,11 +169,11 @@ extension FunctionLowering {
         case .v128Load8Lane, .v128Load16Lane, .v128Load32Lane, .v128Load64Lane:
             // The address may read the result's slot (an extracted lane): load before writing it.
             let result = v128Result()
-            emit("{ \(cType) lane = \(access.load(cType)); \(result) = \(vector.expression); \(result).\(field)[\(lane)] = lane; }")
+            emit("{ \(cType) lane = \(loadText(access, cType)); \(result) = \(expression(vector)); \(result).\(field)[\(lane)] = lane; }")
             pushSlot(.v128)
         case .v128Store8Lane, .v128Store16Lane, .v128Store32Lane, .v128Store64Lane:
             flushState()
-            emit(access.store(cType, "\(vector.expression).\(field)[\(lane)]") + ";")
+            emit(storeText(access, cType, "\(expression(vector)).\(field)[\(lane)]") + ";")
         }
     }
 
@@ -174,265 +181,254 @@ extension FunctionLowering {
 
     private mutating func lowerSIMD(_ op: Instruction.Simd) throws(Unsupported) {
         guard let helper = Self.helper(op) else { throw Unsupported(reason: "relaxed SIMD (\(op))") }
-        helperDeclarations.insert(Self.declaration(of: helper, Validator.shape(of: op)))
-        switch Validator.shape(of: op) {
+        let name = use(helper)
+        switch helper {
         case .unary, .binary, .ternary:
-            let count = switch Validator.shape(of: op) { case .unary: 1; case .binary: 2; default: 3 }
+            let count = switch helper { case .unary: 1; case .binary: 2; default: 3 }
             let operands = popV128(count)
             let result = v128Result()
-            emit("\(helper)(&\(result), \(operands.map { "&" + $0.expression }.joined(separator: ", ")));")
+            emit("\(name)(&\(result), \(operands.map { "&" + expression($0) }.joined(separator: ", ")));")
             pushSlot(.v128)
         case .test:
             let vector = popV128(1)[0]
-            push(.i32, "\(helper)(&\(vector.expression))", locals: vector.locals, readsSlot: vector.readsAnySlot)
+            push(.i32, .test(helper, vector.expr), vector)
         case .shift:
             let count = pop()
             let vector = popV128(1)[0]
             let result = v128Result()
-            emit("\(helper)(&\(result), &\(vector.expression), \(count.expression));")
+            emit("\(name)(&\(result), &\(expression(vector)), \(expression(count)));")
             pushSlot(.v128)
         case .splat:
             let scalar = pop()
             let result = v128Result()
-            emit("\(helper)(&\(result), \(scalar.expression));")
+            emit("\(name)(&\(result), \(expression(scalar)));")
             pushSlot(.v128)
-        }
-    }
-
-    /// A helper's declaration, as the prelude has it (which TCC does not see).
-    static func declaration(of helper: String, _ shape: Validator.SimdShape) -> String {
-        switch shape {
-        case .unary: "kiln_v128_unary \(helper);"
-        case .binary: "kiln_v128_binary \(helper);"
-        case .ternary: "kiln_v128_ternary \(helper);"
-        case .test: "kiln_v128_test \(helper);"
-        case .shift: "kiln_v128_shift \(helper);"
-        case .splat(let scalar):
-            "void \(helper)(kiln_value *d, \(scalar == .i64 ? "u64" : scalar == .f32 ? "f32" : scalar == .f64 ? "f64" : "u32") x);"
+        case .numeric, .trapping, .load, .other:
+            throw Unsupported(reason: "\(name) is no vector operation's helper")
         }
     }
 
     /// The simd.c helper of each vector operation. Relaxed SIMD (Wasm 3.0) operations give one
     /// of the results the spec allows, always the same (README, "SIMD notes"): most are their
     /// Wasm 2.0 counterpart's, the others have helpers of their own.
-    static func helper(_ op: Instruction.Simd) -> String? {
+    static func helper(_ op: Instruction.Simd) -> RuntimeHelper? {
         switch op {
-        case .i8x16RelaxedSwizzle: "kiln_i8x16_swizzle"
-        case .i32x4RelaxedTruncF32X4S: "kiln_i32x4_trunc_sat_f32x4_s"
-        case .i32x4RelaxedTruncF32X4U: "kiln_i32x4_trunc_sat_f32x4_u"
-        case .i32x4RelaxedTruncF64X2SZero: "kiln_i32x4_trunc_sat_f64x2_s_zero"
-        case .i32x4RelaxedTruncF64X2UZero: "kiln_i32x4_trunc_sat_f64x2_u_zero"
-        case .f32x4RelaxedMadd: "kiln_f32x4_relaxed_madd"
-        case .f32x4RelaxedNmadd: "kiln_f32x4_relaxed_nmadd"
-        case .f64x2RelaxedMadd: "kiln_f64x2_relaxed_madd"
-        case .f64x2RelaxedNmadd: "kiln_f64x2_relaxed_nmadd"
+        case .i8x16RelaxedSwizzle: .binary(.kiln_i8x16_swizzle)
+        case .i32x4RelaxedTruncF32X4S: .unary(.kiln_i32x4_trunc_sat_f32x4_s)
+        case .i32x4RelaxedTruncF32X4U: .unary(.kiln_i32x4_trunc_sat_f32x4_u)
+        case .i32x4RelaxedTruncF64X2SZero: .unary(.kiln_i32x4_trunc_sat_f64x2_s_zero)
+        case .i32x4RelaxedTruncF64X2UZero: .unary(.kiln_i32x4_trunc_sat_f64x2_u_zero)
+        case .f32x4RelaxedMadd: .ternary(.kiln_f32x4_relaxed_madd)
+        case .f32x4RelaxedNmadd: .ternary(.kiln_f32x4_relaxed_nmadd)
+        case .f64x2RelaxedMadd: .ternary(.kiln_f64x2_relaxed_madd)
+        case .f64x2RelaxedNmadd: .ternary(.kiln_f64x2_relaxed_nmadd)
         case .i8x16RelaxedLaneselect, .i16x8RelaxedLaneselect, .i32x4RelaxedLaneselect, .i64x2RelaxedLaneselect:
-            "kiln_v128_bitselect"
-        case .f32x4RelaxedMin: "kiln_f32x4_min"
-        case .f32x4RelaxedMax: "kiln_f32x4_max"
-        case .f64x2RelaxedMin: "kiln_f64x2_min"
-        case .f64x2RelaxedMax: "kiln_f64x2_max"
-        case .i16x8RelaxedQ15MulrS: "kiln_i16x8_q15_mulr_sat_s"
-        case .i16x8RelaxedDotI8X16I7X16S: "kiln_i16x8_relaxed_dot_i8x16_i7x16_s"
-        case .i32x4RelaxedDotI8X16I7X16AddS: "kiln_i32x4_relaxed_dot_i8x16_i7x16_add_s"
-        case .i8x16Swizzle: "kiln_i8x16_swizzle"
-        case .i8x16Eq: "kiln_i8x16_eq"
-        case .i8x16Ne: "kiln_i8x16_ne"
-        case .i8x16LtS: "kiln_i8x16_lt_s"
-        case .i8x16LtU: "kiln_i8x16_lt_u"
-        case .i8x16GtS: "kiln_i8x16_gt_s"
-        case .i8x16GtU: "kiln_i8x16_gt_u"
-        case .i8x16LeS: "kiln_i8x16_le_s"
-        case .i8x16LeU: "kiln_i8x16_le_u"
-        case .i8x16GeS: "kiln_i8x16_ge_s"
-        case .i8x16GeU: "kiln_i8x16_ge_u"
-        case .i16x8Eq: "kiln_i16x8_eq"
-        case .i16x8Ne: "kiln_i16x8_ne"
-        case .i16x8LtS: "kiln_i16x8_lt_s"
-        case .i16x8LtU: "kiln_i16x8_lt_u"
-        case .i16x8GtS: "kiln_i16x8_gt_s"
-        case .i16x8GtU: "kiln_i16x8_gt_u"
-        case .i16x8LeS: "kiln_i16x8_le_s"
-        case .i16x8LeU: "kiln_i16x8_le_u"
-        case .i16x8GeS: "kiln_i16x8_ge_s"
-        case .i16x8GeU: "kiln_i16x8_ge_u"
-        case .i32x4Eq: "kiln_i32x4_eq"
-        case .i32x4Ne: "kiln_i32x4_ne"
-        case .i32x4LtS: "kiln_i32x4_lt_s"
-        case .i32x4LtU: "kiln_i32x4_lt_u"
-        case .i32x4GtS: "kiln_i32x4_gt_s"
-        case .i32x4GtU: "kiln_i32x4_gt_u"
-        case .i32x4LeS: "kiln_i32x4_le_s"
-        case .i32x4LeU: "kiln_i32x4_le_u"
-        case .i32x4GeS: "kiln_i32x4_ge_s"
-        case .i32x4GeU: "kiln_i32x4_ge_u"
-        case .f32x4Eq: "kiln_f32x4_eq"
-        case .f32x4Ne: "kiln_f32x4_ne"
-        case .f32x4Lt: "kiln_f32x4_lt"
-        case .f32x4Gt: "kiln_f32x4_gt"
-        case .f32x4Le: "kiln_f32x4_le"
-        case .f32x4Ge: "kiln_f32x4_ge"
-        case .f64x2Eq: "kiln_f64x2_eq"
-        case .f64x2Ne: "kiln_f64x2_ne"
-        case .f64x2Lt: "kiln_f64x2_lt"
-        case .f64x2Gt: "kiln_f64x2_gt"
-        case .f64x2Le: "kiln_f64x2_le"
-        case .f64x2Ge: "kiln_f64x2_ge"
-        case .v128And: "kiln_v128_and"
-        case .v128Andnot: "kiln_v128_andnot"
-        case .v128Or: "kiln_v128_or"
-        case .v128Xor: "kiln_v128_xor"
-        case .i8x16NarrowI16X8S: "kiln_i8x16_narrow_i16x8_s"
-        case .i8x16NarrowI16X8U: "kiln_i8x16_narrow_i16x8_u"
-        case .i8x16Add: "kiln_i8x16_add"
-        case .i8x16AddSatS: "kiln_i8x16_add_sat_s"
-        case .i8x16AddSatU: "kiln_i8x16_add_sat_u"
-        case .i8x16Sub: "kiln_i8x16_sub"
-        case .i8x16SubSatS: "kiln_i8x16_sub_sat_s"
-        case .i8x16SubSatU: "kiln_i8x16_sub_sat_u"
-        case .i8x16MinS: "kiln_i8x16_min_s"
-        case .i8x16MinU: "kiln_i8x16_min_u"
-        case .i8x16MaxS: "kiln_i8x16_max_s"
-        case .i8x16MaxU: "kiln_i8x16_max_u"
-        case .i8x16AvgrU: "kiln_i8x16_avgr_u"
-        case .i16x8NarrowI32X4S: "kiln_i16x8_narrow_i32x4_s"
-        case .i16x8NarrowI32X4U: "kiln_i16x8_narrow_i32x4_u"
-        case .i16x8Add: "kiln_i16x8_add"
-        case .i16x8AddSatS: "kiln_i16x8_add_sat_s"
-        case .i16x8AddSatU: "kiln_i16x8_add_sat_u"
-        case .i16x8Sub: "kiln_i16x8_sub"
-        case .i16x8SubSatS: "kiln_i16x8_sub_sat_s"
-        case .i16x8SubSatU: "kiln_i16x8_sub_sat_u"
-        case .i16x8Mul: "kiln_i16x8_mul"
-        case .i16x8MinS: "kiln_i16x8_min_s"
-        case .i16x8MinU: "kiln_i16x8_min_u"
-        case .i16x8MaxS: "kiln_i16x8_max_s"
-        case .i16x8MaxU: "kiln_i16x8_max_u"
-        case .i16x8AvgrU: "kiln_i16x8_avgr_u"
-        case .i32x4Add: "kiln_i32x4_add"
-        case .i32x4Sub: "kiln_i32x4_sub"
-        case .i32x4Mul: "kiln_i32x4_mul"
-        case .i32x4MinS: "kiln_i32x4_min_s"
-        case .i32x4MinU: "kiln_i32x4_min_u"
-        case .i32x4MaxS: "kiln_i32x4_max_s"
-        case .i32x4MaxU: "kiln_i32x4_max_u"
-        case .i32x4DotI16X8S: "kiln_i32x4_dot_i16x8_s"
-        case .i64x2Add: "kiln_i64x2_add"
-        case .i64x2Sub: "kiln_i64x2_sub"
-        case .i64x2Mul: "kiln_i64x2_mul"
-        case .f32x4Add: "kiln_f32x4_add"
-        case .f32x4Sub: "kiln_f32x4_sub"
-        case .f32x4Mul: "kiln_f32x4_mul"
-        case .f32x4Div: "kiln_f32x4_div"
-        case .f32x4Min: "kiln_f32x4_min"
-        case .f32x4Max: "kiln_f32x4_max"
-        case .f32x4Pmin: "kiln_f32x4_pmin"
-        case .f32x4Pmax: "kiln_f32x4_pmax"
-        case .f64x2Add: "kiln_f64x2_add"
-        case .f64x2Sub: "kiln_f64x2_sub"
-        case .f64x2Mul: "kiln_f64x2_mul"
-        case .f64x2Div: "kiln_f64x2_div"
-        case .f64x2Min: "kiln_f64x2_min"
-        case .f64x2Max: "kiln_f64x2_max"
-        case .f64x2Pmin: "kiln_f64x2_pmin"
-        case .f64x2Pmax: "kiln_f64x2_pmax"
-        case .i16x8ExtmulLowI8X16S: "kiln_i16x8_extmul_low_i8x16_s"
-        case .i16x8ExtmulHighI8X16S: "kiln_i16x8_extmul_high_i8x16_s"
-        case .i16x8ExtmulLowI8X16U: "kiln_i16x8_extmul_low_i8x16_u"
-        case .i16x8ExtmulHighI8X16U: "kiln_i16x8_extmul_high_i8x16_u"
-        case .i32x4ExtmulLowI16X8S: "kiln_i32x4_extmul_low_i16x8_s"
-        case .i32x4ExtmulHighI16X8S: "kiln_i32x4_extmul_high_i16x8_s"
-        case .i32x4ExtmulLowI16X8U: "kiln_i32x4_extmul_low_i16x8_u"
-        case .i32x4ExtmulHighI16X8U: "kiln_i32x4_extmul_high_i16x8_u"
-        case .i64x2ExtmulLowI32X4S: "kiln_i64x2_extmul_low_i32x4_s"
-        case .i64x2ExtmulHighI32X4S: "kiln_i64x2_extmul_high_i32x4_s"
-        case .i64x2ExtmulLowI32X4U: "kiln_i64x2_extmul_low_i32x4_u"
-        case .i64x2ExtmulHighI32X4U: "kiln_i64x2_extmul_high_i32x4_u"
-        case .i16x8Q15MulrSatS: "kiln_i16x8_q15_mulr_sat_s"
-        case .i64x2Eq: "kiln_i64x2_eq"
-        case .i64x2Ne: "kiln_i64x2_ne"
-        case .i64x2LtS: "kiln_i64x2_lt_s"
-        case .i64x2GtS: "kiln_i64x2_gt_s"
-        case .i64x2LeS: "kiln_i64x2_le_s"
-        case .i64x2GeS: "kiln_i64x2_ge_s"
-        case .i8x16Splat: "kiln_i8x16_splat"
-        case .i16x8Splat: "kiln_i16x8_splat"
-        case .i32x4Splat: "kiln_i32x4_splat"
-        case .i64x2Splat: "kiln_i64x2_splat"
-        case .f32x4Splat: "kiln_f32x4_splat"
-        case .f64x2Splat: "kiln_f64x2_splat"
-        case .v128Not: "kiln_v128_not"
-        case .i8x16Abs: "kiln_i8x16_abs"
-        case .i8x16Neg: "kiln_i8x16_neg"
-        case .i16x8Abs: "kiln_i16x8_abs"
-        case .i16x8Neg: "kiln_i16x8_neg"
-        case .i16x8ExtendLowI8X16S: "kiln_i16x8_extend_low_i8x16_s"
-        case .i16x8ExtendHighI8X16S: "kiln_i16x8_extend_high_i8x16_s"
-        case .i16x8ExtendLowI8X16U: "kiln_i16x8_extend_low_i8x16_u"
-        case .i16x8ExtendHighI8X16U: "kiln_i16x8_extend_high_i8x16_u"
-        case .i32x4Abs: "kiln_i32x4_abs"
-        case .i32x4Neg: "kiln_i32x4_neg"
-        case .i32x4ExtendLowI16X8S: "kiln_i32x4_extend_low_i16x8_s"
-        case .i32x4ExtendHighI16X8S: "kiln_i32x4_extend_high_i16x8_s"
-        case .i32x4ExtendLowI16X8U: "kiln_i32x4_extend_low_i16x8_u"
-        case .i32x4ExtendHighI16X8U: "kiln_i32x4_extend_high_i16x8_u"
-        case .i64x2Abs: "kiln_i64x2_abs"
-        case .i64x2Neg: "kiln_i64x2_neg"
-        case .i64x2ExtendLowI32X4S: "kiln_i64x2_extend_low_i32x4_s"
-        case .i64x2ExtendHighI32X4S: "kiln_i64x2_extend_high_i32x4_s"
-        case .i64x2ExtendLowI32X4U: "kiln_i64x2_extend_low_i32x4_u"
-        case .i64x2ExtendHighI32X4U: "kiln_i64x2_extend_high_i32x4_u"
-        case .f32x4Ceil: "kiln_f32x4_ceil"
-        case .f32x4Floor: "kiln_f32x4_floor"
-        case .f32x4Trunc: "kiln_f32x4_trunc"
-        case .f32x4Nearest: "kiln_f32x4_nearest"
-        case .f64x2Ceil: "kiln_f64x2_ceil"
-        case .f64x2Floor: "kiln_f64x2_floor"
-        case .f64x2Trunc: "kiln_f64x2_trunc"
-        case .f64x2Nearest: "kiln_f64x2_nearest"
-        case .f32x4Abs: "kiln_f32x4_abs"
-        case .f32x4Neg: "kiln_f32x4_neg"
-        case .f32x4Sqrt: "kiln_f32x4_sqrt"
-        case .f64x2Abs: "kiln_f64x2_abs"
-        case .f64x2Neg: "kiln_f64x2_neg"
-        case .f64x2Sqrt: "kiln_f64x2_sqrt"
-        case .i32x4TruncSatF32X4S: "kiln_i32x4_trunc_sat_f32x4_s"
-        case .i32x4TruncSatF32X4U: "kiln_i32x4_trunc_sat_f32x4_u"
-        case .f32x4ConvertI32X4S: "kiln_f32x4_convert_i32x4_s"
-        case .f32x4ConvertI32X4U: "kiln_f32x4_convert_i32x4_u"
-        case .f64x2ConvertLowI32X4S: "kiln_f64x2_convert_low_i32x4_s"
-        case .f64x2ConvertLowI32X4U: "kiln_f64x2_convert_low_i32x4_u"
-        case .i32x4TruncSatF64X2SZero: "kiln_i32x4_trunc_sat_f64x2_s_zero"
-        case .i32x4TruncSatF64X2UZero: "kiln_i32x4_trunc_sat_f64x2_u_zero"
-        case .f32x4DemoteF64X2Zero: "kiln_f32x4_demote_f64x2_zero"
-        case .f64x2PromoteLowF32X4: "kiln_f64x2_promote_low_f32x4"
-        case .i8x16Popcnt: "kiln_i8x16_popcnt"
-        case .i16x8ExtaddPairwiseI8X16S: "kiln_i16x8_extadd_pairwise_i8x16_s"
-        case .i16x8ExtaddPairwiseI8X16U: "kiln_i16x8_extadd_pairwise_i8x16_u"
-        case .i32x4ExtaddPairwiseI16X8S: "kiln_i32x4_extadd_pairwise_i16x8_s"
-        case .i32x4ExtaddPairwiseI16X8U: "kiln_i32x4_extadd_pairwise_i16x8_u"
-        case .v128Bitselect: "kiln_v128_bitselect"
-        case .i8x16AllTrue: "kiln_i8x16_all_true"
-        case .i8x16Bitmask: "kiln_i8x16_bitmask"
-        case .i16x8AllTrue: "kiln_i16x8_all_true"
-        case .i16x8Bitmask: "kiln_i16x8_bitmask"
-        case .i32x4AllTrue: "kiln_i32x4_all_true"
-        case .i32x4Bitmask: "kiln_i32x4_bitmask"
-        case .i64x2Bitmask: "kiln_i64x2_bitmask"
-        case .v128AnyTrue: "kiln_v128_any_true"
-        case .i64x2AllTrue: "kiln_i64x2_all_true"
-        case .i8x16Shl: "kiln_i8x16_shl"
-        case .i8x16ShrS: "kiln_i8x16_shr_s"
-        case .i8x16ShrU: "kiln_i8x16_shr_u"
-        case .i16x8Shl: "kiln_i16x8_shl"
-        case .i16x8ShrS: "kiln_i16x8_shr_s"
-        case .i16x8ShrU: "kiln_i16x8_shr_u"
-        case .i32x4Shl: "kiln_i32x4_shl"
-        case .i32x4ShrS: "kiln_i32x4_shr_s"
-        case .i32x4ShrU: "kiln_i32x4_shr_u"
-        case .i64x2Shl: "kiln_i64x2_shl"
-        case .i64x2ShrS: "kiln_i64x2_shr_s"
-        case .i64x2ShrU: "kiln_i64x2_shr_u"
+            .ternary(.kiln_v128_bitselect)
+        case .f32x4RelaxedMin: .binary(.kiln_f32x4_min)
+        case .f32x4RelaxedMax: .binary(.kiln_f32x4_max)
+        case .f64x2RelaxedMin: .binary(.kiln_f64x2_min)
+        case .f64x2RelaxedMax: .binary(.kiln_f64x2_max)
+        case .i16x8RelaxedQ15MulrS: .binary(.kiln_i16x8_q15_mulr_sat_s)
+        case .i16x8RelaxedDotI8X16I7X16S: .binary(.kiln_i16x8_relaxed_dot_i8x16_i7x16_s)
+        case .i32x4RelaxedDotI8X16I7X16AddS: .ternary(.kiln_i32x4_relaxed_dot_i8x16_i7x16_add_s)
+        case .i8x16Swizzle: .binary(.kiln_i8x16_swizzle)
+        case .i8x16Eq: .binary(.kiln_i8x16_eq)
+        case .i8x16Ne: .binary(.kiln_i8x16_ne)
+        case .i8x16LtS: .binary(.kiln_i8x16_lt_s)
+        case .i8x16LtU: .binary(.kiln_i8x16_lt_u)
+        case .i8x16GtS: .binary(.kiln_i8x16_gt_s)
+        case .i8x16GtU: .binary(.kiln_i8x16_gt_u)
+        case .i8x16LeS: .binary(.kiln_i8x16_le_s)
+        case .i8x16LeU: .binary(.kiln_i8x16_le_u)
+        case .i8x16GeS: .binary(.kiln_i8x16_ge_s)
+        case .i8x16GeU: .binary(.kiln_i8x16_ge_u)
+        case .i16x8Eq: .binary(.kiln_i16x8_eq)
+        case .i16x8Ne: .binary(.kiln_i16x8_ne)
+        case .i16x8LtS: .binary(.kiln_i16x8_lt_s)
+        case .i16x8LtU: .binary(.kiln_i16x8_lt_u)
+        case .i16x8GtS: .binary(.kiln_i16x8_gt_s)
+        case .i16x8GtU: .binary(.kiln_i16x8_gt_u)
+        case .i16x8LeS: .binary(.kiln_i16x8_le_s)
+        case .i16x8LeU: .binary(.kiln_i16x8_le_u)
+        case .i16x8GeS: .binary(.kiln_i16x8_ge_s)
+        case .i16x8GeU: .binary(.kiln_i16x8_ge_u)
+        case .i32x4Eq: .binary(.kiln_i32x4_eq)
+        case .i32x4Ne: .binary(.kiln_i32x4_ne)
+        case .i32x4LtS: .binary(.kiln_i32x4_lt_s)
+        case .i32x4LtU: .binary(.kiln_i32x4_lt_u)
+        case .i32x4GtS: .binary(.kiln_i32x4_gt_s)
+        case .i32x4GtU: .binary(.kiln_i32x4_gt_u)
+        case .i32x4LeS: .binary(.kiln_i32x4_le_s)
+        case .i32x4LeU: .binary(.kiln_i32x4_le_u)
+        case .i32x4GeS: .binary(.kiln_i32x4_ge_s)
+        case .i32x4GeU: .binary(.kiln_i32x4_ge_u)
+        case .f32x4Eq: .binary(.kiln_f32x4_eq)
+        case .f32x4Ne: .binary(.kiln_f32x4_ne)
+        case .f32x4Lt: .binary(.kiln_f32x4_lt)
+        case .f32x4Gt: .binary(.kiln_f32x4_gt)
+        case .f32x4Le: .binary(.kiln_f32x4_le)
+        case .f32x4Ge: .binary(.kiln_f32x4_ge)
+        case .f64x2Eq: .binary(.kiln_f64x2_eq)
+        case .f64x2Ne: .binary(.kiln_f64x2_ne)
+        case .f64x2Lt: .binary(.kiln_f64x2_lt)
+        case .f64x2Gt: .binary(.kiln_f64x2_gt)
+        case .f64x2Le: .binary(.kiln_f64x2_le)
+        case .f64x2Ge: .binary(.kiln_f64x2_ge)
+        case .v128And: .binary(.kiln_v128_and)
+        case .v128Andnot: .binary(.kiln_v128_andnot)
+        case .v128Or: .binary(.kiln_v128_or)
+        case .v128Xor: .binary(.kiln_v128_xor)
+        case .i8x16NarrowI16X8S: .binary(.kiln_i8x16_narrow_i16x8_s)
+        case .i8x16NarrowI16X8U: .binary(.kiln_i8x16_narrow_i16x8_u)
+        case .i8x16Add: .binary(.kiln_i8x16_add)
+        case .i8x16AddSatS: .binary(.kiln_i8x16_add_sat_s)
+        case .i8x16AddSatU: .binary(.kiln_i8x16_add_sat_u)
+        case .i8x16Sub: .binary(.kiln_i8x16_sub)
+        case .i8x16SubSatS: .binary(.kiln_i8x16_sub_sat_s)
+        case .i8x16SubSatU: .binary(.kiln_i8x16_sub_sat_u)
+        case .i8x16MinS: .binary(.kiln_i8x16_min_s)
+        case .i8x16MinU: .binary(.kiln_i8x16_min_u)
+        case .i8x16MaxS: .binary(.kiln_i8x16_max_s)
+        case .i8x16MaxU: .binary(.kiln_i8x16_max_u)
+        case .i8x16AvgrU: .binary(.kiln_i8x16_avgr_u)
+        case .i16x8NarrowI32X4S: .binary(.kiln_i16x8_narrow_i32x4_s)
+        case .i16x8NarrowI32X4U: .binary(.kiln_i16x8_narrow_i32x4_u)
+        case .i16x8Add: .binary(.kiln_i16x8_add)
+        case .i16x8AddSatS: .binary(.kiln_i16x8_add_sat_s)
+        case .i16x8AddSatU: .binary(.kiln_i16x8_add_sat_u)
+        case .i16x8Sub: .binary(.kiln_i16x8_sub)
+        case .i16x8SubSatS: .binary(.kiln_i16x8_sub_sat_s)
+        case .i16x8SubSatU: .binary(.kiln_i16x8_sub_sat_u)
+        case .i16x8Mul: .binary(.kiln_i16x8_mul)
+        case .i16x8MinS: .binary(.kiln_i16x8_min_s)
+        case .i16x8MinU: .binary(.kiln_i16x8_min_u)
+        case .i16x8MaxS: .binary(.kiln_i16x8_max_s)
+        case .i16x8MaxU: .binary(.kiln_i16x8_max_u)
+        case .i16x8AvgrU: .binary(.kiln_i16x8_avgr_u)
+        case .i32x4Add: .binary(.kiln_i32x4_add)
+        case .i32x4Sub: .binary(.kiln_i32x4_sub)
+        case .i32x4Mul: .binary(.kiln_i32x4_mul)
+        case .i32x4MinS: .binary(.kiln_i32x4_min_s)
+        case .i32x4MinU: .binary(.kiln_i32x4_min_u)
+        case .i32x4MaxS: .binary(.kiln_i32x4_max_s)
+        case .i32x4MaxU: .binary(.kiln_i32x4_max_u)
+        case .i32x4DotI16X8S: .binary(.kiln_i32x4_dot_i16x8_s)
+        case .i64x2Add: .binary(.kiln_i64x2_add)
+        case .i64x2Sub: .binary(.kiln_i64x2_sub)
+        case .i64x2Mul: .binary(.kiln_i64x2_mul)
+        case .f32x4Add: .binary(.kiln_f32x4_add)
+        case .f32x4Sub: .binary(.kiln_f32x4_sub)
+        case .f32x4Mul: .binary(.kiln_f32x4_mul)
+        case .f32x4Div: .binary(.kiln_f32x4_div)
+        case .f32x4Min: .binary(.kiln_f32x4_min)
+        case .f32x4Max: .binary(.kiln_f32x4_max)
+        case .f32x4Pmin: .binary(.kiln_f32x4_pmin)
+        case .f32x4Pmax: .binary(.kiln_f32x4_pmax)
+        case .f64x2Add: .binary(.kiln_f64x2_add)
+        case .f64x2Sub: .binary(.kiln_f64x2_sub)
+        case .f64x2Mul: .binary(.kiln_f64x2_mul)
+        case .f64x2Div: .binary(.kiln_f64x2_div)
+        case .f64x2Min: .binary(.kiln_f64x2_min)
+        case .f64x2Max: .binary(.kiln_f64x2_max)
+        case .f64x2Pmin: .binary(.kiln_f64x2_pmin)
+        case .f64x2Pmax: .binary(.kiln_f64x2_pmax)
+        case .i16x8ExtmulLowI8X16S: .binary(.kiln_i16x8_extmul_low_i8x16_s)
+        case .i16x8ExtmulHighI8X16S: .binary(.kiln_i16x8_extmul_high_i8x16_s)
+        case .i16x8ExtmulLowI8X16U: .binary(.kiln_i16x8_extmul_low_i8x16_u)
+        case .i16x8ExtmulHighI8X16U: .binary(.kiln_i16x8_extmul_high_i8x16_u)
+        case .i32x4ExtmulLowI16X8S: .binary(.kiln_i32x4_extmul_low_i16x8_s)
+        case .i32x4ExtmulHighI16X8S: .binary(.kiln_i32x4_extmul_high_i16x8_s)
+        case .i32x4ExtmulLowI16X8U: .binary(.kiln_i32x4_extmul_low_i16x8_u)
+        case .i32x4ExtmulHighI16X8U: .binary(.kiln_i32x4_extmul_high_i16x8_u)
+        case .i64x2ExtmulLowI32X4S: .binary(.kiln_i64x2_extmul_low_i32x4_s)
+        case .i64x2ExtmulHighI32X4S: .binary(.kiln_i64x2_extmul_high_i32x4_s)
+        case .i64x2ExtmulLowI32X4U: .binary(.kiln_i64x2_extmul_low_i32x4_u)
+        case .i64x2ExtmulHighI32X4U: .binary(.kiln_i64x2_extmul_high_i32x4_u)
+        case .i16x8Q15MulrSatS: .binary(.kiln_i16x8_q15_mulr_sat_s)
+        case .i64x2Eq: .binary(.kiln_i64x2_eq)
+        case .i64x2Ne: .binary(.kiln_i64x2_ne)
+        case .i64x2LtS: .binary(.kiln_i64x2_lt_s)
+        case .i64x2GtS: .binary(.kiln_i64x2_gt_s)
+        case .i64x2LeS: .binary(.kiln_i64x2_le_s)
+        case .i64x2GeS: .binary(.kiln_i64x2_ge_s)
+        case .i8x16Splat: .splat(.kiln_i8x16_splat)
+        case .i16x8Splat: .splat(.kiln_i16x8_splat)
+        case .i32x4Splat: .splat(.kiln_i32x4_splat)
+        case .i64x2Splat: .splat(.kiln_i64x2_splat)
+        case .f32x4Splat: .splat(.kiln_f32x4_splat)
+        case .f64x2Splat: .splat(.kiln_f64x2_splat)
+        case .v128Not: .unary(.kiln_v128_not)
+        case .i8x16Abs: .unary(.kiln_i8x16_abs)
+        case .i8x16Neg: .unary(.kiln_i8x16_neg)
+        case .i16x8Abs: .unary(.kiln_i16x8_abs)
+        case .i16x8Neg: .unary(.kiln_i16x8_neg)
+        case .i16x8ExtendLowI8X16S: .unary(.kiln_i16x8_extend_low_i8x16_s)
+        case .i16x8ExtendHighI8X16S: .unary(.kiln_i16x8_extend_high_i8x16_s)
+        case .i16x8ExtendLowI8X16U: .unary(.kiln_i16x8_extend_low_i8x16_u)
+        case .i16x8ExtendHighI8X16U: .unary(.kiln_i16x8_extend_high_i8x16_u)
+        case .i32x4Abs: .unary(.kiln_i32x4_abs)
+        case .i32x4Neg: .unary(.kiln_i32x4_neg)
+        case .i32x4ExtendLowI16X8S: .unary(.kiln_i32x4_extend_low_i16x8_s)
+        case .i32x4ExtendHighI16X8S: .unary(.kiln_i32x4_extend_high_i16x8_s)
+        case .i32x4ExtendLowI16X8U: .unary(.kiln_i32x4_extend_low_i16x8_u)
+        case .i32x4ExtendHighI16X8U: .unary(.kiln_i32x4_extend_high_i16x8_u)
+        case .i64x2Abs: .unary(.kiln_i64x2_abs)
+        case .i64x2Neg: .unary(.kiln_i64x2_neg)
+        case .i64x2ExtendLowI32X4S: .unary(.kiln_i64x2_extend_low_i32x4_s)
+        case .i64x2ExtendHighI32X4S: .unary(.kiln_i64x2_extend_high_i32x4_s)
+        case .i64x2ExtendLowI32X4U: .unary(.kiln_i64x2_extend_low_i32x4_u)
+        case .i64x2ExtendHighI32X4U: .unary(.kiln_i64x2_extend_high_i32x4_u)
+        case .f32x4Ceil: .unary(.kiln_f32x4_ceil)
+        case .f32x4Floor: .unary(.kiln_f32x4_floor)
+        case .f32x4Trunc: .unary(.kiln_f32x4_trunc)
+        case .f32x4Nearest: .unary(.kiln_f32x4_nearest)
+        case .f64x2Ceil: .unary(.kiln_f64x2_ceil)
+        case .f64x2Floor: .unary(.kiln_f64x2_floor)
+        case .f64x2Trunc: .unary(.kiln_f64x2_trunc)
+        case .f64x2Nearest: .unary(.kiln_f64x2_nearest)
+        case .f32x4Abs: .unary(.kiln_f32x4_abs)
+        case .f32x4Neg: .unary(.kiln_f32x4_neg)
+        case .f32x4Sqrt: .unary(.kiln_f32x4_sqrt)
+        case .f64x2Abs: .unary(.kiln_f64x2_abs)
+        case .f64x2Neg: .unary(.kiln_f64x2_neg)
+        case .f64x2Sqrt: .unary(.kiln_f64x2_sqrt)
+        case .i32x4TruncSatF32X4S: .unary(.kiln_i32x4_trunc_sat_f32x4_s)
+        case .i32x4TruncSatF32X4U: .unary(.kiln_i32x4_trunc_sat_f32x4_u)
+        case .f32x4ConvertI32X4S: .unary(.kiln_f32x4_convert_i32x4_s)
+        case .f32x4ConvertI32X4U: .unary(.kiln_f32x4_convert_i32x4_u)
+        case .f64x2ConvertLowI32X4S: .unary(.kiln_f64x2_convert_low_i32x4_s)
+        case .f64x2ConvertLowI32X4U: .unary(.kiln_f64x2_convert_low_i32x4_u)
+        case .i32x4TruncSatF64X2SZero: .unary(.kiln_i32x4_trunc_sat_f64x2_s_zero)
+        case .i32x4TruncSatF64X2UZero: .unary(.kiln_i32x4_trunc_sat_f64x2_u_zero)
+        case .f32x4DemoteF64X2Zero: .unary(.kiln_f32x4_demote_f64x2_zero)
+        case .f64x2PromoteLowF32X4: .unary(.kiln_f64x2_promote_low_f32x4)
+        case .i8x16Popcnt: .unary(.kiln_i8x16_popcnt)
+        case .i16x8ExtaddPairwiseI8X16S: .unary(.kiln_i16x8_extadd_pairwise_i8x16_s)
+        case .i16x8ExtaddPairwiseI8X16U: .unary(.kiln_i16x8_extadd_pairwise_i8x16_u)
+        case .i32x4ExtaddPairwiseI16X8S: .unary(.kiln_i32x4_extadd_pairwise_i16x8_s)
+        case .i32x4ExtaddPairwiseI16X8U: .unary(.kiln_i32x4_extadd_pairwise_i16x8_u)
+        case .v128Bitselect: .ternary(.kiln_v128_bitselect)
+        case .i8x16AllTrue: .test(.kiln_i8x16_all_true)
+        case .i8x16Bitmask: .test(.kiln_i8x16_bitmask)
+        case .i16x8AllTrue: .test(.kiln_i16x8_all_true)
+        case .i16x8Bitmask: .test(.kiln_i16x8_bitmask)
+        case .i32x4AllTrue: .test(.kiln_i32x4_all_true)
+        case .i32x4Bitmask: .test(.kiln_i32x4_bitmask)
+        case .i64x2Bitmask: .test(.kiln_i64x2_bitmask)
+        case .v128AnyTrue: .test(.kiln_v128_any_true)
+        case .i64x2AllTrue: .test(.kiln_i64x2_all_true)
+        case .i8x16Shl: .shift(.kiln_i8x16_shl)
+        case .i8x16ShrS: .shift(.kiln_i8x16_shr_s)
+        case .i8x16ShrU: .shift(.kiln_i8x16_shr_u)
+        case .i16x8Shl: .shift(.kiln_i16x8_shl)
+        case .i16x8ShrS: .shift(.kiln_i16x8_shr_s)
+        case .i16x8ShrU: .shift(.kiln_i16x8_shr_u)
+        case .i32x4Shl: .shift(.kiln_i32x4_shl)
+        case .i32x4ShrS: .shift(.kiln_i32x4_shr_s)
+        case .i32x4ShrU: .shift(.kiln_i32x4_shr_u)
+        case .i64x2Shl: .shift(.kiln_i64x2_shl)
+        case .i64x2ShrS: .shift(.kiln_i64x2_shr_s)
+        case .i64x2ShrU: .shift(.kiln_i64x2_shr_u)
         default: nil
         }
     }

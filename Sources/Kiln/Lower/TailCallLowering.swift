@@ -15,13 +15,14 @@ extension FunctionLowering {
         let calleeType = module.functionType(of: UInt32(function))
         // Arguments in slots: a self tail call assigns parameters that later arguments may read.
         flushAll()
-        let arguments = stack.suffix(calleeType.parameters.count).map(\.expression)
+        let arguments = stack.suffix(calleeType.parameters.count).map(\.expr)
         stack.removeLast(calleeType.parameters.count)
         if function == functionIndex {
             // A fresh activation of this function: parameters from the arguments, locals zeroed.
             restoreHandler(to: frames[0].insideHandler)
-            for (index, argument) in arguments.enumerated() where argument != CSyntax.local(index) {
-                emit("\(CSyntax.local(index)) = \(argument);")
+            for (index, argument) in arguments.enumerated() {
+                if case .local(UInt32(index)) = arena[argument] { continue }
+                emit("\(CSyntax.local(index)) = \(arena.text(argument));")
             }
             for (offset, local) in body.locals.enumerated() {
                 let name = CSyntax.local(type.parameters.count + offset)
@@ -36,12 +37,12 @@ extension FunctionLowering {
     }
 
     /// Leaves the call to `function` (a `kiln_function *` expression) pending and returns.
-    mutating func emitTailCall(_ calleeType: FunctionType, function: String, context: String, arguments: [String]) {
+    mutating func emitTailCall(_ calleeType: FunctionType, function: String, context: String, arguments: [Expr]) {
         makesTailCalls = true
         restoreHandler(to: frames[0].insideHandler)
         emit("{ kiln_value *tv = ctx->exec->tail_values; kiln_function *tf = \(function);")
         for (index, (argument, parameter)) in zip(arguments, calleeType.parameters).enumerated() {
-            emit("\(CSyntax.member("tv[\(index)]", parameter)) = \(argument);")
+            emit("\(CSyntax.member("tv[\(index)]", parameter)) = \(arena.text(argument));")
         }
         emit("ctx->exec->tail_ctx = \(context); ctx->exec->tail_code = tf->tail_code; ctx->exec->tail_thunk = tf->tail_thunk; }")
         // The wrapper reads the results from the buffer once the pending calls are done.

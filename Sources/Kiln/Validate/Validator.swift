@@ -2,6 +2,19 @@ import KilnRuntimeC
 import WasmParser
 import WasmTypes
 
+/// A module that passed `Validator.validate` (without `typesOnly`), with nothing Kiln cannot
+/// generate code for. Lowering accepts only this type, and only the validator can make one.
+///
+/// Validation and lowering each keep their own operand and control stacks: the validator runs
+/// over the whole module when a `Module` is created (so errors surface before anything runs, in
+/// parallel chunks, each body's instructions dropped once checked), while lowering runs later and
+/// per batch (lazily, on a first call). One fused pass would have to lower everything up front or
+/// validate again later; handing this proof forward costs nothing and keeps each pass simple.
+struct ValidatedModule: Sendable {
+    let info: ModuleInfo
+    fileprivate init(info: ModuleInfo) { self.info = info }
+}
+
 /// WebAssembly 2.0 validation (MVP, multi-value, reference types, bulk memory, sign extension,
 /// saturating truncation, SIMD) and the Wasm 3.0 features Kiln runs (typed function references,
 /// multi-memory, memory64 and table64 (operands typed by each memory's and table's address type),
@@ -10,6 +23,22 @@ import WasmTypes
 /// Module-level checks live here; function bodies are checked by `Validator.FunctionChecker`
 /// (FunctionChecker.swift), which follows the spec appendix's validation algorithm.
 enum Validator {
+    /// Validates a module for code generation: the only way to get the `ValidatedModule` that
+    /// lowering takes.
+    static func validated(_ module: ModuleInfo) throws(KilnError) -> ValidatedModule {
+        try validate(module)
+        return ValidatedModule(info: module)
+    }
+
+    /// A module whose validation an optimized-code cache entry certifies: the entry's name
+    /// hashes these exact bytes, the features and this build of Kiln, and entries are written
+    /// only for modules that validated (`OptimizedCodeCache`). Its code comes whole from the
+    /// entry, so nothing is lowered from it unless the entry fails to load, and then the caller
+    /// validates after all.
+    static func certifiedByCache(_ module: ModuleInfo) -> ValidatedModule {
+        ValidatedModule(info: module)
+    }
+
     /// Throws KilnError.invalid(reason:function:offset:) with the spec interpreter's wording.
     /// `typesOnly`: tests of the type system (nothing else is refused).
     static func validate(_ module: ModuleInfo, typesOnly: Bool = false) throws(KilnError) {
