@@ -98,12 +98,20 @@ struct FunctionCode: Sendable {
     /// Decodes defined function `index`'s body: malformed bytes and instructions of proposals
     /// the gate refuses throw.
     func body(_ index: Int) throws(KilnError) -> FunctionBody {
+        var body = FunctionBody(locals: [], instructions: [], offsets: [])
+        try decodeBody(index, into: &body)
+        return body
+    }
+
+    /// `body(index)` into `body`, reusing its arrays' storage (see `InstructionDecoder.decode`).
+    func decodeBody(_ index: Int, into body: inout FunctionBody) throws(KilnError) {
         let entry = entries[index]
-        return try bytes.withUnsafeBufferPointer { (buffer) throws(KilnError) -> FunctionBody in
+        body.locals = entry.locals
+        try bytes.withUnsafeBufferPointer { (buffer) throws(KilnError) in
             for local in entry.locals { try gate.require(local) }
             var decoder = InstructionDecoder(
                 reader: ByteReader(bytes: buffer, position: entry.start, end: entry.end), gate: gate, memoryCount: memoryCount)
-            return try decoder.body(locals: entry.locals)
+            try decoder.decode(into: &body)
         }
     }
 }

@@ -388,6 +388,8 @@ extension Validator {
         mutating func check(_ body: FunctionBody, functionIndex: Int, type: Signature) throws(KilnError) {
             self.functionIndex = functionIndex
             offsets = body.offsets
+            // The caller reuses the body's storage for the next one: keep no reference to it.
+            defer { offsets = [] }
             pc = 0
             stackCount = 0
             frames.removeAll(keepingCapacity: true)

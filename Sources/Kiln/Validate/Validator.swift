@@ -83,10 +83,11 @@ enum Validator {
         let chunks = try inParallelChunks(count: module.code.count) { (range) throws(KilnError) -> [BodyFailures] in
             var checker = FunctionChecker(context: context)
             var failures = BodyFailures()
+            // One body's storage for the whole chunk (decoding allocates nothing per body).
+            var body = FunctionBody(locals: [], instructions: [], offsets: [])
             for index in range {
-                let body: FunctionBody
                 do throws(KilnError) {
-                    body = try module.code.body(index)
+                    try module.code.decodeBody(index, into: &body)
                 } catch {
                     if case .malformed = error { failures.malformed = failures.malformed ?? error } else { failures.refused = failures.refused ?? error }
                     continue
