@@ -5,18 +5,7 @@ import XCTest
 
 /// Precompiled artifacts (`kiln compile -o app.kiln`, `Module(engine:artifact:)`) and the
 /// optimized-code cache keyed without lowering. Skipped where no optimizing compiler is found.
-final class ArtifactTests: XCTestCase {
-    var cacheDirectory: URL!
-
-    override func setUpWithError() throws {
-        guard OptimizingCompiler.locate(configured: nil) != nil else { throw XCTSkip("no optimizing C compiler") }
-        cacheDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("kiln-artifact-test-\(UUID().uuidString)")
-    }
-
-    override func tearDown() {
-        if let cacheDirectory { try? FileManager.default.removeItem(at: cacheDirectory) }
-    }
-
+final class ArtifactTests: OptimizingCompilerTestCase {
     func engine(_ tier: ExecutionTier = .baseline, features: WasmFeatures = .default, consumeFuel: Bool = false) -> Engine {
         var configuration = EngineConfiguration()
         configuration.tier = tier

@@ -6,19 +6,9 @@ import XCTest
 /// The optimized tier: the module's C compiled by an optimizing compiler (clang) into a shared
 /// object, with the same results, traps and backtraces as libtcc's code, and its on-disk cache.
 /// Skipped where no optimizing compiler is found.
-final class OptimizedTierTests: XCTestCase {
+final class OptimizedTierTests: OptimizingCompilerTestCase {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-    var cacheDirectory: URL!
-
-    override func setUpWithError() throws {
-        guard OptimizingCompiler.locate(configured: nil) != nil else { throw XCTSkip("no optimizing C compiler") }
-        cacheDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("kiln-cache-test-\(UUID().uuidString)")
-    }
-
-    override func tearDown() {
-        if let cacheDirectory { try? FileManager.default.removeItem(at: cacheDirectory) }
-    }
 
     func engine(_ tier: ExecutionTier, cache: Bool = true, capacity: Int = OptimizedCodeCache.defaultCapacity) -> Engine {
         var configuration = EngineConfiguration()
@@ -281,5 +271,20 @@ final class OptimizedTierTests: XCTestCase {
                        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
         XCTAssertEqual(OptimizedCodeCache.hex(OptimizedCodeCache.sha256(Array(repeating: 0x61, count: 1_000_000))),
                        "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+    }
+}
+
+/// Tests that need an optimizing C compiler (skipped without one) and a cache directory of their
+/// own, removed afterwards.
+class OptimizingCompilerTestCase: XCTestCase {
+    var cacheDirectory: URL!
+
+    override func setUpWithError() throws {
+        guard OptimizingCompiler.locate(configured: nil) != nil else { throw XCTSkip("no optimizing C compiler") }
+        cacheDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("kiln-cache-test-\(UUID().uuidString)")
+    }
+
+    override func tearDown() {
+        if let cacheDirectory { try? FileManager.default.removeItem(at: cacheDirectory) }
     }
 }

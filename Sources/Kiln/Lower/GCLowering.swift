@@ -85,22 +85,15 @@ extension FunctionLowering {
                 }
                 return text + " \(result) = o; }"
             }
-        case .arrayNewData(let typeIndex, let data):
+        case .arrayNewData(let typeIndex, let segment), .arrayNewElem(let typeIndex, let segment):
             _ = try arrayElement(typeIndex)
+            let helper = if case .arrayNewData = instruction { "kiln_gc_array_new_data" } else { "kiln_gc_array_new_elem" }
             let lengthOperand = popSimple()
             let length = expression(lengthOperand)
             let offsetOperand = popSimple()
             let offset = expression(offsetOperand)
             flushState()
-            allocate(typeIndex) { "\($0) = kiln_gc_array_new_data(ctx, \(typeIndex)u, \(data)u, \(offset), \(length));" }
-        case .arrayNewElem(let typeIndex, let element):
-            _ = try arrayElement(typeIndex)
-            let lengthOperand = popSimple()
-            let length = expression(lengthOperand)
-            let offsetOperand = popSimple()
-            let offset = expression(offsetOperand)
-            flushState()
-            allocate(typeIndex) { "\($0) = kiln_gc_array_new_elem(ctx, \(typeIndex)u, \(element)u, \(offset), \(length));" }
+            allocate(typeIndex) { "\($0) = \(helper)(ctx, \(typeIndex)u, \(segment)u, \(offset), \(length));" }
         case .arrayGet(let typeIndex), .arrayGetS(let typeIndex), .arrayGetU(let typeIndex):
             let storage = try arrayElement(typeIndex)
             let index = popSimple()
