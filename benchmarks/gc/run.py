@@ -99,8 +99,7 @@ on and its default collector; it exposes no pause statistics. Peak RSS is the wh
 (kiln-bench includes the Swift runtime and libtcc; the wasmtime column includes CPython).
 Allocation rate is nodes per second of the run's CPU time (the machine is shared: wall time
 includes waiting for a core). Kiln's pauses are the collector's own clock (mark + sweep).
-kiln-bench was a debug build of the Swift side here; the run is generated C and the C runtime,
-the same in either build.
+kiln-bench is a release build (`swift build -c release --product kiln-bench`, or $KILN_BENCH).
 
 {table}
 
