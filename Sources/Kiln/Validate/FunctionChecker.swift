@@ -59,6 +59,12 @@ extension Validator {
         // For error locations.
         var functionIndex = 0
         var offsets: [Int] = []
+        /// The byte offset of the instruction being checked when checking while decoding
+        /// (`checkDecoding`), which keeps no `offsets`.
+        var decodingOffset: Int?
+
+        /// Where the current instruction is in the module, for error messages.
+        var currentOffset: Int? { decodingOffset ?? (pc < offsets.count ? offsets[pc] : nil) }
         var pc = 0
         /// Index of the body's last instruction: the only place the function's frame may end.
         var lastIndex = 0
@@ -91,7 +97,7 @@ extension Validator {
 
         @inline(never)
         func fail(_ reason: String) -> KilnError {
-            let offset = pc < offsets.count ? offsets[pc] : nil
+            let offset = currentOffset
             return KilnError.invalid(reason: reason, function: functionIndex, offset: offset)
         }
 
@@ -100,7 +106,7 @@ extension Validator {
 
         @inline(never)
         func malformed(_ reason: String) -> KilnError {
-            let offset = pc < offsets.count ? offsets[pc] : nil
+            let offset = currentOffset
             return KilnError.malformed(reason: reason, offset: offset)
         }
 
@@ -386,29 +392,11 @@ extension Validator {
         // MARK: Function bodies
 
         mutating func check(_ body: FunctionBody, functionIndex: Int, type: Signature) throws(KilnError) {
-            self.functionIndex = functionIndex
             offsets = body.offsets
-            // The caller reuses the body's storage for the next one: keep no reference to it.
+            decodingOffset = nil
+            // A caller may reuse the body's storage for the next one: keep no reference to it.
             defer { offsets = [] }
-            pc = 0
-            stackCount = 0
-            frames.removeAll(keepingCapacity: true)
-            locals.removeAll(keepingCapacity: true)
-            let paramStart = Int(type.paramStart)
-            locals.append(contentsOf: pool[paramStart..<(paramStart + Int(type.paramCount))])
-            tracksInit = false
-            for local in body.locals {
-                let type = try types.operandType(local)
-                locals.append(type)
-                if !type.isDefaultable { tracksInit = true }
-            }
-            initializedLocals.removeAll(keepingCapacity: true)
-            if tracksInit {
-                localInitialized = locals.indices.map { $0 < Int(type.paramCount) || locals[$0].isDefaultable }
-            }
-            results = type
-
-            pushFrame(.function, Signature(paramStart: 0, paramCount: 0, resultStart: type.resultStart, resultCount: type.resultCount))
+            try begin(functionIndex: functionIndex, locals: body.locals, type: type)
             let instructions = body.instructions
             let count = instructions.count
             var index = 0
@@ -421,6 +409,83 @@ extension Validator {
                 }
                 index &+= 1
             }
+            try finish(at: count)
+        }
+
+        /// What went wrong with a body checked while decoding: decoding errors come first, as if
+        /// the whole body had been decoded before checking.
+        enum BodyError: Error {
+            case decoding(KilnError)
+            case checking(KilnError)
+        }
+
+        /// Decodes and checks defined function `index` in one pass, with no instruction array
+        /// (validation's path: the array, its copies and their destruction cost a fifth of it).
+        mutating func checkDecoding(_ code: FunctionCode, _ index: Int, functionIndex: Int, type: Signature) throws(BodyError) {
+            let entry = code.entries[index]
+            do throws(KilnError) {
+                for local in entry.locals { try code.gate.require(local) }
+            } catch { throw .decoding(error) }
+            offsets = []
+            defer { decodingOffset = nil }
+            do throws(KilnError) {
+                try begin(functionIndex: functionIndex, locals: entry.locals, type: type)
+            } catch { throw .checking(error) }
+            try code.bytes.withUnsafeBufferPointer { (buffer) throws(BodyError) in
+                var decoder = InstructionDecoder(
+                    reader: ByteReader(bytes: buffer, position: entry.start, end: entry.end), gate: code.gate, memoryCount: code.memoryCount)
+                var position = 0
+                while !decoder.reader.isAtEnd {
+                    let offset = decoder.reader.position
+                    let instruction: BodyInstruction
+                    do throws(KilnError) { instruction = try decoder.next() } catch { throw .decoding(error) }
+                    pc = position
+                    decodingOffset = offset
+                    // Only the body's last instruction may end the function's frame.
+                    lastIndex = decoder.reader.isAtEnd ? position : -1
+                    do throws(KilnError) {
+                        switch instruction {
+                        case .standard(let instruction): try step(instruction)
+                        default: try stepLegacy(instruction)
+                        }
+                    } catch {
+                        do throws(KilnError) {
+                            while !decoder.reader.isAtEnd { _ = try decoder.next() }
+                        } catch let decodingError { throw .decoding(decodingError) }
+                        throw .checking(error)
+                    }
+                    position &+= 1
+                }
+                decodingOffset = nil
+                do throws(KilnError) { try finish(at: position) } catch { throw .checking(error) }
+            }
+        }
+
+        /// The state at a body's start: its locals, an empty stack, the function's frame.
+        private mutating func begin(functionIndex: Int, locals declared: [ValueType], type: Signature) throws(KilnError) {
+            self.functionIndex = functionIndex
+            pc = 0
+            stackCount = 0
+            frames.removeAll(keepingCapacity: true)
+            locals.removeAll(keepingCapacity: true)
+            let paramStart = Int(type.paramStart)
+            locals.append(contentsOf: pool[paramStart..<(paramStart + Int(type.paramCount))])
+            tracksInit = false
+            for local in declared {
+                let type = try types.operandType(local)
+                locals.append(type)
+                if !type.isDefaultable { tracksInit = true }
+            }
+            initializedLocals.removeAll(keepingCapacity: true)
+            if tracksInit {
+                localInitialized = locals.indices.map { $0 < Int(type.paramCount) || locals[$0].isDefaultable }
+            }
+            results = type
+            pushFrame(.function, Signature(paramStart: 0, paramCount: 0, resultStart: type.resultStart, resultCount: type.resultCount))
+        }
+
+        /// After the body's `count` instructions: the function's frame must have ended.
+        private mutating func finish(at count: Int) throws(KilnError) {
             if !frames.isEmpty {
                 pc = count
                 throw malformed("END opcode expected")

@@ -83,23 +83,29 @@ enum Validator {
         let chunks = try inParallelChunks(count: module.code.count) { (range) throws(KilnError) -> [BodyFailures] in
             var checker = FunctionChecker(context: context)
             var failures = BodyFailures()
-            // One body's storage for the whole chunk (decoding allocates nothing per body).
+            // After a failure the chunk's later bodies are only decoded (for decoding errors,
+            // which come first): one body's storage serves them all.
             var body = FunctionBody(locals: [], instructions: [], offsets: [])
             for index in range {
-                do throws(KilnError) {
-                    try module.code.decodeBody(index, into: &body)
-                } catch {
-                    if case .malformed = error { failures.malformed = failures.malformed ?? error } else { failures.refused = failures.refused ?? error }
+                guard failures.malformed == nil, failures.refused == nil, failures.invalid == nil else {
+                    do throws(KilnError) {
+                        try module.code.decodeBody(index, into: &body)
+                    } catch {
+                        if case .malformed = error { failures.malformed = failures.malformed ?? error } else { failures.refused = failures.refused ?? error }
+                    }
                     continue
                 }
-                guard failures.malformed == nil, failures.refused == nil, failures.invalid == nil else { continue }
                 let functionIndex = importedFunctions + index
                 let type = context.functionTypes[functionIndex]
-                do throws(KilnError) {
-                    try checker.check(body, functionIndex: functionIndex, type: context.signatures[Int(type)])
+                do throws(FunctionChecker.BodyError) {
+                    try checker.checkDecoding(module.code, index, functionIndex: functionIndex, type: context.signatures[Int(type)])
                 } catch {
-                    failures.invalid = error
-                    continue
+                    switch error {
+                    case .decoding(let error):
+                        if case .malformed = error { failures.malformed = error } else { failures.refused = error }
+                    case .checking(let error):
+                        failures.invalid = error
+                    }
                 }
             }
             return [failures]
