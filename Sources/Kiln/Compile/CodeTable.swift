@@ -153,7 +153,8 @@ final class CodeTable: @unchecked Sendable {
         guard !batches.isEmpty else { return }
         let planned = batches
         let results = CompiledBatches(count: planned.count)
-        for _ in 0..<min(planned.count, max(2, TCCCompiler.parallelism)) {
+        let compilers = planned.count > 1 ? TCCCompiler.prepareParallelCompilers() : 1
+        for _ in 0..<min(planned.count, max(2, compilers)) {
             CompileWorkers.shared.run { [module, signatureIDs, options] in
                 while let index = results.claim() {
                     results.deliver(index, Self.lowerAndCompile(module, planned[index], withEntryThunks: false, signatureIDs: signatureIDs, options: options))
@@ -278,20 +279,19 @@ final class CodeTable: @unchecked Sendable {
     /// on a compile worker, when there are compilers for both.
     private func compile(functions: [Int], withEntryThunks: Bool) throws(KilnError) {
         var parts = [functions]
-        if !withEntryThunks && functions.count > 1 && TCCCompiler.parallelism > 1 {
-            let sizes = functions.map(info.code.byteCount)
-            let total = sizes.reduce(0, +)
-            if total >= Self.splitBatchBytes {
-                // The first part: at least the first function (the one a call waits for), then
-                // functions up to half the bytes, leaving at least one for the second.
-                var first = 1
-                var half = sizes[0]
-                while first < functions.count - 1 && half + sizes[first] <= total / 2 {
-                    half += sizes[first]
-                    first += 1
-                }
-                parts = [Array(functions[..<first]), Array(functions[first...])]
+        let sizes = functions.map(info.code.byteCount)
+        let total = sizes.reduce(0, +)
+        if !withEntryThunks && functions.count > 1 && total >= Self.splitBatchBytes
+            && TCCCompiler.parallelism > 1 && TCCCompiler.prepareParallelCompilers() > 1 {
+            // The first part: at least the first function (the one a call waits for), then
+            // functions up to half the bytes, leaving at least one for the second.
+            var first = 1
+            var half = sizes[0]
+            while first < functions.count - 1 && half + sizes[first] <= total / 2 {
+                half += sizes[first]
+                first += 1
             }
+            parts = [Array(functions[..<first]), Array(functions[first...])]
         }
         let second = parts.count > 1
             ? CompileWorkers.shared.start { [module, signatureIDs, options, parts] in

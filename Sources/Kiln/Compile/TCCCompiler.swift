@@ -43,7 +43,7 @@ enum TCCCompiler {
     }
 
     /// How many compiles may run at once: one per core, up to four (each copy costs ~2 ms to
-    /// load and a few hundred KB), or 1 when no copy loads. `KILN_TCC_COMPILERS=n` in the
+    /// load and a few hundred KB; `prepareParallelCompilers` loads them), or 1 when no copy loads. `KILN_TCC_COMPILERS=n` in the
     /// environment sets the number (1: the linked libtcc alone), for measuring.
     static var parallelism: Int { pool.capacity }
 
@@ -92,21 +92,29 @@ enum TCCCompiler {
 
     /// Runs `body` while one compiler is kept busy, so that its compiles take another (tests).
     static func whileOneCompilerIsBusy<T>(_ body: () throws -> T) rethrows -> T {
+        _ = prepareParallelCompilers()
         let busy = pool.take()
         defer { pool.give(back: busy) }
         return try body()
     }
 
+    /// Loads the copies of the compiler (once per process) before work is spread over threads;
+    /// returns how many compilers there are.
+    static func prepareParallelCompilers() -> Int { pool.prepare(parallelism) }
+
     /// Compilers loaded so far (the linked one included).
     static var loadedCompilers: Int { pool.loadedCount }
 }
 
-/// The compilers not compiling right now. Copies load on first need, when every compiler
-/// loaded so far is busy, so a process that compiles one thing at a time never loads one.
+/// The compilers not compiling right now. Copies are loaded by `prepare` (before work is spread
+/// over several threads), never by `take`: loading a copy compiles with the linked libtcc, which
+/// must not be compiling anything else meanwhile, so `prepare` holds it while it loads.
 private final class CompilerPool: @unchecked Sendable {
     private let condition = NSCondition()
+    private let original: UnsafePointer<kiln_tcc_api> = kiln_tcc_original()
     private var free: [UnsafePointer<kiln_tcc_api>] = [kiln_tcc_original()]
     private var loaded = 1
+    private var loading = false
     /// Compilers there may be; lowered to what loaded when a copy fails to.
     private var maximum: Int
     var capacity: Int {
@@ -123,30 +131,45 @@ private final class CompilerPool: @unchecked Sendable {
         return loaded
     }
 
+    /// Loads copies until there are `count` compilers (at most `maximum`); returns how many
+    /// there are. A process that compiles one thing at a time never calls it.
+    func prepare(_ count: Int) -> Int {
+        condition.lock()
+        defer { condition.unlock() }
+        while loading { condition.wait() }
+        let target = min(count, maximum)
+        guard loaded < target else { return loaded }
+        loading = true
+        // Hold the linked libtcc: the loads compile with it.
+        while !free.contains(original) { condition.wait() }
+        free.removeAll { $0 == original }
+        condition.unlock()
+        var copies: [UnsafePointer<kiln_tcc_api>] = []
+        while loaded + copies.count < target,
+            let copy = TCCCompiler.compilerArchive.flatMap({ kiln_tcc_load_copy($0) }) {
+            copies.append(copy)
+        }
+        condition.lock()
+        loaded += copies.count
+        if loaded < target { maximum = loaded }
+        free.append(original)
+        free.append(contentsOf: copies)
+        loading = false
+        condition.broadcast()
+        return loaded
+    }
+
     func take() -> UnsafePointer<kiln_tcc_api> {
         condition.lock()
         defer { condition.unlock() }
-        while free.isEmpty {
-            if loaded < maximum {
-                loaded += 1
-                // Loading takes a couple of milliseconds: other threads may give compilers back.
-                condition.unlock()
-                let copy = TCCCompiler.compilerArchive.flatMap { kiln_tcc_load_copy($0) }
-                condition.lock()
-                if let copy { return copy }
-                loaded -= 1
-                maximum = loaded
-                continue
-            }
-            condition.wait()
-        }
+        while free.isEmpty { condition.wait() }
         return free.removeLast()
     }
 
     func give(back compiler: UnsafePointer<kiln_tcc_api>) {
         condition.lock()
         free.append(compiler)
-        condition.signal()
+        condition.broadcast()
         condition.unlock()
     }
 }
